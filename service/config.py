@@ -1,0 +1,83 @@
+"""Settings read once from the environment (and an optional .env); the only reader of os.environ."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
+DEFAULT_SEED = ROOT / "service" / "data" / "policy_seed.txt"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    wechat_token: str = "qijin-dev-token"
+    wechat_appid: str = "wx0000000000000000"
+    wechat_secret: str = ""
+    wechat_aes_key: str = ""  # EncodingAESKey; set means safe mode
+    wechat_api_base: str = DEFAULT_API_BASE
+    wechat_template_id: str = ""  # template used for notices outside the 48 h window
+    wechat_mass_send_all: bool = False  # whether "all followers" goes through mass send
+    database_url: str = f"sqlite:///{ROOT / 'instance' / 'qijin.db'}"
+    redis_url: str = ""
+    secret_key: str = "dev-secret-key-change-me"
+    admin_username: str = ""
+    admin_password: str = ""
+    production: bool = False
+    simulator_enabled: bool = True
+    media_dir: str = str(ROOT / "instance" / "media")
+    message_retention_days: int = 180
+    api_timeout: float = 5.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def safe_mode(self) -> bool:
+        return bool(self.wechat_aes_key)
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: bool = True) -> "Settings":
+        if environ is None:
+            if dotenv:
+                from dotenv import load_dotenv
+
+                load_dotenv(ROOT / ".env", override=False)
+            environ = os.environ
+        env = environ.get
+        production = env("FLASK_ENV", "").lower() == "production" or _bool(env("PRODUCTION"), False)
+        defaults = cls()
+        settings = cls(
+            wechat_token=env("WECHAT_TOKEN") or defaults.wechat_token,
+            wechat_appid=env("WECHAT_APPID") or defaults.wechat_appid,
+            wechat_secret=env("WECHAT_SECRET", ""),
+            wechat_aes_key=env("WECHAT_AES_KEY", ""),
+            wechat_api_base=env("WECHAT_API_BASE") or DEFAULT_API_BASE,
+            wechat_template_id=env("WECHAT_TEMPLATE_ID", ""),
+            wechat_mass_send_all=_bool(env("WECHAT_MASS_SEND_ALL"), False),
+            database_url=env("DATABASE_URL") or defaults.database_url,
+            redis_url=env("REDIS_URL", ""),
+            secret_key=env("SECRET_KEY") or defaults.secret_key,
+            admin_username=env("ADMIN_USERNAME", ""),
+            admin_password=env("ADMIN_PASSWORD", ""),
+            production=production,
+            simulator_enabled=_bool(env("SIMULATOR_ENABLED"), not production),
+            media_dir=env("MEDIA_DIR") or defaults.media_dir,
+            message_retention_days=int(env("MESSAGE_RETENTION_DAYS") or 180),
+            api_timeout=float(env("WECHAT_API_TIMEOUT") or 5.0),
+        )
+        if production:
+            missing = [name for name, value in (("SECRET_KEY", env("SECRET_KEY")), ("WECHAT_TOKEN", env("WECHAT_TOKEN")),
+                                                 ("DATABASE_URL", env("DATABASE_URL"))) if not value]
+            if missing:
+                raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
+        return settings
