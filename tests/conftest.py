@@ -1,0 +1,78 @@
+"""Fixtures: settings → engine → session (a throwaway SQLite file, or TEST_DATABASE_URL for PostgreSQL)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import models  # noqa: E402  (complete metadata)
+from models.base import Base  # noqa: E402
+from service import clock  # noqa: E402
+from service.config import Settings  # noqa: E402
+from service.db import make_engine, make_session_factory  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _wipe(engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def session_factory(engine):
+    _wipe(engine)
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory):
+    s = session_factory()
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock():
+    yield
+    clock.set_now(None)
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(
+        wechat_token="testtoken",
+        wechat_appid="wxb11529c136998cb6",
+        wechat_secret="testsecret",
+        database_url=database_url,
+        secret_key="test-secret",
+        media_dir=str(tmp_path / "media"),
+    )
