@@ -1,5 +1,7 @@
 """Import every model module so Base.metadata is complete, and re-export the classes."""
 from models.base import Base
 from models.conversation import ConversationDraft
+from models.follower import Follower
+from models.inbound import InboundMessage
 
-__all__ = ["Base", "ConversationDraft"]
+__all__ = ["Base", "ConversationDraft", "Follower", "InboundMessage"]

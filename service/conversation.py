@@ -1,8 +1,8 @@
-"""Load, save and clear the one conversation draft an openid may have; drafts expire after their TTL.
+"""Load, save and clear a user's conversation drafts, one per (openid, flow), each with its own TTL.
 
-Two messages of one user may arrive at once (two workers): `load(..., for_update=True)` takes a row lock on
-PostgreSQL, and `save` bumps `version` with a compare-and-set so a lost update raises `ConcurrentUpdate`
-instead of silently overwriting the other turn's answer.
+The *active* conversation is the most recently touched live draft. Two messages of one user may arrive at once
+(two workers): `load(..., for_update=True)` takes a row lock on PostgreSQL, and `save` bumps `version` with a
+compare-and-set so a lost update raises `ConcurrentUpdate` instead of silently overwriting the other turn.
 """
 from __future__ import annotations
 
@@ -31,46 +31,58 @@ class Draft:
     expired: bool = False
 
 
-def load(session: Session, openid: str, now: datetime, for_update: bool = False, include_expired: bool = False) -> Draft | None:
-    """The user's live draft, or None. Expired drafts are returned only with include_expired (for '继续')."""
+def load(session: Session, openid: str, now: datetime, for_update: bool = False, include_expired: bool = False,
+         flow: str | None = None) -> Draft | None:
+    """The user's live draft of `flow` (or the most recently touched live draft of any flow), or None.
+
+    Expired drafts are returned (with `expired=True`) only when include_expired is set, so '继续' can resume them.
+    """
     stmt = select(ConversationDraft).where(ConversationDraft.openid == openid)
+    if flow is not None:
+        stmt = stmt.where(ConversationDraft.flow == flow)
+    stmt = stmt.order_by(ConversationDraft.updated_at.desc())
     if for_update and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    row = session.scalars(stmt).first()
-    if row is None:
-        return None
-    expired = local(row.expires_at) <= now
-    if expired and not include_expired:
-        return None
-    return Draft(row.openid, row.flow, row.step, dict(row.data or {}), row.version, expired)
+    for row in session.scalars(stmt):
+        expired = local(row.expires_at) <= now
+        if expired and not include_expired:
+            continue
+        return Draft(row.openid, row.flow, row.step, dict(row.data or {}), row.version, expired)
+    return None
 
 
 def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft:
     """Insert or update the draft; raises ConcurrentUpdate when the row changed since it was loaded."""
-    row = session.get(ConversationDraft, draft.openid)
     expires = now + ttl
-    if row is None:
-        session.add(ConversationDraft(openid=draft.openid, flow=draft.flow, step=draft.step, data=draft.data,
-                                      version=1, updated_at=now, expires_at=expires))
-        session.flush()
-        draft.version = 1
-        return draft
+    if draft.version == 0:
+        existing = session.get(ConversationDraft, (draft.openid, draft.flow))
+        if existing is None:
+            session.add(ConversationDraft(openid=draft.openid, flow=draft.flow, step=draft.step, data=draft.data,
+                                          version=1, updated_at=now, expires_at=expires))
+            session.flush()
+            draft.version = 1
+            return draft
+        draft.version = existing.version  # a fresh draft replaces an old one of the same flow
     result = session.execute(
         update(ConversationDraft)
-        .where(ConversationDraft.openid == draft.openid, ConversationDraft.version == draft.version)
-        .values(flow=draft.flow, step=draft.step, data=draft.data, version=draft.version + 1,
-                updated_at=now, expires_at=expires)
+        .where(ConversationDraft.openid == draft.openid, ConversationDraft.flow == draft.flow,
+               ConversationDraft.version == draft.version)
+        .values(step=draft.step, data=draft.data, version=draft.version + 1, updated_at=now, expires_at=expires)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise ConcurrentUpdate(draft.openid)
-    session.expire(row)
     draft.version += 1
+    draft.expired = False
     return draft
 
 
-def clear(session: Session, openid: str) -> None:
-    session.execute(delete(ConversationDraft).where(ConversationDraft.openid == openid))
+def clear(session: Session, openid: str, flow: str | None = None) -> None:
+    """Drop the user's draft of `flow`, or all their drafts."""
+    stmt = delete(ConversationDraft).where(ConversationDraft.openid == openid)
+    if flow is not None:
+        stmt = stmt.where(ConversationDraft.flow == flow)
+    session.execute(stmt.execution_options(synchronize_session=False))
 
 
 def purge_expired(session: Session, now: datetime, grace: timedelta = timedelta(days=7)) -> int:

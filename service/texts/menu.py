@@ -1,0 +1,12 @@
+"""Main menu, welcome and help texts."""
+
+WELCOME = "欢迎关注民族团结进步创建“七进”活动服务号！\n“七进”即进机关、进企业、进社区、进乡镇、进学校、进连队、进宗教活动场所。"
+MENU_TITLE = "请回复数字或文字选择："
+MENU_FOOTER = "也可以直接用自己的话提问政策问题，例如“社区要开展哪些活动？”。随时回复“帮助”回到本菜单。"
+FALLBACK = "没有找到与您的问题相关的内容。回复“帮助”查看主菜单。"
+UNSUPPORTED_MEDIA = "已收到您的{kind}。目前只有在“活动上报”时才需要发送图片或位置；回复“帮助”查看可以做什么。"
+MEDIA_NAMES = {"image": "图片", "voice": "语音", "video": "视频", "shortvideo": "小视频", "location": "位置", "link": "链接",
+               "file": "文件"}
+VOICE_UNRECOGNISED = "抱歉，没能识别这段语音，请改用文字发送。回复“帮助”查看主菜单。"
+EMPTY_TEXT = "您发送的内容是空的。回复“帮助”查看主菜单，或直接输入想咨询的问题。"
+SCAN_WELCOME = "欢迎回来！"

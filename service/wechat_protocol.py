@@ -1,0 +1,251 @@
+"""WeChat's wire protocol: signatures, safe-mode AES, XML parsing into `Inbound`, and rendering replies.
+
+Official reference: https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Message_encryption_and_decryption_instructions.html
+It also builds requests the way WeChat sends them, for the tests and the local simulator.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+from xml.etree.ElementTree import Element
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+
+from service.chat import Inbound
+from service.config import Settings
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class InvalidSignature(Exception):
+    """The request was not signed with our token: answer 403, store nothing."""
+
+
+class MalformedMessage(Exception):
+    """The body is not a WeChat message we can read: answer 400."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """How the request came in, so the reply goes back the same way."""
+
+    encrypted: bool
+    timestamp: str
+    nonce: str
+
+
+def sign(*parts: str) -> str:
+    """sha1 over the sorted concatenation: `signature` (token, timestamp, nonce) or `msg_signature` (+ Encrypt)."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def check_signature(token: str, args: Mapping[str, str]) -> None:
+    signature, timestamp, nonce = args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", "")
+    if not (signature and timestamp and nonce) or not hmac.compare_digest(sign(token, timestamp, nonce), signature):
+        raise InvalidSignature("bad or missing signature")
+
+
+def _crypto(settings: Settings) -> WeChatCrypto:
+    return WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+
+
+def _parse_xml(text: str) -> Element:
+    try:
+        return fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise MalformedMessage(f"forbidden XML construct: {type(exc).__name__}") from exc
+    except Exception as exc:  # ParseError and friends
+        raise MalformedMessage(f"not XML: {exc}") from exc
+
+
+def _to_dict(element: Element) -> Any:
+    children = list(element)
+    if not children:
+        return (element.text or "").strip()
+    result: dict[str, Any] = {}
+    for child in children:
+        value = _to_dict(child)
+        if child.tag in result:  # repeated tags (PicList/item) become a list
+            existing = result[child.tag]
+            result[child.tag] = existing + [value] if isinstance(existing, list) else [existing, value]
+        else:
+            result[child.tag] = value
+    return result
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """Bytes → flat-ish dict of the <xml> root, with control characters stripped first."""
+    if not body or not body.strip():
+        raise MalformedMessage("empty body")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedMessage("body is not UTF-8") from exc
+    data = _to_dict(_parse_xml(CONTROL_CHARS.sub("", text)))
+    if not isinstance(data, dict):
+        raise MalformedMessage("root element has no fields")
+    return data
+
+
+def decode_request(settings: Settings, args: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], Envelope]:
+    """Verify `signature` (always), then `msg_signature` and decrypt in safe/compatible mode."""
+    check_signature(settings.wechat_token, args)
+    envelope = Envelope(args.get("encrypt_type", "raw").lower() == "aes", args["timestamp"], args["nonce"])
+    data = decode_body(body)
+    if envelope.encrypted:
+        if not settings.wechat_aes_key:
+            raise MalformedMessage("encrypted message but WECHAT_AES_KEY is not configured")
+        encrypted = data.get("Encrypt")
+        if not encrypted or not isinstance(encrypted, str):
+            raise MalformedMessage("encrypt_type=aes without an Encrypt field")
+        msg_signature = args.get("msg_signature", "")
+        if not msg_signature or not hmac.compare_digest(
+                sign(settings.wechat_token, envelope.timestamp, envelope.nonce, encrypted), msg_signature):
+            raise InvalidSignature("bad or missing msg_signature")
+        try:
+            plain = _crypto(settings).decrypt_message(
+                f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>", msg_signature, envelope.timestamp,
+                envelope.nonce)
+        except (InvalidAppIdException, InvalidSignatureException) as exc:
+            raise InvalidSignature(f"decryption refused: {type(exc).__name__}") from exc
+        except Exception as exc:
+            raise MalformedMessage(f"cannot decrypt: {exc}") from exc
+        data = decode_body(plain.encode("utf-8") if isinstance(plain, str) else plain)
+    if not data.get("MsgType"):
+        raise MalformedMessage("no MsgType")
+    return data, envelope
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def to_inbound(data: dict[str, Any]) -> Inbound:
+    """Normalise the parsed XML into `Inbound`, whatever the type; unknown types keep their raw fields."""
+    kind = str(data.get("MsgType", "")).strip().lower()
+    event = str(data.get("Event", "")).strip().lower() or None if kind == "event" else None
+    event_key = data.get("EventKey", "")
+    event_key = event_key if isinstance(event_key, str) else ""
+    inbound = Inbound(
+        openid=str(data.get("FromUserName", "")),
+        kind=kind,
+        event=event,
+        event_key=event_key,
+        content=str(data.get("Content") or data.get("Recognition") or "") if kind in ("text", "voice") else "",
+        media_id=str(data.get("MediaId", "") or ""),
+        pic_url=str(data.get("PicUrl", "") or ""),
+        msg_id=_int(data.get("MsgId") or data.get("MsgID")),
+        create_time=_int(data.get("CreateTime")) or 0,
+        raw=data,
+    )
+    if kind == "location":
+        inbound.latitude, inbound.longitude = _float(data.get("Location_X")), _float(data.get("Location_Y"))
+        inbound.label = str(data.get("Label", "") or "")
+    elif event == "location":
+        inbound.latitude, inbound.longitude = _float(data.get("Latitude")), _float(data.get("Longitude"))
+    elif event == "location_select" and isinstance(data.get("SendLocationInfo"), dict):
+        info = data["SendLocationInfo"]
+        inbound.latitude, inbound.longitude = _float(info.get("Location_X")), _float(info.get("Location_Y"))
+        inbound.label = str(info.get("Label") or info.get("Poiname") or "")
+    elif kind == "link":
+        inbound.content = str(data.get("Title", "") or "")
+    if event == "subscribe" and event_key.startswith("qrscene_"):
+        inbound.event_key = event_key[len("qrscene_"):]
+    return inbound
+
+
+def dedupe_key(inbound: Inbound) -> str:
+    """Messages: MsgId+FromUserName+CreateTime; events: FromUserName+CreateTime+Event+EventKey."""
+    if inbound.kind != "event" and inbound.msg_id is not None:
+        return f"m:{inbound.msg_id}:{inbound.openid}:{inbound.create_time}"
+    return f"e:{inbound.openid}:{inbound.create_time}:{inbound.event or inbound.kind}:{inbound.raw.get('EventKey', '')}"[:255]
+
+
+def _cdata(value: str) -> str:
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def render_text_reply(inbound: Inbound, to_account: str, text: str, now: int | None = None) -> str:
+    return (f"<xml><ToUserName>{_cdata(inbound.openid)}</ToUserName>"
+            f"<FromUserName>{_cdata(to_account)}</FromUserName>"
+            f"<CreateTime>{now or int(time.time())}</CreateTime>"
+            f"<MsgType><![CDATA[text]]></MsgType><Content>{_cdata(text)}</Content></xml>")
+
+
+def encode_reply(settings: Settings, envelope: Envelope, inbound: Inbound, reply: str | None) -> str:
+    """The one place replies become wire format: `success` for nothing, text XML, encrypted in safe mode."""
+    if reply is None or reply == "":
+        return "success"
+    xml = render_text_reply(inbound, str(inbound.raw.get("ToUserName", "")), CONTROL_CHARS.sub("", reply))
+    if envelope.encrypted:
+        return _crypto(settings).encrypt_message(xml, envelope.nonce, envelope.timestamp)
+    return xml
+
+
+def decrypt_reply(settings: Settings, body: str) -> dict[str, Any]:
+    """Read an encrypted reply back (tests and simulator): check MsgSignature, decrypt, parse."""
+    outer = decode_body(body.encode("utf-8"))
+    plain = _crypto(settings).decrypt_message(body, outer.get("MsgSignature", ""), outer.get("TimeStamp", ""),
+                                              outer.get("Nonce", ""))
+    return decode_body(plain.encode("utf-8") if isinstance(plain, str) else plain)
+
+
+# ---- the WeChat side, for tests and the simulator -------------------------------------------------------------
+
+def message_xml(fields: Mapping[str, Any]) -> str:
+    """Build inbound XML the way WeChat writes it (numbers bare, strings in CDATA, nested dicts as elements)."""
+    def render(name: str, value: Any) -> str:
+        if isinstance(value, Mapping):
+            return f"<{name}>" + "".join(render(k, v) for k, v in value.items()) + f"</{name}>"
+        if isinstance(value, list):
+            return "".join(render(name, v) for v in value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"<{name}>{value}</{name}>"
+        return f"<{name}>{_cdata(str(value))}</{name}>"
+
+    return "<xml>" + "".join(render(k, v) for k, v in fields.items()) + "</xml>"
+
+
+def wechat_request(settings: Settings, xml: str, encrypted: bool | None = None,
+                   timestamp: str | None = None, nonce: str | None = None) -> tuple[dict[str, str], bytes]:
+    """Query args and body of a POST as WeChat would send it (signed; encrypted in safe mode)."""
+    encrypted = settings.safe_mode if encrypted is None else encrypted
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or str(secrets.randbelow(10**9))
+    args = {"signature": sign(settings.wechat_token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
+            "openid": ""}
+    if not encrypted:
+        return args, xml.encode("utf-8")
+    wrapped = _crypto(settings).encrypt_message(xml, nonce, timestamp)
+    outer = decode_body(wrapped.encode("utf-8"))
+    args.update(encrypt_type="aes", msg_signature=outer["MsgSignature"])
+    body = f"<xml><ToUserName><![CDATA[{settings.wechat_appid}]]></ToUserName><Encrypt><![CDATA[{outer['Encrypt']}]]></Encrypt></xml>"
+    return args, body.encode("utf-8")
+
+
+def read_reply(settings: Settings, body: str) -> dict[str, Any] | None:
+    """Parse what /wechat answered (plain or encrypted); None for `success`/empty."""
+    if body in ("", "success"):
+        return None
+    data = decode_body(body.encode("utf-8"))
+    if "Encrypt" in data:
+        return decrypt_reply(settings, body)
+    return data
