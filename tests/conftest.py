@@ -76,3 +76,25 @@ def settings(database_url, tmp_path) -> Settings:
         secret_key="test-secret",
         media_dir=str(tmp_path / "media"),
     )
+
+
+@pytest.fixture
+def app(settings, session_factory):
+    from service import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["qijin"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def wechat(client, settings):
+    from tests.wechat_xml import WeChatUser
+
+    return WeChatUser(client, settings)

@@ -1,0 +1,11 @@
+"""Flask blueprints: the WeChat endpoint, health, the simulator, the JSON API and the admin console."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from handlers import health, wechat
+
+    app.register_blueprint(wechat.bp)
+    app.register_blueprint(health.bp)

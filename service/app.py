@@ -1,0 +1,107 @@
+"""Composition root: builds the Flask app from Settings. Reads like a table of contents.
+
+This is the only module of `service/` that knows Flask; it imports the handlers inside `create_app` (the one
+sanctioned handlers ← service edge, as in flaskr).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+from flask import Flask, current_app, g, jsonify, request
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from service.config import ROOT, Settings
+from service.db import make_engine, make_session_factory
+
+MAX_BODY = 1024 * 1024  # WeChat bodies are a few KiB; anything over 1 MiB is refused with 413
+
+
+@dataclass
+class Runtime:
+    """What the app was built with, for handlers: settings, engine and the session factory."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+
+def create_app(settings: Optional[Settings] = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, root_path=str(ROOT / "handlers"), instance_path=str(ROOT / "instance"))
+    configure(app, settings)
+    init_database(app, settings)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+
+
+def init_database(app: Flask, settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    app.extensions["qijin"] = Runtime(settings, engine, make_session_factory(engine))
+
+    @app.teardown_appcontext
+    def close_session(exc: Optional[BaseException]) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["qijin"]
+
+
+def db() -> Session:
+    """The request's one database session (opened lazily, closed on teardown)."""
+    if "db" not in g:
+        g.db = runtime().session_factory()
+    return g.db
+
+
+def register_blueprints(app: Flask) -> None:
+    from handlers import register_blueprints as register
+
+    register(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if wants_json():
+            return jsonify(error=exc.name, message=exc.description), exc.code
+        return exc
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return jsonify(error="Internal Server Error", message="服务器内部错误，请稍后再试"), 500
+        return "服务器内部错误，请稍后再试", 500
+
+
+def register_cli(app: Flask) -> None:
+    from handlers.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,23 @@
+"""Start-up duties shared by `python wsgi.py`, `python -m scheduler` and `flask bootstrap`: schema, defaults."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import schema
+from service.config import Settings
+from service.db import session_scope
+
+# Each step loads one kind of default data and returns a line for the log; the steps are idempotent.
+STEPS: list[Callable[[Session, Settings], str]] = []
+
+
+def bootstrap(engine: Engine, session_factory: sessionmaker[Session], settings: Settings) -> list[str]:
+    schema.upgrade(engine)
+    lines = ["schema upgraded"]
+    for step in STEPS:
+        with session_scope(session_factory) as session:
+            lines.append(step(session, settings))
+    return lines

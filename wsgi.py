@@ -1,0 +1,25 @@
+"""WSGI entry point (`gunicorn wsgi:app`); run directly for the all-in-one development server."""
+from __future__ import annotations
+
+import os
+
+from service import create_app
+
+app = create_app()
+
+
+def main() -> None:
+    """Development: upgrade the schema, load defaults, run the scheduler in the background, serve on 127.0.0.1."""
+    from service.app import runtime
+    from service.bootstrap import bootstrap
+
+    with app.app_context():
+        rt = runtime()
+        for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
+            app.logger.info(line)
+    port = int(os.environ.get("PORT", "5000"))
+    app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()
