@@ -5,7 +5,8 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from handlers import health, wechat
+    from handlers import api, health, wechat
 
     app.register_blueprint(wechat.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(api.load_routes())

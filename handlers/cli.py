@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from service import schema
+from service import admin_accounts, schema
+from service.db import session_scope
 from service.app import runtime
 
 
@@ -23,3 +24,24 @@ def register_commands(app: Flask) -> None:
         rt = runtime()
         for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
             click.echo(line)
+
+    @app.cli.command("create-api-token")
+    @click.argument("username")
+    @click.option("--name", default="", help="what the token is for")
+    def create_api_token_cmd(username: str, name: str) -> None:
+        """Issue a bearer token for the JSON API; it is printed once and stored hashed."""
+        rt = runtime()
+        with session_scope(rt.session_factory) as session:
+            secret = admin_accounts.create_api_token(session, username, name)
+        click.echo(secret)
+
+    @app.cli.command("create-admin")
+    @click.argument("username")
+    @click.option("--role", default="admin", type=click.Choice(["admin", "reviewer"]))
+    @click.password_option()
+    def create_admin_cmd(username: str, role: str, password: str) -> None:
+        """Create a console user (管理员 admin / 审核员 reviewer)."""
+        rt = runtime()
+        with session_scope(rt.session_factory) as session:
+            admin_accounts.create_admin(session, username, password, role)
+        click.echo(f"created {role} {username}")

@@ -1,7 +1,8 @@
 """Import every model module so Base.metadata is complete, and re-export the classes."""
+from models.admin import AdminUser, ApiToken
 from models.base import Base
 from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
 
-__all__ = ["Base", "ConversationDraft", "Follower", "InboundMessage"]
+__all__ = ["AdminUser", "ApiToken", "Base", "ConversationDraft", "Follower", "InboundMessage"]

@@ -1,0 +1,78 @@
+"""/api/v1: JSON API authenticated with `Authorization: Bearer <token>`; errors are JSON with a message.
+
+Feature modules (units, reports, announcements, ...) attach their routes to `bp`; `load_routes()` imports them.
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, g, jsonify, request
+
+from models.admin import ROLE_ADMIN
+from service import clock
+from service.admin_accounts import user_for_token
+from service.app import db
+from service.errors import DomainError, Forbidden, InvalidInput
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Feature modules whose routes live on `bp`; each is imported by load_routes().
+ROUTE_MODULES: list[str] = []
+
+
+def load_routes() -> Blueprint:
+    import importlib
+
+    for name in ROUTE_MODULES:
+        importlib.import_module(f"handlers.api.{name}")
+    return bp
+
+
+@bp.before_request
+def authenticate():
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return error_response(401, "缺少或无效的 Authorization: Bearer 令牌")
+    user = user_for_token(db(), secret.strip(), clock.now())
+    if user is None:
+        return error_response(401, "令牌无效或已吊销")
+    g.api_user = user
+    db().commit()  # records last_used_at
+
+
+def admin_only(view: Callable) -> Callable:
+    """Reviewers (审核员) may only work on reports; everything else needs the 管理员 role."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.api_user.role != ROLE_ADMIN:
+            raise Forbidden("需要管理员权限")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("请求体必须是 JSON 对象", "body")
+    return data
+
+
+def error_response(status: int, message: str, field: str | None = None):
+    payload: dict[str, Any] = {"error": status, "message": message}
+    if field:
+        payload["field"] = field
+    return jsonify(payload), status
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    db().rollback()
+    return error_response(exc.status, exc.message, exc.field)
+
+
+@bp.get("/me")
+def me():
+    user = g.api_user
+    return jsonify(username=user.username, role=user.role)
