@@ -15,8 +15,8 @@ from service import inbox, router
 from service.chat import ChatContext
 from service.config import Settings
 from service.texts import common as texts
-from service.wechat_protocol import (InvalidSignature, MalformedMessage, decode_request, encode_reply, message_xml,
-                                     to_inbound)
+from service.wechat_protocol import (CONTROL_CHARS, InvalidSignature, MalformedMessage, decode_request,
+                                     encode_reply, message_xml, to_inbound)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def receive(session: Session, settings: Settings, args: Mapping[str, str], body:
 
     inbound = to_inbound(data)
     # keep the decrypted XML in the log, not the ciphertext
-    raw = message_xml(data) if envelope.encrypted else body.decode("utf-8", "replace")
+    raw = message_xml(data) if envelope.encrypted else CONTROL_CHARS.sub("", body.decode("utf-8", "replace"))
     claim = inbox.claim(session, inbound, raw, now)
     if claim.duplicate:
         log.info("retry of an already handled message from %s: replaying its reply", inbound.openid)

@@ -77,9 +77,14 @@ FALLBACK: Route = free_text_fallback
 
 # ---- message and event routes ---------------------------------------------------------------------------------
 
+TRAILING_PUNCTUATION = "。.!！,，~～ "
+
+
 def normalise(text: str) -> str:
-    """Full-width to half-width (？→?, １→1), trimmed, lower-case Latin."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
+    """Full-width to half-width (？→?, １→1), trimmed, lower-case Latin, without trailing punctuation that
+    speech recognition and phone keyboards add ("帮助！")."""
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    return text.rstrip(TRAILING_PUNCTUATION) or text
 
 
 def _active_flow(ctx: ChatContext) -> Optional[str]:

@@ -1,0 +1,102 @@
+"""The wire protocol against WeChat's official vectors (wechat-platform.md §3.12)."""
+import pytest
+
+from service.config import Settings
+from service.wechat_protocol import (InvalidSignature, MalformedMessage, decode_body, decode_request, read_reply,
+                                     sign, to_inbound, wechat_request, message_xml)
+
+V2 = dict(token="pamtest", key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", appid="wxb11529c136998cb6",
+          encrypt="jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg==")
+V3_ENCRYPT = ("rTNFcsut4LfGuAFKEUVVpwcaCOTJzOd9twZdIW910jb3k+iicx2uvhttIZ3Qg9Qgty3BEF2xbOrz6boTfb30dMomcgrkTqdFPwnhqbk+"
+              "kIQ7rZiwny9D7NUrTgA5kpX3KsZvrXzUZyP2x9YOlxbgm572lmxKvM7HAQQhIQ/p6HBmoY30bGXFK0BtIu1pW9TjhOYrLQoU18nWYjWqDA1"
+              "ynkmOytpv7QRI1P1+0NoxL0q2zO1DgeSvnE8CZGo/o5Ap/WHK5W2RAsinpzN4/LjPnmB6U01I5XCoJoC0GK/yMZycd2Oh8Nq6+wBkC1U85o"
+              "y0ktOY4nLvsQMLrourmMGdZHuTbqpeJ8Ao/5PRYJ+WBvRUwPfGKBL2+2IKZF49vAJqkcGWSHGE76ZN2erXeuNazf/o9o3lIE3q739o4c8t9Q"
+              "GPe31GT2Go/rOz1BsrASwvauNulCh+++yz+CQzBIuikA==")
+V3 = dict(msg_signature="4f3ad57b6989f09f4eb392acce4f9e93942ed890", timestamp="1458300676", nonce="260774613")
+
+SAFE = Settings(wechat_token=V2["token"], wechat_aes_key=V2["key"], wechat_appid=V2["appid"])
+
+
+def test_v1_official_plaintext_signature():
+    assert sign("AAAAA", "1714037059", "486452656") == "899cf89e464efb63f54ddac96b0a0a235f53aa78"
+
+
+def test_v2_official_ciphertext_decrypts_to_the_official_plaintext():
+    from wechatpy.crypto import PrpCrypto
+    import base64
+
+    key = base64.b64decode(V2["key"] + "=")
+    assert PrpCrypto(key).decrypt(V2["encrypt"], V2["appid"]) == "我是中文abcd123"
+
+
+def test_v2_encrypting_with_the_official_random_gives_the_official_ciphertext():
+    from wechatpy.crypto import PrpCrypto
+    import base64
+
+    class FixedRandom(PrpCrypto):
+        def get_random_string(self):
+            return "aaaabbbbccccdddd"
+
+    key = base64.b64decode(V2["key"] + "=")
+    assert FixedRandom(key).encrypt("我是中文abcd123", V2["appid"]).decode() == V2["encrypt"]
+
+
+def _v3_args(**overrides):
+    args = {"signature": sign(V2["token"], V3["timestamp"], V3["nonce"]), "timestamp": V3["timestamp"],
+            "nonce": V3["nonce"], "encrypt_type": "aes", "msg_signature": V3["msg_signature"]}
+    args.update(overrides)
+    return args
+
+
+def test_v3_official_safe_mode_message_decrypts_and_parses():
+    body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
+    data, envelope = decode_request(SAFE, _v3_args(), body)
+    assert envelope.encrypted
+    inbound = to_inbound(data)
+    assert (inbound.openid, inbound.kind, inbound.content, inbound.msg_id) == ("asdasdasdsadasd", "text", "hello", 12345)
+
+
+def test_v3_wrong_msg_signature_is_refused():
+    body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
+    with pytest.raises(InvalidSignature):
+        decode_request(SAFE, _v3_args(msg_signature="0" * 40), body)
+
+
+def test_v3_wrong_appid_is_refused():
+    body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
+    with pytest.raises(InvalidSignature):
+        decode_request(SAFE.with_(wechat_appid="wx0000000000000000"), _v3_args(), body)
+
+
+def test_round_trip_in_safe_mode():
+    xml = message_xml({"ToUserName": "gh", "FromUserName": "o1", "CreateTime": 1, "MsgType": "text",
+                       "Content": "你好 ]]> <b>", "MsgId": 7})
+    args, body = wechat_request(SAFE, xml)
+    assert args["encrypt_type"] == "aes" and b"Content" not in body
+    data, _ = decode_request(SAFE, args, body)
+    assert data["Content"] == "你好 ]]> <b>"
+
+
+@pytest.mark.parametrize("body", [b"", b"   ", b"<xml>", b"not xml", "<xml>\udcff</xml>".encode("utf-8", "surrogatepass")])
+def test_unreadable_bodies_are_malformed(body):
+    with pytest.raises(MalformedMessage):
+        decode_body(body)
+
+
+def test_entities_and_dtds_are_refused():
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+              b"<xml><Content>&lol2;</Content></xml>")
+    xxe = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Content>&e;</Content></xml>'
+    for body in (laughs, xxe):
+        with pytest.raises(MalformedMessage):
+            decode_body(body)
+
+
+def test_control_characters_are_stripped_before_parsing():
+    data = decode_body("<xml><Content><![CDATA[a\x1db\x00c]]></Content></xml>".encode())
+    assert data["Content"] == "abc"
+
+
+def test_reply_reader_understands_success_and_plain_xml():
+    assert read_reply(SAFE, "success") is None
+    assert read_reply(SAFE, "<xml><Content><![CDATA[x]]></Content></xml>")["Content"] == "x"
