@@ -38,7 +38,7 @@ class Claim:
 def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Claim:
     """Insert the message row first thing in the transaction; on a duplicate key roll back and fetch the reply."""
     key = dedupe_key(inbound)
-    row = InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.kind[:32], event=(inbound.event or None),
+    row = InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.kind[:32], event=(inbound.event or None) and inbound.event[:64],
                          event_key=(inbound.raw.get("EventKey") if isinstance(inbound.raw.get("EventKey"), str) else "")[:255],
                          msg_id=inbound.msg_id, content=inbound.content or inbound.label, media_id=inbound.media_id[:255],
                          raw_xml=raw_xml, received_at=now)

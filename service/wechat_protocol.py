@@ -47,9 +47,14 @@ def sign(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison that also copes with non-ASCII garbage in the query string."""
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "surrogatepass"))
+
+
 def check_signature(token: str, args: Mapping[str, str]) -> None:
     signature, timestamp, nonce = args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", "")
-    if not (signature and timestamp and nonce) or not hmac.compare_digest(sign(token, timestamp, nonce), signature):
+    if not (signature and timestamp and nonce) or not _same(sign(token, timestamp, nonce), signature):
         raise InvalidSignature("bad or missing signature")
 
 
@@ -107,7 +112,7 @@ def decode_request(settings: Settings, args: Mapping[str, str], body: bytes) -> 
         if not encrypted or not isinstance(encrypted, str):
             raise MalformedMessage("encrypt_type=aes without an Encrypt field")
         msg_signature = args.get("msg_signature", "")
-        if not msg_signature or not hmac.compare_digest(
+        if not msg_signature or not _same(
                 sign(settings.wechat_token, envelope.timestamp, envelope.nonce, encrypted), msg_signature):
             raise InvalidSignature("bad or missing msg_signature")
         try:
@@ -119,8 +124,10 @@ def decode_request(settings: Settings, args: Mapping[str, str], body: bytes) -> 
         except Exception as exc:
             raise MalformedMessage(f"cannot decrypt: {exc}") from exc
         data = decode_body(plain.encode("utf-8") if isinstance(plain, str) else plain)
-    if not data.get("MsgType"):
+    if not data.get("MsgType") or not isinstance(data["MsgType"], str):
         raise MalformedMessage("no MsgType")
+    if len(str(data.get("FromUserName", ""))) > 64:
+        raise MalformedMessage("FromUserName is not an openid")
     return data, envelope
 
 
@@ -132,10 +139,12 @@ def _float(value: Any) -> float | None:
 
 
 def _int(value: Any) -> int | None:
+    """An integer that fits a BIGINT column, else None."""
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except (TypeError, ValueError):
         return None
+    return number if -2**63 <= number < 2**63 else None
 
 
 def to_inbound(data: dict[str, Any]) -> Inbound:
@@ -173,10 +182,17 @@ def to_inbound(data: dict[str, Any]) -> Inbound:
 
 
 def dedupe_key(inbound: Inbound) -> str:
-    """Messages: MsgId+FromUserName+CreateTime; events: FromUserName+CreateTime+Event+EventKey."""
-    if inbound.kind != "event" and inbound.msg_id is not None:
-        return f"m:{inbound.msg_id}:{inbound.openid}:{inbound.create_time}"
-    return f"e:{inbound.openid}:{inbound.create_time}:{inbound.event or inbound.kind}:{inbound.raw.get('EventKey', '')}"[:255]
+    """Messages: MsgId+FromUserName+CreateTime; events: FromUserName+CreateTime+Event+EventKey (hashed if long)."""
+    key = _raw_dedupe_key(inbound)
+    return key if len(key) <= 255 else key[:200] + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _raw_dedupe_key(inbound: Inbound) -> str:
+    msg_id = inbound.raw.get("MsgId") or inbound.raw.get("MsgID")
+    if inbound.kind != "event" and isinstance(msg_id, str) and msg_id:
+        return f"m:{msg_id}:{inbound.openid}:{inbound.raw.get('CreateTime', '')}"
+    key = inbound.raw.get("EventKey", "")
+    return f"e:{inbound.openid}:{inbound.raw.get('CreateTime', '')}:{inbound.event or inbound.kind}:{key}"
 
 
 def _cdata(value: str) -> str:
