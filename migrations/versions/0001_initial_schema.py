@@ -2,13 +2,15 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 03:34:04.256687
+Create Date: (regenerated from the models)
 
 """
 from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
+
+import models.base  # noqa: F401  (custom column types such as UTCDateTime)
 
 
 # revision identifiers, used by Alembic.
@@ -29,9 +31,9 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_login_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_user')),
     sa.UniqueConstraint('username', name=op.f('uq_admin_user_username'))
     )
@@ -41,18 +43,18 @@ def upgrade() -> None:
     sa.Column('step', sa.String(length=32), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('openid', 'flow', name=op.f('pk_conversation_draft'))
     )
     op.create_table('follower',
     sa.Column('openid', sa.String(length=64), nullable=False),
     sa.Column('subscribed', sa.Boolean(), nullable=False),
-    sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_interaction_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_message_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('subscribed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('unsubscribed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('first_seen_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_interaction_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_message_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('subscribed_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('scene', sa.String(length=128), nullable=False),
     sa.Column('more_pages', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('openid', name=op.f('pk_follower'))
@@ -68,10 +70,10 @@ def upgrade() -> None:
     sa.Column('content', sa.Text(), nullable=False),
     sa.Column('media_id', sa.String(length=255), nullable=False),
     sa.Column('raw_xml', sa.Text(), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('reply', sa.Text(), nullable=True),
-    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('handled_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_message')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_inbound_message_dedupe_key'))
     )
@@ -85,8 +87,8 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=12), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revoked', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['admin_user.id'], name=op.f('fk_api_token_user_id_admin_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
