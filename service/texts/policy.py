@@ -1,0 +1,33 @@
+"""Replies of the policy menu and the policy Q&A."""
+
+FLOW = "policy"
+MENU_KEYWORD = "政策"
+BACK_WORDS = ("返回", "上一级", "返回上一级", "后退")
+
+MENU_HEADER = "《{title}》目录"
+MENU_FOOTER = "回复数字查看，回复“返回”上一级；也可以直接打字提问。"
+LEAF_FOOTER = "回复“返回”上一级，回复“政策”回到目录。"
+CHILDREN_HEADER = "下设条目："
+SOURCE = "出处：{path}"
+RELATED_HEADER = "相关条款（回复数字查看）："
+FAQ_FOOTER = "（常见问题解答）回复“政策”可按目录查看原文。"
+MENU_EXITED = "已退出政策目录。回复“政策”可重新打开，也可以直接打字提问。"
+
+EXAMPLES = ("社区怎么开展民族团结活动", "部队怎么搞民族团结创建", "宗教活动要遵守什么原则")
+NOT_FOUND = ("没有找到与您的问题直接相关的政策条款。\n"
+             "可以回复“政策”按目录查看，或回复“进社区”“进学校”等直接打开某一项；也可以这样问：\n{examples}")
+EMPTY = "您好像没有输入内容。请直接用文字提问，或回复“政策”查看目录。比如：\n{examples}"
+SYMBOLS_ONLY = "收到！如果想了解“七进”政策，请用文字提问，或回复“政策”查看目录。比如：\n{examples}"
+NOT_CHINESE = ("目前只能用中文回答“七进”政策问题（Please ask in Chinese）。请用中文提问，或回复“政策”查看目录。比如：\n"
+               "{examples}")
+TOO_LONG = "您发来的内容有{count}字，太长了，我没法准确查找。请用一两句话说说想了解什么，比如：\n{examples}"
+NUMBER_NO_MENU = "数字只在打开目录后用来选择条目。请先回复“政策”打开目录，再回复对应的数字。"
+BAD_NUMBER = "没有第{number}项，请回复 1–{count} 之间的数字，或回复“返回”上一级。"
+NO_CHOICES = "这一条没有下级条目了。回复“返回”上一级，回复“政策”回到目录。"
+CLAUSE_GONE = "政策内容刚刚更新过，请回复“政策”重新打开目录。"
+SECTION_MISSING = "政策库里暂时没有“{name}”这一项。回复“政策”查看目录。"
+EMPTY_KB = "政策库暂时为空，请稍后再试。"
+
+
+def examples_block() -> str:
+    return "\n".join(f"· {q}" for q in EXAMPLES)
