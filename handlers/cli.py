@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from service import admin_accounts, schema
+from service import admin_accounts, policy_import, schema
 from service.db import session_scope
 from service.app import runtime
 
@@ -45,3 +45,17 @@ def register_commands(app: Flask) -> None:
         with session_scope(rt.session_factory) as session:
             admin_accounts.create_admin(session, username, password, role)
         click.echo(f"created {role} {username}")
+
+    @app.cli.command("import-policy")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--title", default=None, help="document title (default: the file name)")
+    def import_policy_cmd(path: str, title: str | None) -> None:
+        """Import a policy document (.txt/.md/.docx) into the knowledge base; the same text again changes nothing."""
+        rt = runtime()
+        try:
+            with session_scope(rt.session_factory) as session:
+                result = policy_import.import_file(session, path, title)
+        except policy_import.PolicyParseError as exc:
+            raise click.ClickException(f"nothing imported: {exc}") from exc
+        click.echo(f"{result.status}: document {result.document_id} version {result.version}, "
+                   f"{result.clause_count} clauses")

@@ -6,13 +6,14 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import admin_accounts, schema
+from service import admin_accounts, policy_import, schema
 from service.config import Settings
 from service.db import session_scope
 
 # Each step loads one kind of default data and returns a line for the log; the steps are idempotent.
 STEPS: list[Callable[[Session, Settings], str]] = [
     admin_accounts.ensure_first_admin,
+    policy_import.bootstrap_seed,
 ]
 
 

@@ -93,13 +93,15 @@ def _render_answer(session: Session, clause: PolicyClause, related: list[PolicyC
 # ---- menu state ------------------------------------------------------------------------------------------------
 
 def _save(ctx: ChatContext, at: int | None, items: list[int], keep_other_flows: bool = False) -> None:
-    """Store the menu position. With keep_other_flows, a draft of another flow (even an expired one that '继续'
-    could still resume) is left alone: a passing answer must not throw away a half-filled report."""
-    draft = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True, include_expired=True)
+    """Store the menu position. With keep_other_flows nothing is stored while another flow (a half-filled report)
+    is the user's active conversation, so a passing answer does not take the next message away from it."""
+    if keep_other_flows:
+        active = conversation.load(ctx.session, ctx.openid, ctx.now)
+        if active is not None and active.flow != T.FLOW:
+            return
+    draft = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True, include_expired=True, flow=T.FLOW)
     if draft is None:
         draft = Draft(ctx.openid, T.FLOW)
-    elif keep_other_flows and draft.flow != T.FLOW:
-        return
     draft.flow, draft.step, draft.data = T.FLOW, "menu", {"at": at, "items": items}
     conversation.save(ctx.session, draft, ctx.now, MENU_TTL)
 
@@ -108,6 +110,11 @@ def _show(ctx: ChatContext, clause: PolicyClause) -> str:
     children = _children(ctx.session, clause.id)
     _save(ctx, clause.id, [c.id for c in children])
     return _render_clause(ctx.session, clause, children)
+
+
+def ask_prompt(ctx: ChatContext) -> str:
+    """The 政策问答 menu option: invite a question."""
+    return T.ASK_PROMPT.format(examples=T.examples_block())
 
 
 def open_menu(ctx: ChatContext) -> str:
@@ -146,22 +153,22 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> str | None:
             return T.BAD_NUMBER.format(number=number, count=len(items))
         clause = _current_clause(ctx.session, items[number - 1])
         if clause is None:
-            conversation.clear(ctx.session, ctx.openid)
+            conversation.clear(ctx.session, ctx.openid, T.FLOW)
             return T.CLAUSE_GONE
         return _show(ctx, clause)
     if text in T.BACK_WORDS:
         if at is None:
-            conversation.clear(ctx.session, ctx.openid)
+            conversation.clear(ctx.session, ctx.openid, T.FLOW)
             return T.MENU_EXITED
         clause = _current_clause(ctx.session, at)
         if clause is None:
-            conversation.clear(ctx.session, ctx.openid)
+            conversation.clear(ctx.session, ctx.openid, T.FLOW)
             return T.CLAUSE_GONE
         if clause.parent_id is None:
             return open_menu(ctx)
         parent = _current_clause(ctx.session, clause.parent_id)
         return _show(ctx, parent) if parent is not None else open_menu(ctx)
-    conversation.clear(ctx.session, ctx.openid)
+    conversation.clear(ctx.session, ctx.openid, T.FLOW)
     return None
 
 

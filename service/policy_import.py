@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.policy import PolicyClause, PolicyDocument
-from service.config import DEFAULT_SEED
+from service.config import DEFAULT_SEED, Settings
 
 PATH_SEP = " › "
 SEED_TITLE = "民族团结进步创建“七进”活动行动方案"
@@ -102,7 +102,7 @@ def normalize_text(text: str) -> str:
     """Canonical form used for hashing and parsing: no BOM, \\n line ends, no trailing blanks."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = [line.rstrip() for line in text.split("\n")]
-    return "\n".join(lines).strip("\n") + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"  # leading lines stay, so error line numbers match the file
 
 
 def _normalize_line(line: str) -> str:
@@ -314,3 +314,18 @@ def ensure_seed(session: Session, path: Path = DEFAULT_SEED) -> ImportResult | N
     if session.scalar(select(func.count(PolicyDocument.id))):
         return None
     return import_document(session, SEED_TITLE, Path(path).read_text(encoding="utf-8"), SEED_SOURCE)
+
+
+def bootstrap_seed(session: Session, settings: Settings) -> str:
+    """Bootstrap step: the shipped policy text becomes the knowledge base on first start."""
+    result = ensure_seed(session)
+    if result is None:
+        return "policy knowledge base already present"
+    return f"policy seed imported: {result.clause_count} clauses"
+
+
+def import_file(session: Session, path: Path, title: str | None = None) -> ImportResult:
+    """Import a .txt/.md/.docx file from disk (the CLI), keyed by its file name."""
+    path = Path(path)
+    text = read_document(path.name, path.read_bytes())
+    return import_document(session, title or title_from_name(path.name), text, path.name)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from functools import partial
 from typing import Callable, Optional
 
 from sqlalchemy import update
 
 from models.follower import Follower
-from service import conversation, menu
+from service import conversation, menu, policy_chat
 from service.chat import ChatContext
 from service.conversation import Draft
 from service.texts import common as common_texts
@@ -46,20 +47,20 @@ def cancel(ctx: ChatContext) -> str:
     return common_texts.CANCELLED
 
 
-def free_text_fallback(ctx: ChatContext) -> str:
-    return texts.FALLBACK
-
-
 INTENTS: dict[str, Route] = {
     "menu": show_menu,
     "more": next_page,
     "cancel": cancel,
+    "policy": policy_chat.open_menu,
+    "ask": policy_chat.ask_prompt,
+    **{f"policy:{name}": partial(policy_chat.open_section, name=name) for name in policy_chat.SECTION_NAMES},
 }
 
 # Exact keywords (after normalisation); the numbered menu options and their synonyms are added below.
 KEYWORDS: dict[str, str] = {
     "帮助": "menu", "菜单": "menu", "?": "menu", "0": "menu", "help": "menu", "主菜单": "menu",
     "更多": "more", "取消": "cancel",
+    **{name: f"policy:{name}" for name in policy_chat.SECTION_NAMES},
 }
 for _option in menu.MAIN_MENU:
     KEYWORDS.setdefault(_option.number, _option.intent)
@@ -70,9 +71,11 @@ for _option in menu.MAIN_MENU:
 PREFIXES: list[tuple[str, PrefixRoute]] = []
 
 # Multi-turn conversations by flow name; each sees every message of its user first and may return None to pass.
-FLOWS: dict[str, FlowHandler] = {}
+FLOWS: dict[str, FlowHandler] = {
+    "policy": policy_chat.handle_flow,
+}
 
-FALLBACK: Route = free_text_fallback
+FALLBACK: Route = policy_chat.answer
 
 
 # ---- message and event routes ---------------------------------------------------------------------------------
