@@ -7,7 +7,7 @@ compare-and-set so a lost update raises `ConcurrentUpdate` instead of silently o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -53,6 +53,7 @@ def load(session: Session, openid: str, now: datetime, for_update: bool = False,
 
 def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft:
     """Insert or update the draft; raises ConcurrentUpdate when the row changed since it was loaded."""
+    now = now.astimezone(timezone.utc)  # SQLite drops the offset and `local()` reads naive values back as UTC
     expires = now + ttl
     if draft.version == 0:
         existing = session.get(ConversationDraft, (draft.openid, draft.flow))
@@ -87,5 +88,6 @@ def clear(session: Session, openid: str, flow: str | None = None) -> None:
 
 def purge_expired(session: Session, now: datetime, grace: timedelta = timedelta(days=7)) -> int:
     """Delete drafts expired for longer than `grace` (kept that long so '继续' can still resume them)."""
-    result = session.execute(delete(ConversationDraft).where(ConversationDraft.expires_at < now - grace))
+    cutoff = (now - grace).astimezone(timezone.utc)
+    result = session.execute(delete(ConversationDraft).where(ConversationDraft.expires_at < cutoff))
     return result.rowcount or 0
