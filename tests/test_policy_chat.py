@@ -1,0 +1,130 @@
+"""The policy menu flow, 进X shortcuts, free-text answers and bad input, driven through ChatContext."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models.policy import UnansweredQuestion
+from service import clock, conversation, policy_chat
+from service.chat import ChatContext, Inbound
+from service.policy_faq import create_faq, list_unanswered, make_faq_from_unanswered
+from service.policy_import import ensure_seed, import_document
+from service.router import dispatch
+from service.textfit import utf8_len
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=clock.TZ)
+
+
+@pytest.fixture
+def chat(session, settings):
+    ensure_seed(session)
+    state = {"now": NOW}
+
+    def send(text: str, openid: str = "o_resident") -> str | None:
+        ctx = ChatContext(session, settings, state["now"], Inbound(openid=openid, kind="text", content=text))
+        reply = dispatch(ctx)
+        session.flush()
+        assert reply is None or utf8_len(reply) <= 2048
+        return reply
+
+    send.state = state
+    return send
+
+
+def test_menu_drills_down_and_back(chat):
+    top = chat("政策")
+    assert "1. 前言" in top and "4. 三、具体要求" in top
+    level2 = chat("4")
+    assert "5. (五)进学校" in level2 and "下设条目" in level2
+    level3 = chat("5")
+    assert "2. 2.深化教育载体途径" in level3
+    leaf = chat("2")
+    assert "石榴籽" in leaf and "出处：三、具体要求 › (五)进学校 › 2.深化教育载体途径" in leaf
+    back = chat("返回")
+    assert "(五)进学校" in back and "1. 1.加大民族团结进步教育力度" in back
+    assert "4. 三、具体要求" not in back
+    assert "5. (五)进学校" in chat("返回")
+    assert "4. 三、具体要求" in chat("返回")
+    assert "已退出" in chat("返回")
+
+
+def test_menu_number_out_of_range_and_leaf_numbers(chat):
+    chat("政策")
+    assert "没有第9项" in chat("9")
+    chat("2")  # 一、总体要求 is a leaf
+    assert "没有下级条目" in chat("1")
+
+
+def test_section_shortcuts_open_directly(chat):
+    reply = chat("进企业")
+    assert reply.startswith("(二)进企业") and "2. 2.积极开展公益活动" in reply
+    assert "公益" in chat("2")
+    assert chat("进宗教活动场所").startswith("(七)进宗教活动场所")
+
+
+def test_number_without_menu_gets_help(chat):
+    reply = chat("9")
+    assert "先回复“政策”" in reply
+
+
+def test_menu_times_out(chat):
+    chat("政策")
+    chat.state["now"] = NOW + timedelta(minutes=11)
+    assert "先回复“政策”" in chat("8")
+
+
+def test_free_text_answer_with_source_and_related(chat, session):
+    reply = chat("房东不肯租房子给回族人，这样合法吗")
+    assert "出处：三、具体要求 › (三)进社区 › 2.维护少数民族群众的合法权益" in reply
+    assert "拒租" in reply and "相关条款（回复数字查看）：" in reply
+    related = chat("1")
+    assert "出处：" in related or "下设条目" in related
+    assert session.scalars(select(UnansweredQuestion)).all() == []
+
+
+def test_other_text_leaves_the_menu(chat):
+    chat("政策")
+    reply = chat("部队怎么搞民族团结")
+    assert "进连队" in reply
+
+
+def test_off_topic_is_recorded_never_a_random_clause(chat, session):
+    for _ in range(2):
+        reply = chat("明天会下雨吗？")
+        assert "没有找到" in reply and "政策" in reply and "出处" not in reply
+    chat("明天会下雨吗")
+    rows = session.scalars(select(UnansweredQuestion)).all()
+    assert [(r.normalized, r.count) for r in rows] == [("明天会下雨吗", 3)]
+    faq = make_faq_from_unanswered(session, rows[0].id, "天气请查看气象部门发布的预报。", ["天气怎么样"])
+    assert faq.questions == ["明天会下雨吗？", "天气怎么样"] and list_unanswered(session) == []
+    assert chat("明天会下雨吗").startswith("天气请查看气象部门发布的预报。")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("   ", "没有输入内容"),
+    ("😀😀🎉", "请用文字提问"),
+    ("How do I join the campaign?", "只能用中文"),
+    ("民族团结" * 500, "太长了"),
+])
+def test_bad_input_gets_a_helpful_chinese_reply(chat, text, expected):
+    reply = chat(text)
+    assert expected in reply or (text.strip() == "" and "空" in reply)  # the router answers blank text itself
+    assert expected in policy_chat.bad_input_reply(text)
+
+
+def test_long_answer_fits_2048_bytes(chat, session):
+    body = "。".join(["加强民族团结进步宣传教育工作长句子"] * 200)
+    import_document(session, "长文", f"一、超长条款\n{body}\n", "long.txt")
+    reply = chat("超长条款")
+    assert utf8_len(reply) <= 2048 and "出处：" in reply
+
+
+def test_preview_records_nothing(session):
+    ensure_seed(session)
+    create_faq(session, ["七进办电话"], "电话：0000-1234567")
+    assert policy_chat.preview_answer(session, "七进办电话").kind == "faq"
+    assert policy_chat.preview_answer(session, "周末去哪里玩").kind == "not_found"
+    assert session.scalars(select(UnansweredQuestion)).all() == []
+    assert conversation.load(session, "anyone", NOW) is None

@@ -1,0 +1,61 @@
+"""Answer quality on the labelled question set, plus the building blocks (synonyms, typos, FAQ, index cache)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service import policy_search
+from service.policy_eval import evaluate, load_questions
+from service.policy_faq import create_faq
+from service.policy_import import ensure_seed, import_document
+from service.policy_search import current_index, expand_synonyms, correct_homophones, search
+
+QUESTIONS = load_questions(Path(__file__).parent / "data" / "policy_questions.json")
+
+
+@pytest.fixture
+def seeded(session):
+    ensure_seed(session)
+    return session
+
+
+def test_question_set_is_big_and_points_at_real_clauses(seeded):
+    paths = {e.path for e in current_index(seeded).entries}
+    assert len(QUESTIONS["on_topic"]) >= 100 and len(QUESTIONS["off_topic"]) >= 20
+    for item in QUESTIONS["on_topic"]:
+        assert item["expected"] and set(item["expected"]) <= paths, item
+    texts = {e.text for e in current_index(seeded).entries}
+    assert not any(item["q"] in t for t in texts for item in QUESTIONS["on_topic"] if len(item["q"]) > 12)
+
+
+def test_accuracy_thresholds(seeded):
+    ev = evaluate(current_index(seeded), QUESTIONS)
+    report = "\n".join(ev.misses)
+    assert ev.top1_rate >= 0.85, report
+    assert ev.top3_rate >= 0.95, report
+    assert ev.off_rate >= 0.90, report
+
+
+def test_synonyms_and_homophones_map_to_policy_words():
+    assert "连队" in expand_synonyms("当兵的要学什么")
+    assert "宗教活动场所" in expand_synonyms("清真寺要挂宣传栏吗")
+    assert "社区" in correct_homophones("进社曲的要求")
+    assert "社区" not in correct_homophones("社保卡丢了")
+
+
+def test_faq_wins_over_clauses(seeded):
+    create_faq(seeded, ["七进活动办公室电话是多少", "七进办电话"], "七进办电话：0000-1234567")
+    result = search(seeded, "七进活动办公室的电话是多少？")
+    assert result.faq is not None and result.answered
+    assert search(seeded, "部队怎么搞民族团结").faq is None
+
+
+def test_index_is_cached_until_a_new_version(seeded):
+    first = current_index(seeded)
+    assert current_index(seeded) is first
+    text = policy_search.load_entries(seeded)
+    import_document(seeded, "另一个文件", "一、石榴籽专项\n（一）石榴籽家园。建设石榴籽家园。\n", "other.txt")
+    second = current_index(seeded)
+    assert second is not first and len(second.entries) == len(text) + 2
+    assert search(seeded, "石榴籽家园怎么建").best.entry.path == "一、石榴籽专项 › (一)石榴籽家园"
