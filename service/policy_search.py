@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from models.policy import FaqEntry, PolicyClause, PolicyDocument
 
 LEXICON_PATH = Path(__file__).resolve().parent / "data" / "policy_synonyms.json"
+JIEBA_DICT = Path(__file__).resolve().parent / "data" / "jieba_policy.dict"  # see bench/build_policy_dict.py
 MODES = ("jieba", "bigram", "both")
 MODE = "both"
 K1 = 1.2
@@ -115,12 +116,12 @@ _jieba_lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _jieba():
-    """A private jieba tokenizer with the domain dictionary (loaded once, ~0.5 s from jieba's cache)."""
+    """A private jieba tokenizer on the trimmed dictionary plus the domain words (loaded once, ~20 ms)."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     with _jieba_lock:
-        tokenizer = jieba.Tokenizer()
+        tokenizer = jieba.Tokenizer(dictionary=str(JIEBA_DICT))
         tokenizer.initialize()
         for word in lexicon().domain_words:
             tokenizer.add_word(word, freq=200000)
