@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models.policy import UnansweredQuestion
+from models.policy import PolicyDocument, UnansweredQuestion
 from service import clock, conversation, policy_chat
 from service.chat import ChatContext, Inbound
 from service.policy_faq import create_faq, list_unanswered, make_faq_from_unanswered
@@ -128,3 +128,27 @@ def test_preview_records_nothing(session):
     assert policy_chat.preview_answer(session, "周末去哪里玩").kind == "not_found"
     assert session.scalars(select(UnansweredQuestion)).all() == []
     assert conversation.load(session, "anyone", NOW) is None
+
+
+def test_wechat_end_to_end_menu_and_question(wechat, session):
+    ensure_seed(session)
+    session.commit()
+    assert "三、具体要求" in wechat.send_text("政策")
+    assert "进学校" in wechat.send_text("4")
+    assert "出处：" in wechat.send_text("当兵的要学党史军史吗")
+    assert "没有找到" in wechat.send_text("周末去哪里玩")
+
+
+def test_cli_import_policy(app, session, tmp_path):
+    good = tmp_path / "方案.md"
+    good.write_text("# 方案\n## 一、总则\n（一）适用范围。全区。\n", encoding="utf-8")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["import-policy", str(good)])
+    assert result.exit_code == 0 and "created" in result.output
+    assert "unchanged" in runner.invoke(args=["import-policy", str(good)]).output
+    bad = tmp_path / "bad.txt"
+    bad.write_text("一、总则\n二、附则\n一、重复\n", encoding="utf-8")
+    result = runner.invoke(args=["import-policy", str(bad)])
+    assert result.exit_code != 0 and "第3行" in result.output
+    session.expire_all()
+    assert [d.source_name for d in session.scalars(select(PolicyDocument))] == ["方案.md"]
