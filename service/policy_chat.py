@@ -85,8 +85,9 @@ def _render_clause(session: Session, clause: PolicyClause, children: list[Policy
 
 def _render_answer(session: Session, clause: PolicyClause, related: list[PolicyClause]) -> str:
     tail = _source(session, clause)
-    if related:
-        tail += "\n" + T.RELATED_HEADER + "\n" + _numbered(related)
+    if related:  # the last two path steps, so two "1.扎实开展…" items of different sections stay apart
+        options = "\n".join(f"{i}. {' › '.join(c.path.split(' › ')[-2:])}" for i, c in enumerate(related, 1))
+        tail += "\n" + T.RELATED_HEADER + "\n" + options
     return _fit_body(clause.label, clause.text, tail)
 
 
