@@ -4,5 +4,7 @@ from models.base import Base
 from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
+from models.token import StoredToken, TokenLock
 
-__all__ = ["AdminUser", "ApiToken", "Base", "ConversationDraft", "Follower", "InboundMessage"]
+__all__ = ["AdminUser", "ApiToken", "Base", "ConversationDraft", "Follower", "InboundMessage", "StoredToken",
+           "TokenLock"]

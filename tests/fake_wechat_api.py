@@ -106,6 +106,7 @@ class _Token:
     value: str
     expires_at: float
     stable: bool = False
+    superseded: bool = False  # a newer token was issued: after the grace period WeChat says 40001 "not latest"
 
 
 class ApiError(Exception):
@@ -313,7 +314,7 @@ class FakeWeChatAPI:
             if token is None:
                 raise ApiError(40001)
             if token.expires_at <= time.time():
-                raise ApiError(42001)
+                raise ApiError(40001 if token.superseded else 42001)
 
     def _check_credentials(self, appid: str | None, secret: str | None) -> None:
         if not appid:
@@ -332,7 +333,8 @@ class FakeWeChatAPI:
         now = time.time()
         with self._lock:
             for old in self._tokens.values():  # re-fetching shortens the life of the older tokens
-                if old.stable == stable:
+                if old.stable == stable and not old.superseded:
+                    old.superseded = True
                     old.expires_at = min(old.expires_at, now + self.token_grace)
             token = _Token(f"FAKE{'S' if stable else ''}_{self._next()}_{secrets.token_urlsafe(24)}",
                            now + self.expires_in, stable)
