@@ -16,6 +16,7 @@ import time
 from typing import Any, Iterable
 
 import requests
+from requests.adapters import HTTPAdapter
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -29,6 +30,7 @@ WECHAT_ORIGIN = "https://api.weixin.qq.com/"
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid credential / invalid token / expired token
 DUPLICATE_CLIENTMSGID = 45065
 MENU_MISSING = 46003
+POOL_SIZE = 64
 
 
 def token_ttl(expires_in: int) -> int:
@@ -41,6 +43,10 @@ class ApiClient(WeChatClient):
 
     def __init__(self, appid: str, secret: str, store: TokenStore, api_base: str, timeout: float):
         super().__init__(appid, secret, session=store, timeout=timeout, auto_retry=False)
+        # Senders share one client across threads; keep that many keep-alive connections instead of urllib3's 10.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
         self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
         self._root = self.API_BASE_URL[: -len("cgi-bin/")] if self.API_BASE_URL.endswith("/cgi-bin/") \
             else self.API_BASE_URL

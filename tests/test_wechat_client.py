@@ -298,3 +298,14 @@ def test_sql_lock_excludes_and_an_expired_lease_is_taken_over(token_store):
         time.sleep(0.1)
         with token_store.lock("crashed", wait=1.0):
             pass
+
+
+def test_one_client_shared_by_many_threads_fetches_once(fake_wechat, wechat_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_wechat.inject("token", latency=0.3)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: wechat_client.send_text(f"o-{i}", "线程"), range(48)))
+    assert all(r["errcode"] == 0 for r in results)
+    assert len(fake_wechat.calls_to("token")) == 1
+    assert len(fake_wechat.calls_to("message/custom/send")) == 48
