@@ -5,6 +5,7 @@ from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
 from models.policy import FaqEntry, PolicyClause, PolicyDocument, UnansweredQuestion
+from models.token import StoredToken, TokenLock
 
 __all__ = ["AdminUser", "ApiToken", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage",
-           "PolicyClause", "PolicyDocument", "UnansweredQuestion"]
+           "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion"]

@@ -1,6 +1,8 @@
 """Domain errors that handlers translate into 4xx answers (HTTP) or Chinese replies (chat)."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     status = 400
@@ -27,3 +29,41 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+class WeChatError(DomainError):
+    """An outbound call to the WeChat API did not succeed."""
+
+    status = 502
+
+
+class WeChatAPIError(WeChatError):
+    """WeChat answered with a non-zero errcode (e.g. 45015 out of the 48 h window, 45009 daily quota)."""
+
+    # Codes worth retrying later (busy, rate limits); anything else is final for that request.
+    RETRYABLE = frozenset({-1, 45009, 45011, 45066})
+
+    def __init__(self, errcode: int, errmsg: str = "", payload: dict[str, Any] | None = None):
+        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.payload = payload or {}  # the whole JSON answer (45065 carries the existing msg_id)
+
+    @property
+    def retryable(self) -> bool:
+        return self.errcode in self.RETRYABLE
+
+
+class WeChatUnavailable(WeChatError):
+    """WeChat could not be reached or answered badly: network error, timeout, HTTP 5xx, lock wait exhausted."""
+
+    status = 503
+    retryable = True
+
+    def __init__(self, message: str, http_status: int | None = None):
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class WeChatNotConfigured(WeChatUnavailable):
+    """WECHAT_SECRET (or the appid) is not set, so no outbound call can be made."""

@@ -17,6 +17,9 @@ from models.base import Base  # noqa: E402
 from service import clock  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.db import make_engine, make_session_factory  # noqa: E402
+from service.token_store import make_token_store  # noqa: E402
+from service.wechat_client import make_client  # noqa: E402
+from tests.fake_wechat_api import FakeWeChatAPI  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -66,15 +69,31 @@ def _real_clock():
     clock.set_now(None)
 
 
+@pytest.fixture(scope="session")
+def _fake_wechat_server():
+    fake = FakeWeChatAPI().start()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
+def fake_wechat(_fake_wechat_server) -> FakeWeChatAPI:
+    """The fake WeChat API (one server per run), reset to a fresh account for each test."""
+    _fake_wechat_server.reset()
+    return _fake_wechat_server
+
+
+@pytest.fixture
+def settings(database_url, tmp_path, fake_wechat) -> Settings:
     return Settings(
         wechat_token="testtoken",
         wechat_appid="wxb11529c136998cb6",
         wechat_secret="testsecret",
+        wechat_api_base=fake_wechat.base_url,
         database_url=database_url,
         secret_key="test-secret",
         media_dir=str(tmp_path / "media"),
+        api_timeout=2.0,
     )
 
 
@@ -98,3 +117,14 @@ def wechat(client, settings):
     from tests.wechat_xml import WeChatUser
 
     return WeChatUser(client, settings)
+
+
+@pytest.fixture
+def token_store(settings, session_factory):
+    return make_token_store(settings, session_factory)
+
+
+@pytest.fixture
+def wechat_client(settings, token_store):
+    """The service's WeChat API client, talking to `fake_wechat`, its token cached in the test database."""
+    return make_client(settings, token_store)

@@ -105,6 +105,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_policy_document_is_current'), ['is_current'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_document_source_name'), ['source_name'], unique=False)
 
+    op.create_table('stored_token',
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('expires_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_stored_token'))
+    )
+    op.create_table('token_lock',
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('owner', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_token_lock'))
+    )
     op.create_table('unanswered_question',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('normalized', sa.String(length=255), nullable=False),
@@ -164,6 +177,8 @@ def downgrade() -> None:
 
     op.drop_table('api_token')
     op.drop_table('unanswered_question')
+    op.drop_table('token_lock')
+    op.drop_table('stored_token')
     with op.batch_alter_table('policy_document', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_document_source_name'))
         batch_op.drop_index(batch_op.f('ix_policy_document_is_current'))
