@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from service import admin_accounts, policy_import, schema
+from service import admin_accounts, menu, policy_import, schema
+from service.errors import WeChatAPIError, WeChatUnavailable
 from service.db import session_scope
 from service.app import runtime
 
@@ -24,6 +25,20 @@ def register_commands(app: Flask) -> None:
         rt = runtime()
         for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
             click.echo(line)
+
+    @app.cli.command("sync-menu")
+    def sync_menu() -> None:
+        """Validate the custom menu (service/menu.py) against WeChat's limits and push it."""
+        problems = menu.validate_menu(menu.CUSTOM_MENU)
+        if problems:
+            raise click.ClickException("menu is invalid:\n" + "\n".join(problems))
+        try:
+            runtime().wechat_client().create_menu(menu.CUSTOM_MENU)
+        except WeChatUnavailable as exc:
+            raise click.ClickException(f"WeChat API unavailable: {exc}") from exc
+        except WeChatAPIError as exc:
+            raise click.ClickException(f"WeChat refused the menu: {exc}") from exc
+        click.echo("custom menu pushed")
 
     @app.cli.command("create-api-token")
     @click.argument("username")

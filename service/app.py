@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy.engine import Engine
@@ -16,6 +16,9 @@ from werkzeug.exceptions import HTTPException
 
 from service.config import ROOT, Settings
 from service.db import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from service.wechat_client import ApiClient
 
 MAX_BODY = 1024 * 1024  # WeChat bodies are a few KiB; anything over 1 MiB is refused with 413
 
@@ -27,6 +30,16 @@ class Runtime:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
+    _client: Optional["ApiClient"] = None
+
+    def wechat_client(self) -> "ApiClient":
+        """The one outbound WeChat client of this process (token shared through the database or Redis)."""
+        if self._client is None:
+            from service.token_store import make_token_store
+            from service.wechat_client import make_client
+
+            self._client = make_client(self.settings, make_token_store(self.settings, self.session_factory))
+        return self._client
 
 
 def create_app(settings: Optional[Settings] = None) -> Flask:
