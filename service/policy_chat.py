@@ -66,7 +66,9 @@ def _fit_body(head: str, body: str, tail: str) -> str:
 
 
 def _numbered(clauses: list[PolicyClause]) -> str:
-    return "\n".join(f"{i}. {c.label}" for i, c in enumerate(clauses, 1))
+    """Numbered choices; a clause already numbered with its choice number (1. 2. ...) is not numbered twice."""
+    return "\n".join(c.label if c.number.rstrip(".、．") == str(i) else f"{i}. {c.label}"
+                     for i, c in enumerate(clauses, 1))
 
 
 def _render_top(session: Session, items: list[PolicyClause]) -> str:
