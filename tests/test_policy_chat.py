@@ -43,7 +43,7 @@ def test_menu_drills_down_and_back(chat):
     leaf = chat("2")
     assert "石榴籽" in leaf and "出处：三、具体要求 › (五)进学校 › 2.深化教育载体途径" in leaf
     back = chat("返回")
-    assert "(五)进学校" in back and "1. 1.加大民族团结进步教育力度" in back
+    assert "(五)进学校" in back and "\n1.加大民族团结进步教育力度" in back
     assert "4. 三、具体要求" not in back
     assert "5. (五)进学校" in chat("返回")
     assert "4. 三、具体要求" in chat("返回")
