@@ -5,7 +5,12 @@ from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
 from models.policy import FaqEntry, PolicyClause, PolicyDocument, UnansweredQuestion
+from models.report import ActivityReport, ReceiptCounter, ReportPhoto, ReportResultNotice
+from models.staff import BindingAttempt, BindingCode, Staff
 from models.token import StoredToken, TokenLock
+from models.unit import Unit
 
 __all__ = ["AdminUser", "ApiToken", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage",
-           "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion"]
+           "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion",
+           "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice",
+           "BindingAttempt", "BindingCode", "Staff", "Unit"]

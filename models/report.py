@@ -1,0 +1,100 @@
+"""Activity reports sent by staff, their photos (downloaded from WeChat in the background) and result notices."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+from models.staff import Staff
+from models.unit import Unit
+
+STATUS_PENDING = "待审核"
+STATUS_APPROVED = "已通过"
+STATUS_REJECTED = "已退回"
+STATUSES: tuple[str, ...] = (STATUS_PENDING, STATUS_APPROVED, STATUS_REJECTED)
+
+ACTIVITY_TYPES: tuple[str, ...] = ("专题学习", "研究部署", "宣传教育", "文体活动", "走访慰问", "志愿服务", "联创共建",
+                                   "公益帮扶", "其他")
+
+
+class ActivityReport(Base):
+    """A submitted 七进 activity. Created whole from a confirmed draft, never half-written.
+
+    `category` is the 七进 category the activity counts for (may differ from the unit's own), `receipt_no` is
+    `QJ` + submit date (YYYYMMDD) + a 4-digit daily sequence, e.g. QJ202611200001.
+    """
+
+    __tablename__ = "activity_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_no: Mapped[str] = mapped_column(String(20), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    activity_type: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(50))
+    activity_date: Mapped[date] = mapped_column(index=True)
+    place: Mapped[str] = mapped_column(String(100))
+    latitude: Mapped[Optional[float]]
+    longitude: Mapped[Optional[float]]
+    participants: Mapped[int]
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default=STATUS_PENDING, index=True)
+    review_reason: Mapped[str] = mapped_column(String(500), default="")
+    reviewed_by: Mapped[str] = mapped_column(String(64), default="")
+    reviewed_at: Mapped[Optional[datetime]]
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
+    staff: Mapped[Staff] = relationship(lazy="joined")
+    photos: Mapped[list["ReportPhoto"]] = relationship(back_populates="report", order_by="ReportPhoto.id")
+
+
+class ReceiptCounter(Base):
+    """Last receipt sequence handed out on a day; incremented in place so concurrent submits never share a number."""
+
+    __tablename__ = "receipt_counter"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class ReportPhoto(Base):
+    """A photo a staff member sent; stored the moment it arrives (MediaId expires in 3 days), linked on submit.
+
+    `report_id` is None while the report is still a draft. `download_status` goes pending → done, or → failed once
+    `attempts` reaches the job's limit; `local_path` is relative to settings.media_dir.
+    """
+
+    __tablename__ = "report_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[Optional[int]] = mapped_column(ForeignKey("activity_report.id"), index=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    media_id: Mapped[str] = mapped_column(String(128), index=True)
+    pic_url: Mapped[str] = mapped_column(String(512), default="")
+    local_path: Mapped[str] = mapped_column(String(256), default="")
+    download_status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[Optional[ActivityReport]] = relationship(back_populates="photos")
+
+
+class ReportResultNotice(Base):
+    """A queued 'your report was approved/rejected' message for the reporter; the notifier sends pending ones."""
+
+    __tablename__ = "report_result_notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("activity_report.id"), index=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)  # pending / sent / failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[Optional[datetime]]
