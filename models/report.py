@@ -80,6 +80,7 @@ class ReportPhoto(Base):
     local_path: Mapped[str] = mapped_column(String(256), default="")
     download_status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    last_tried_at: Mapped[Optional[datetime]]
     last_error: Mapped[str] = mapped_column(String(500), default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 

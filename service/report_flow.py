@@ -129,8 +129,8 @@ def parse_date(text: str, today: date) -> date:
     try:
         if full:
             value = date(int(full[1]), int(full[2]), int(full[3]))
-        elif short := _MONTH_DAY.match(text):
-            month, day = int(short[1]), int(short[2])
+        elif month_day := _MONTH_DAY.match(text):
+            month, day = int(month_day[1]), int(month_day[2])
             value = _latest_month_day(month, day, today)
         else:
             raise Invalid(texts.ERR_DATE_FORMAT)
@@ -251,7 +251,7 @@ STEPS: tuple[Step, ...] = (
     Step("participants", "参与人数", lambda d: texts.PROMPT_PARTICIPANTS, parse_participants,
          texts.EXAMPLE_PARTICIPANTS, display=lambda d: f"{d['participants']}人"),
     Step("content", "内容", lambda d: texts.PROMPT_CONTENT, parse_content, texts.EXAMPLE_CONTENT,
-         display=lambda d: _short(d["content"])),
+         display=lambda d: short(d["content"])),
     Step("photos", "照片", lambda d: texts.PROMPT_PHOTOS, None, "", optional=True,
          display=lambda d: f"{len(d.get('photos', []))}张"),
 )
@@ -259,7 +259,7 @@ STEP_BY_KEY = {s.key: s for s in STEPS}
 ORDER = [s.key for s in STEPS]
 
 
-def _short(text: str, limit: int = 100) -> str:
+def short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 

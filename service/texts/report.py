@@ -92,3 +92,5 @@ DETAIL_REASON = "（退回原因：{reason}）"
 # --- review result notices -----------------------------------------------------------------------------------
 RESULT_APPROVED = "您上报的活动“{title}”（回执编号{receipt_no}）已审核通过。感谢您的辛勤付出！"
 RESULT_REJECTED = "您上报的活动“{title}”（回执编号{receipt_no}）被退回，原因：{reason}。请修改后重新上报。"
+ALREADY_HANDLED = "这份上报刚才已经处理过了。回复“我的上报”查看记录。"
+ALREADY_BOUND = "您已绑定为“{name}（{unit}）”。回复“上报”即可上报活动。"

@@ -1,0 +1,195 @@
+"""Create activity reports from confirmed drafts, list and show them, and review them (approve / reject).
+
+A report is written in one go from a complete draft (`submit`), so nothing half-filled is ever stored as
+submitted. Photos arrive before the report exists: `record_photo` stores each MediaId at once (the download job
+fetches it within WeChat's 3-day window) and `submit` links the draft's photos to the new report.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.report import (ACTIVITY_TYPES, STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED, ActivityReport,
+                           ReceiptCounter, ReportPhoto, ReportResultNotice)
+from models.staff import Staff
+from models.unit import CATEGORIES
+from service.clock import local
+from service.texts import report as texts
+
+MY_REPORTS_LIMIT = 10
+REQUIRED_FIELDS = ("category", "activity_type", "title", "date", "place", "participants", "content")
+
+
+class ReportError(ValueError):
+    """A report operation that cannot be done as asked; `str()` is a Chinese message for the user/admin."""
+
+
+class ReportNotFound(LookupError):
+    """No report with that id (or not visible to that user)."""
+
+
+# --- receipts ------------------------------------------------------------------------------------------------
+
+def next_receipt_no(session: Session, day: date) -> str:
+    """`QJ` + YYYYMMDD + 4-digit daily sequence, from a per-day counter row updated in place.
+
+    The UPDATE row lock (PostgreSQL) or the database write lock (SQLite) serialises concurrent submits; the first
+    submit of a day inserts the row inside a savepoint and, if another transaction inserted it first, increments.
+    """
+    for _ in range(3):
+        seq = session.scalar(update(ReceiptCounter).where(ReceiptCounter.day == day)
+                             .values(last=ReceiptCounter.last + 1).returning(ReceiptCounter.last))
+        if seq is None:
+            try:
+                with session.begin_nested():
+                    session.add(ReceiptCounter(day=day, last=1))
+                seq = 1
+            except IntegrityError:
+                continue
+        return f"QJ{day:%Y%m%d}{seq:04d}"
+    raise RuntimeError("receipt counter contention")  # pragma: no cover - three lost inserts in a row
+
+
+# --- photos --------------------------------------------------------------------------------------------------
+
+def record_photo(session: Session, openid: str, media_id: str, pic_url: str, now: datetime) -> ReportPhoto:
+    """Store a received photo (not yet attached to a report) so the download job can fetch it; idempotent."""
+    row = session.scalar(select(ReportPhoto).where(ReportPhoto.openid == openid, ReportPhoto.media_id == media_id))
+    if row is None:
+        row = ReportPhoto(openid=openid, media_id=media_id, pic_url=pic_url[:512], received_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+# --- submit --------------------------------------------------------------------------------------------------
+
+def submit(session: Session, staff: Staff, openid: str, data: dict[str, Any], now: datetime) -> ActivityReport:
+    """Create a 待审核 report from a complete draft (report_flow's data dict) and attach its photos."""
+    missing = [key for key in REQUIRED_FIELDS if data.get(key) in (None, "")]
+    if missing:
+        raise ReportError(f"上报内容不完整：{', '.join(missing)}")
+    if data["category"] not in CATEGORIES or data["activity_type"] not in ACTIVITY_TYPES:
+        raise ReportError("类别或活动类型无效")
+    report = ActivityReport(
+        receipt_no=next_receipt_no(session, local(now).date()),
+        unit_id=staff.unit_id, staff_id=staff.id, openid=openid,
+        category=data["category"], activity_type=data["activity_type"], title=data["title"],
+        activity_date=date.fromisoformat(data["date"]), place=data["place"],
+        latitude=data.get("latitude"), longitude=data.get("longitude"),
+        participants=int(data["participants"]), content=data["content"],
+        status=STATUS_PENDING, submitted_at=now,
+    )
+    session.add(report)
+    session.flush()
+    for photo in data.get("photos", []):
+        row = record_photo(session, openid, photo["media_id"], photo.get("pic_url", ""), now)
+        if row.report_id is None:
+            row.report_id = report.id
+    session.flush()
+    return report
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+def list_mine(session: Session, openid: str, limit: int = MY_REPORTS_LIMIT) -> list[ActivityReport]:
+    """The user's latest reports, newest first."""
+    return list(session.scalars(select(ActivityReport).where(ActivityReport.openid == openid)
+                                .order_by(ActivityReport.submitted_at.desc(), ActivityReport.id.desc()).limit(limit)))
+
+
+def find_mine(session: Session, openid: str, ref: str) -> ActivityReport:
+    """One of the user's reports by its position in `list_mine` (1–10) or by receipt number."""
+    ref = ref.strip().upper()
+    if ref.isdigit():
+        mine = list_mine(session, openid)
+        if 1 <= int(ref) <= len(mine):
+            return mine[int(ref) - 1]
+        raise ReportNotFound(ref)
+    report = session.scalar(select(ActivityReport).where(ActivityReport.receipt_no == ref,
+                                                         ActivityReport.openid == openid))
+    if report is None:
+        raise ReportNotFound(ref)
+    return report
+
+
+def get_report(session: Session, report_id: int) -> ActivityReport:
+    report = session.get(ActivityReport, report_id)
+    if report is None:
+        raise ReportNotFound(str(report_id))
+    return report
+
+
+@dataclass
+class ReportFilter:
+    """Filters for the admin/API list; every field optional. Dates are activity dates, inclusive."""
+
+    status: Optional[str] = None
+    unit_id: Optional[int] = None
+    category: Optional[str] = None
+    activity_type: Optional[str] = None
+    date_from: Optional[date] = None
+    date_to: Optional[date] = None
+
+
+def list_reports(session: Session, filters: ReportFilter = ReportFilter(), limit: int = 50,
+                 offset: int = 0) -> list[ActivityReport]:
+    """Reports matching `filters`, newest submission first, for the review queue and the JSON API."""
+    stmt = select(ActivityReport)
+    if filters.status is not None:
+        stmt = stmt.where(ActivityReport.status == filters.status)
+    if filters.unit_id is not None:
+        stmt = stmt.where(ActivityReport.unit_id == filters.unit_id)
+    if filters.category is not None:
+        stmt = stmt.where(ActivityReport.category == filters.category)
+    if filters.activity_type is not None:
+        stmt = stmt.where(ActivityReport.activity_type == filters.activity_type)
+    if filters.date_from is not None:
+        stmt = stmt.where(ActivityReport.activity_date >= filters.date_from)
+    if filters.date_to is not None:
+        stmt = stmt.where(ActivityReport.activity_date <= filters.date_to)
+    stmt = stmt.order_by(ActivityReport.submitted_at.desc(), ActivityReport.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+# --- review --------------------------------------------------------------------------------------------------
+
+def review(session: Session, report_id: int, approve: bool, reviewer: str, now: datetime,
+           reason: str = "") -> ActivityReport:
+    """Approve or reject (reason required) a 待审核 report and queue the result notice for the reporter.
+
+    The status change is a compare-and-set on 待审核, so two administrators reviewing at once cannot both win.
+    """
+    reason = reason.strip()
+    if not approve and not reason:
+        raise ReportError("退回时必须填写原因")
+    if len(reason) > 500:
+        raise ReportError("原因不能超过500字")
+    report = get_report(session, report_id)
+    status = STATUS_APPROVED if approve else STATUS_REJECTED
+    changed = session.execute(
+        update(ActivityReport).where(ActivityReport.id == report.id, ActivityReport.status == STATUS_PENDING)
+        .values(status=status, review_reason=reason, reviewed_by=reviewer, reviewed_at=now)
+        .execution_options(synchronize_session=False))
+    if changed.rowcount != 1:
+        session.refresh(report)
+        raise ReportError(f"该上报已审核（{report.status}），不能重复审核")
+    session.refresh(report)
+    template = texts.RESULT_APPROVED if approve else texts.RESULT_REJECTED
+    session.add(ReportResultNotice(report_id=report.id, openid=report.openid, created_at=now,
+                                   text=template.format(title=report.title, receipt_no=report.receipt_no,
+                                                        reason=reason)))
+    session.flush()
+    return report
+
+
+def pending_notices(session: Session, limit: int = 100) -> list[ReportResultNotice]:
+    """Queued result notices the notifier has not delivered yet, oldest first."""
+    return list(session.scalars(select(ReportResultNotice).where(ReportResultNotice.status == "pending")
+                                .order_by(ReportResultNotice.id).limit(limit)))
+
