@@ -98,7 +98,7 @@ def parse_content(text: str, today: date) -> str:
     return _length(text, 10, 1000, texts.ERR_CONTENT_LENGTH)
 
 
-RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "大前天": 3}
+RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "大前天": 3, "明天": -1, "后天": -2}
 _FULL_DATE = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*[日号]?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*[日号]?$")
@@ -123,11 +123,11 @@ def parse_date(text: str, today: date) -> date:
     last year's). The date may be neither in the future nor more than one year ago.
     """
     text = _normalise(text)
-    if text in RELATIVE_DAYS:
-        return today - timedelta(days=RELATIVE_DAYS[text])
     full = _FULL_DATE.match(text) or _COMPACT_DATE.match(text)
     try:
-        if full:
+        if text in RELATIVE_DAYS:
+            value = today - timedelta(days=RELATIVE_DAYS[text])
+        elif full:
             value = date(int(full[1]), int(full[2]), int(full[3]))
         elif month_day := _MONTH_DAY.match(text):
             month, day = int(month_day[1]), int(month_day[2])

@@ -11,7 +11,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ CODE_LENGTH = 8
 CODE_TTL = timedelta(days=7)
 MAX_FAILED_BINDS = 5
 LOCK_WINDOW = timedelta(hours=1)
+T = TypeVar("T")
 
 
 class UnitError(ValueError):
@@ -61,18 +62,26 @@ def create_unit(session: Session, name: str, category: str, contact: str = "", p
     return unit
 
 
+def _get(session: Session, model: type[T], row_id: int) -> T:
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{model.__tablename__} {row_id}")  # type: ignore[attr-defined]
+    return row
+
+
+def _only(changes: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(changes) - allowed
+    if unknown:
+        raise UnitError(f"未知字段：{', '.join(sorted(unknown))}")
+
+
 def get_unit(session: Session, unit_id: int) -> Unit:
-    unit = session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound(f"unit {unit_id}")
-    return unit
+    return _get(session, Unit, unit_id)
 
 
 def update_unit(session: Session, unit_id: int, **changes: Any) -> Unit:
     """Change any of UNIT_FIELDS; the name stays unique and the category one of the seven."""
-    unknown = set(changes) - UNIT_FIELDS
-    if unknown:
-        raise UnitError(f"未知字段：{', '.join(sorted(unknown))}")
+    _only(changes, UNIT_FIELDS)
     unit = get_unit(session, unit_id)
     name = str(changes.get("name", unit.name)).strip()
     _check_unit(session, name, changes.get("category", unit.category), unit.id)
@@ -108,17 +117,12 @@ def create_staff(session: Session, unit_id: int, name: str, phone: str = "") -> 
 
 
 def get_staff(session: Session, staff_id: int) -> Staff:
-    staff = session.get(Staff, staff_id)
-    if staff is None:
-        raise NotFound(f"staff {staff_id}")
-    return staff
+    return _get(session, Staff, staff_id)
 
 
 def update_staff(session: Session, staff_id: int, **changes: Any) -> Staff:
     """Change name, phone, unit_id or active."""
-    unknown = set(changes) - {"name", "phone", "unit_id", "active"}
-    if unknown:
-        raise UnitError(f"未知字段：{', '.join(sorted(unknown))}")
+    _only(changes, {"name", "phone", "unit_id", "active"})
     staff = get_staff(session, staff_id)
     if "unit_id" in changes:
         get_unit(session, changes["unit_id"])

@@ -1,0 +1,322 @@
+"""The report chat routes against a real database: binding, the whole conversation, quick report, restart,
+expiry and 继续, concurrent messages, my reports, the photo download job."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from models.report import ActivityReport, ReportPhoto
+from models.staff import BindingAttempt
+from service import clock, conversation, media, report_chat, reports, units
+from service.chat import ChatContext, Inbound
+from service.db import make_engine, make_session_factory, session_scope
+from tests.factories import make_staff, make_unit
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=clock.TZ)
+CONTENT = "邀请宣讲员开展民族团结进步专题讲座，居民积极互动。"
+
+
+class Phone:
+    """One WeChat user talking to the report routes; every message is its own transaction, like a request.
+
+    `send` routes the way the router does for this feature: a live report draft gets every inbound first;
+    otherwise the given entry point (start, bind...) is called.
+    """
+
+    def __init__(self, factory, settings, openid: str = "staff-openid"):
+        self.factory, self.settings, self.openid = factory, settings, openid
+
+    def _ctx(self, session, inbound: Inbound) -> ChatContext:
+        return ChatContext(session, self.settings, clock.now(), inbound)
+
+    def call(self, route, *args, inbound: Inbound | None = None):
+        with session_scope(self.factory) as s:
+            return route(self._ctx(s, inbound or self.text("")), *args)
+
+    def text(self, content: str) -> Inbound:
+        return Inbound(openid=self.openid, kind="text", content=content)
+
+    def image(self, media_id: str) -> Inbound:
+        return Inbound(openid=self.openid, kind="image", media_id=media_id, pic_url=f"http://mmbiz.qpic.cn/{media_id}")
+
+    def send(self, message: str | Inbound):
+        inbound = self.text(message) if isinstance(message, str) else message
+        with session_scope(self.factory) as s:
+            ctx = self._ctx(s, inbound)
+            draft = conversation.load(s, self.openid, ctx.now, flow=report_chat.FLOW)
+            if draft is None:
+                return "<no live draft>"
+            return report_chat.handle_flow(ctx, draft)
+
+    def draft(self):
+        with session_scope(self.factory) as s:
+            return conversation.load(s, self.openid, clock.now(), flow=report_chat.FLOW, include_expired=True)
+
+
+@pytest.fixture
+def pinned():
+    current = {"now": NOW}
+    clock.set_now(lambda: current["now"])
+    return current
+
+
+@pytest.fixture
+def phone(session_factory, settings, pinned):
+    with session_scope(session_factory) as s:
+        make_staff(s, make_unit(s, "天山区某社区", "社区"), openid="staff-openid", now=NOW)
+    return Phone(session_factory, settings)
+
+
+def count(factory, model) -> int:
+    with session_scope(factory) as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+# --- binding -------------------------------------------------------------------------------------------------
+
+def test_bind_replies(session_factory, settings, pinned):
+    with session_scope(session_factory) as s:
+        staff = make_staff(s, make_unit(s, "某公司", "企业"), name="赵书记")
+        code = units.issue_binding_code(s, staff.id, NOW)
+    user = Phone(session_factory, settings, "new-user")
+    assert user.call(report_chat.start).startswith("您还没有绑定")
+    assert user.call(report_chat.bind, "") == report_chat.texts.BIND_USAGE
+    assert "绑定码不正确" in user.call(report_chat.bind, "NOPE1234")
+    assert "绑定成功" in user.call(report_chat.bind, f" {code} ") and "赵书记（某公司）" in user.call(report_chat.bind_help)
+    assert "已经用过" in Phone(session_factory, settings, "other").call(report_chat.bind, code)
+    assert "开始上报" in user.call(report_chat.start)
+
+
+def test_bind_abuse_is_locked_for_an_hour(session_factory, settings, pinned):
+    with session_scope(session_factory) as s:
+        code = units.issue_binding_code(s, make_staff(s).id, NOW)
+    guesser = Phone(session_factory, settings, "guesser")
+    for i in range(5):
+        assert "绑定码不正确" in guesser.call(report_chat.bind, f"GUESS{i:03d}")
+    assert "一小时后再试" in guesser.call(report_chat.bind, code)
+    assert count(session_factory, BindingAttempt) == 5  # refused tries do not extend the lock
+    pinned["now"] = NOW + timedelta(hours=1, minutes=1)
+    assert "绑定成功" in guesser.call(report_chat.bind, code)
+
+
+def test_expired_code_reply(session_factory, settings, pinned):
+    with session_scope(session_factory) as s:
+        code = units.issue_binding_code(s, make_staff(s).id, NOW)
+    pinned["now"] = NOW + timedelta(days=7, seconds=1)
+    assert "已过期" in Phone(session_factory, settings, "late").call(report_chat.bind, code)
+
+
+# --- the whole conversation ----------------------------------------------------------------------------------
+
+def test_full_conversation_with_photos(phone, session_factory):
+    reply = phone.call(report_chat.start)
+    assert "天山区某社区" in reply and "【1/8 类别】" in reply
+    assert "【2/8 活动类型】" in phone.send("跳过")
+    assert "【3/8 主题】" in phone.send("3")
+    assert "【4/8 日期】" in phone.send("民族团结知识讲座")
+    assert "活动日期不能晚于今天" in phone.send("明天")
+    assert "【5/8 地点】" in phone.send("昨天")
+    loc = Inbound(openid=phone.openid, kind="location", latitude=43.8, longitude=87.6, label="文化广场")
+    assert "【6/8 参与人数】" in phone.send(loc)
+    assert "【7/8 内容】" in phone.send("三十五人")
+    assert "10–1000" in phone.send("太短")
+    assert "【8/8 照片】" in phone.send(CONTENT)
+    assert phone.send(Inbound(openid=phone.openid, kind="event", event="pic_photo_or_album")) == "正在接收照片……"
+    assert "第1张" in phone.send(phone.image("media-1"))
+    assert "第2张" in phone.send(phone.image("media-2"))
+    with session_scope(session_factory) as s:  # stored at once, before the report exists
+        assert [(p.media_id, p.report_id) for p in s.scalars(select(ReportPhoto).order_by(ReportPhoto.id))] == [
+            ("media-1", None), ("media-2", None)]
+    summary = phone.send("完成")
+    assert "5. 地点：文化广场" in summary and "8. 照片：2张" in summary
+    assert count(session_factory, ActivityReport) == 0  # nothing stored before 确认
+    reply = phone.send("确认")
+    assert "QJ202611270001" in reply and "待审核" in reply
+    assert phone.draft() is None
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        assert (report.category, report.activity_type, report.title, str(report.activity_date), report.place,
+                report.latitude, report.participants, report.content, report.status) == (
+            "社区", "宣传教育", "民族团结知识讲座", "2026-11-26", "文化广场", 43.8, 35, CONTENT, "待审核")
+        assert [p.media_id for p in report.photos] == ["media-1", "media-2"]
+    mine = phone.call(report_chat.my_reports)
+    assert "1. 11月26日 民族团结知识讲座【待审核】" in mine
+    detail = phone.call(report_chat.detail, "1")
+    assert "QJ202611270001" in detail and "照片：2张" in detail and "地点：文化广场" in detail
+    assert phone.call(report_chat.detail, "QJ202611270001") == detail
+    assert phone.call(report_chat.detail, "2") == report_chat.texts.DETAIL_NOT_FOUND
+    assert phone.call(report_chat.detail, "") == report_chat.texts.DETAIL_USAGE
+
+
+def test_cancel_drops_the_draft(phone, session_factory):
+    phone.call(report_chat.start)
+    phone.send("1")
+    assert "已取消" in phone.send("取消")
+    assert phone.draft() is None and count(session_factory, ActivityReport) == 0
+
+
+def test_menu_click_during_the_flow_is_left_to_the_router(phone):
+    phone.call(report_chat.start)
+    click = Inbound(openid=phone.openid, kind="event", event="click", event_key="POLICY")
+    assert phone.send(click) is None
+    assert phone.draft().step == "category"
+
+
+def test_quick_report(phone, session_factory):
+    reply = phone.call(report_chat.quick_report, "进社区 研究部署 2026-11-20 民族团结知识讲座 35人")
+    assert "已识别" in reply and "【5/8 地点】" in reply
+    phone.send("社区活动室")
+    phone.send(CONTENT)
+    phone.send("跳过")
+    assert "QJ" in phone.send("确认")
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        assert (report.activity_type, report.participants, str(report.activity_date)) == ("研究部署", 35, "2026-11-20")
+
+
+def test_quick_report_unbound(session_factory, settings, pinned):
+    assert "没有绑定" in Phone(session_factory, settings, "stranger").call(report_chat.quick_report, "进社区 讲座")
+
+
+def test_resume_after_restart(phone, settings):
+    phone.call(report_chat.start)
+    phone.send("2")
+    phone.send("专题学习")
+    # a 'restart': a new engine and new sessions on the same database
+    engine = make_engine(settings.database_url)
+    try:
+        restarted = Phone(make_session_factory(engine), settings)
+        assert "【3/8 主题】" in restarted.send("继续")
+        restarted.send("民族团结知识讲座")
+        assert restarted.draft().data["title"] == "民族团结知识讲座" and restarted.draft().data["category"] == "企业"
+    finally:
+        engine.dispose()
+
+
+def test_draft_expires_after_two_hours_and_continue_resumes(phone, pinned):
+    phone.call(report_chat.start)
+    phone.send("1")
+    pinned["now"] = NOW + timedelta(hours=1, minutes=59)
+    assert "【3/8 主题】" in phone.send("专题学习")  # 1 h 59 idle: still live
+    pinned["now"] += timedelta(hours=2, minutes=1)
+    assert phone.send("民族团结知识讲座") == "<no live draft>"  # the router would route this elsewhere
+    reply = phone.call(report_chat.resume)
+    assert reply.startswith("已恢复") and "【3/8 主题】" in reply
+    assert "【4/8 日期】" in phone.send("民族团结知识讲座")
+    assert phone.draft().data["activity_type"] == "专题学习"
+
+
+def test_continue_without_draft(phone):
+    assert phone.call(report_chat.resume) == report_chat.texts.NOTHING_TO_RESUME
+
+
+# --- concurrency ---------------------------------------------------------------------------------------------
+
+def _at_photos(phone) -> None:
+    phone.call(report_chat.quick_report, "进社区 研究部署 昨天 民族团结知识讲座 文化广场 " + CONTENT + " 35人")
+    assert phone.draft().step == "photos"
+
+
+def _together(*calls) -> list:
+    results: list = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i, fn):
+        barrier.wait()
+        results[i] = fn()
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return results
+
+
+def test_two_photos_at_once_are_both_kept(phone, session_factory):
+    _at_photos(phone)
+    for round_ in range(4):
+        _together(lambda r=round_: phone.send(phone.image(f"a{r}")), lambda r=round_: phone.send(phone.image(f"b{r}")))
+    media_ids = sorted(p["media_id"] for p in phone.draft().data["photos"])
+    assert media_ids == sorted([f"a{r}" for r in range(4)] + [f"b{r}" for r in range(4)])
+    assert count(session_factory, ReportPhoto) == 8
+
+
+def test_two_answers_at_once_never_corrupt_the_draft(phone):
+    phone.call(report_chat.start)
+    phone.send("1")
+    phone.send("专题学习")
+    _together(lambda: phone.send("民族团结知识讲座"), lambda: phone.send("今天"))
+    draft = phone.draft()
+    # one turn answered the title, the other was applied after it to the step then asked
+    assert draft.data["title"] in ("民族团结知识讲座", "今天")
+    assert draft.step in ("date", "place") and draft.data["activity_type"] == "专题学习"
+    if draft.data["title"] == "民族团结知识讲座":
+        assert draft.data["date"] == "2026-11-27" and draft.step == "place"
+
+
+def test_double_confirm_submits_once(phone, session_factory):
+    _at_photos(phone)
+    phone.send("完成")
+    replies = _together(lambda: phone.send("确认"), lambda: phone.send("确认"))
+    assert count(session_factory, ActivityReport) == 1
+    assert sum("回执编号" in (r or "") for r in replies) == 1
+
+
+# --- review result and photos download -----------------------------------------------------------------------
+
+def test_review_result_shows_in_my_reports(phone, session_factory):
+    _at_photos(phone)
+    phone.send("完成")
+    phone.send("确认")
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        reports.review(s, report.id, False, "admin", clock.now(), reason="请补充照片")
+    assert "【已退回】" in phone.call(report_chat.my_reports)
+    assert "退回原因：请补充照片" in phone.call(report_chat.detail, "1")
+
+
+class FlakyWeChat:
+    """Stands in for WeChat's media API: fails the first `failures` downloads of each media id."""
+
+    def __init__(self, failures: int = 0, missing: frozenset[str] = frozenset()):
+        self.failures, self.missing, self.calls = failures, missing, []
+
+    def download_media(self, media_id: str) -> bytes:
+        self.calls.append(media_id)
+        if media_id in self.missing:
+            raise LookupError("40007 invalid media_id")
+        if self.calls.count(media_id) <= self.failures:
+            raise ConnectionError("timeout")
+        return b"\xff\xd8\xff\xe0" + media_id.encode()
+
+
+def test_photo_download_job_retries_then_stores(phone, session_factory, settings, pinned):
+    phone.call(report_chat.start)
+    phone.send(phone.image("m-ok"))
+    phone.send(phone.image("m-gone"))
+    wechat = FlakyWeChat(failures=1, missing=frozenset({"m-gone"}))
+    for attempt in range(media.MAX_ATTEMPTS):
+        with session_scope(session_factory) as s:
+            media.download_pending(s, wechat, settings.media_dir, clock.now())
+        pinned["now"] += media.RETRY_AFTER
+    with session_scope(session_factory) as s:
+        ok, gone = (s.scalars(select(ReportPhoto).where(ReportPhoto.media_id == m)).one() for m in ("m-ok", "m-gone"))
+        assert (ok.download_status, ok.attempts) == ("done", 2)
+        assert (Path(settings.media_dir) / ok.local_path).read_bytes() == b"\xff\xd8\xff\xe0m-ok"
+        assert (gone.download_status, gone.attempts) == ("failed", media.MAX_ATTEMPTS)
+        assert "invalid media_id" in gone.last_error
+    assert wechat.calls.count("m-ok") == 2
+
+
+def test_photo_download_waits_between_tries(phone, session_factory, settings):
+    phone.call(report_chat.start)
+    phone.send(phone.image("m1"))
+    wechat = FlakyWeChat(failures=5)
+    with session_scope(session_factory) as s:
+        assert media.download_pending(s, wechat, settings.media_dir, clock.now()).retrying == 1
+    with session_scope(session_factory) as s:
+        assert media.download_pending(s, wechat, settings.media_dir, clock.now()).retrying == 0  # too soon
+    assert wechat.calls == ["m1"]
