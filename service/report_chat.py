@@ -102,7 +102,7 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> Optional[str]:
     """Apply the inbound (text, voice, image, location, pic_*/location_select event) to the live report draft.
 
     Returns None for drafts of other flows and for events the report has no use for (menu clicks...), so the
-    router goes on routing them.
+    router goes on routing them; "" when the turn was handled but needs no answer (a re-sent photo).
     """
     inbound = ctx.inbound
     if draft.flow != FLOW or (inbound.kind == "event" and inbound.event not in FLOW_EVENTS):
@@ -131,7 +131,7 @@ def _apply(ctx: ChatContext, draft: Draft, transition: Transition) -> Optional[s
             reports.record_photo(ctx.session, ctx.openid, photo["media_id"], photo["pic_url"], ctx.now)
     if transition.done:
         return _submit(ctx, transition)
-    return transition.reply
+    return transition.reply or ""  # "" = handled, nothing to say (None would let the router route it again)
 
 
 def _submit(ctx: ChatContext, transition: Transition) -> str:

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from sqlalchemy import update
 
 from models.follower import Follower
-from service import conversation, menu, policy_chat
+from service import conversation, menu, policy_chat, report_chat
 from service.chat import ChatContext
 from service.conversation import Draft
 from service.texts import common as common_texts
@@ -54,6 +54,10 @@ INTENTS: dict[str, Route] = {
     "policy": policy_chat.open_menu,
     "ask": policy_chat.ask_prompt,
     **{f"policy:{name}": partial(policy_chat.open_section, name=name) for name in policy_chat.SECTION_NAMES},
+    "report": report_chat.start,
+    "my_reports": report_chat.my_reports,
+    "bind_help": report_chat.bind_help,
+    "resume": report_chat.resume,
 }
 
 # Exact keywords (after normalisation); the numbered menu options and their synonyms are added below.
@@ -61,6 +65,7 @@ KEYWORDS: dict[str, str] = {
     "帮助": "menu", "菜单": "menu", "?": "menu", "0": "menu", "help": "menu", "主菜单": "menu",
     "更多": "more", "取消": "cancel",
     **{name: f"policy:{name}" for name in policy_chat.SECTION_NAMES},
+    "继续": "resume", "上报详情": "my_reports",
 }
 for _option in menu.MAIN_MENU:
     KEYWORDS.setdefault(_option.number, _option.intent)
@@ -68,11 +73,16 @@ for _option in menu.MAIN_MENU:
         KEYWORDS.setdefault(_word, _option.intent)
 
 # Commands followed by an argument, e.g. "绑定 123456"; longest prefix first.
-PREFIXES: list[tuple[str, PrefixRoute]] = []
+PREFIXES: list[tuple[str, PrefixRoute]] = [
+    ("上报详情", report_chat.detail),
+    ("绑定", report_chat.bind),
+    ("上报", report_chat.quick_report),
+]
 
 # Multi-turn conversations by flow name; each sees every message of its user first and may return None to pass.
 FLOWS: dict[str, FlowHandler] = {
     "policy": policy_chat.handle_flow,
+    report_chat.FLOW: report_chat.handle_flow,
 }
 
 FALLBACK: Route = policy_chat.answer

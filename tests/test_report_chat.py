@@ -3,6 +3,7 @@ expiry and 继续, concurrent messages, my reports, the photo download job."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -320,3 +321,35 @@ def test_photo_download_waits_between_tries(phone, session_factory, settings):
     with session_scope(session_factory) as s:
         assert media.download_pending(s, wechat, settings.media_dir, clock.now()).retrying == 0  # too soon
     assert wechat.calls == ["m1"]
+
+
+# --- through /wechat and the router --------------------------------------------------------------------------
+
+def test_end_to_end_through_the_gateway(wechat, session_factory, pinned):
+    with session_scope(session_factory) as s:
+        code = units.issue_binding_code(s, make_staff(s, make_unit(s, "第一中学", "学校"), name="王老师").id, NOW)
+    assert wechat.send_text("上报").startswith("您还没有绑定")
+    assert wechat.click("REPORT").startswith("您还没有绑定")
+    assert "绑定成功" in wechat.send_text(f"绑定 {code.lower()}")
+    # a second CLICK in the same second would be a WeChat retry (same dedupe key), so it comes a second later
+    assert "【1/8 类别】" in wechat.send_event("CLICK", "REPORT", CreateTime=int(time.time()) + 1)
+    assert "【2/8 活动类型】" in wechat.send_text("跳过")
+    wechat.send_text("4")
+    wechat.send_text("升旗仪式暨民族团结宣讲")
+    assert "【5/8 地点】" in wechat.send_text("今天")
+    assert "【6/8 参与人数】" in wechat.send_location(43.8, 87.6, "第一中学操场")
+    wechat.send_text("一千二百人")
+    assert "【8/8 照片】" in wechat.send_text("全校师生参加升旗仪式，民族团结宣讲员讲述各民族团结奋斗的故事。")
+    assert wechat.send_event("pic_photo_or_album", "PHOTO") == "正在接收照片……"
+    assert "第1张" in wechat.send_image("media-a")
+    assert "1. 类别：进学校" in wechat.send_text("完成")
+    assert "QJ202611270001" in wechat.send_text("确认")
+    assert "升旗仪式暨民族团结宣讲【待审核】" in wechat.send_text("我的上报")
+    assert "第一中学操场" in wechat.send_text("上报详情 1")
+    assert "已识别" in wechat.send_text("上报 进学校 宣传教育 昨天 国旗下讲话 800人")
+    assert "【5/8 地点】" in wechat.send_text("帮助")  # inside the flow 帮助 explains the flow, not the main menu
+    pinned["now"] = NOW + timedelta(hours=3)
+    assert "已恢复" in wechat.send_text("继续")
+    assert "已取消" in wechat.send_text("取消")
+    with session_scope(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(ActivityReport)) == 1
