@@ -353,3 +353,30 @@ def test_end_to_end_through_the_gateway(wechat, session_factory, pinned):
     assert "已取消" in wechat.send_text("取消")
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(ActivityReport)) == 1
+
+
+def test_photo_download_through_the_wechat_api(phone, session_factory, settings, pinned, fake_wechat, wechat_client):
+    from tests.fake_wechat_api import TINY_JPEG
+
+    fake_wechat.register_media(TINY_JPEG, media_id="real-media")
+    fake_wechat.inject("media/get", http_status=500, times=None)  # WeChat down for a while
+    phone.call(report_chat.start)
+    phone.send(phone.image("real-media"))
+    phone.send(phone.image("unknown-media"))
+    with session_scope(session_factory) as s:
+        run = media.download_pending(s, wechat_client, settings.media_dir, clock.now())
+    assert (run.done, run.retrying) == (0, 2)
+    fake_wechat.reset()
+    fake_wechat.register_media(TINY_JPEG, media_id="real-media")
+    for _ in range(media.MAX_ATTEMPTS):
+        pinned["now"] += media.RETRY_AFTER
+        with session_scope(session_factory) as s:
+            media.download_pending(s, wechat_client, settings.media_dir, clock.now())
+    with session_scope(session_factory) as s:
+        real, unknown = (s.scalars(select(ReportPhoto).where(ReportPhoto.media_id == m)).one()
+                         for m in ("real-media", "unknown-media"))
+        assert real.download_status == "done" and real.last_error == ""
+        assert (Path(settings.media_dir) / real.local_path).read_bytes() == TINY_JPEG
+        assert real.local_path.endswith(".jpg")
+        assert unknown.download_status == "failed" and "40007" in unknown.last_error
+    assert {c.query.get("media_id") for c in fake_wechat.calls_to("media/get")} == {"real-media", "unknown-media"}
