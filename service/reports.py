@@ -19,18 +19,23 @@ from models.report import (ACTIVITY_TYPES, STATUS_APPROVED, STATUS_PENDING, STAT
 from models.staff import Staff
 from models.unit import CATEGORIES
 from service.clock import local
+from service.errors import Conflict, InvalidInput, NotFound
 from service.texts import report as texts
 
 MY_REPORTS_LIMIT = 10
 REQUIRED_FIELDS = ("category", "activity_type", "title", "date", "place", "participants", "content")
 
 
-class ReportError(ValueError):
-    """A report operation that cannot be done as asked; `str()` is a Chinese message for the user/admin."""
+class ReportError(InvalidInput):
+    """Report data or a review request that cannot be accepted; the message is Chinese."""
 
 
-class ReportNotFound(LookupError):
+class ReportNotFound(NotFound):
     """No report with that id (or not visible to that user)."""
+
+
+class AlreadyReviewed(Conflict):
+    """The report left 待审核 before this review (another administrator was faster)."""
 
 
 # --- receipts ------------------------------------------------------------------------------------------------
@@ -110,18 +115,18 @@ def find_mine(session: Session, openid: str, ref: str) -> ActivityReport:
         mine = list_mine(session, openid)
         if 1 <= int(ref) <= len(mine):
             return mine[int(ref) - 1]
-        raise ReportNotFound(ref)
+        raise ReportNotFound("没有找到这条上报")
     report = session.scalar(select(ActivityReport).where(ActivityReport.receipt_no == ref,
                                                          ActivityReport.openid == openid))
     if report is None:
-        raise ReportNotFound(ref)
+        raise ReportNotFound("没有找到这条上报")
     return report
 
 
 def get_report(session: Session, report_id: int) -> ActivityReport:
     report = session.get(ActivityReport, report_id)
     if report is None:
-        raise ReportNotFound(str(report_id))
+        raise ReportNotFound(f"没有编号为 {report_id} 的上报")
     return report
 
 
@@ -167,9 +172,9 @@ def review(session: Session, report_id: int, approve: bool, reviewer: str, now: 
     """
     reason = reason.strip()
     if not approve and not reason:
-        raise ReportError("退回时必须填写原因")
+        raise ReportError("退回时必须填写原因", "reason")
     if len(reason) > 500:
-        raise ReportError("原因不能超过500字")
+        raise ReportError("原因不能超过500字", "reason")
     report = get_report(session, report_id)
     status = STATUS_APPROVED if approve else STATUS_REJECTED
     changed = session.execute(
@@ -178,7 +183,7 @@ def review(session: Session, report_id: int, approve: bool, reviewer: str, now: 
         .execution_options(synchronize_session=False))
     if changed.rowcount != 1:
         session.refresh(report)
-        raise ReportError(f"该上报已审核（{report.status}），不能重复审核")
+        raise AlreadyReviewed(f"该上报已审核（{report.status}），不能重复审核")
     session.refresh(report)
     template = texts.RESULT_APPROVED if approve else texts.RESULT_REJECTED
     session.add(ReportResultNotice(report_id=report.id, openid=report.openid, created_at=now,
@@ -193,3 +198,20 @@ def pending_notices(session: Session, limit: int = 100) -> list[ReportResultNoti
     return list(session.scalars(select(ReportResultNotice).where(ReportResultNotice.status == "pending")
                                 .order_by(ReportResultNotice.id).limit(limit)))
 
+
+
+def report_dict(report: ActivityReport) -> dict[str, Any]:
+    """The JSON shape of a report for /api/v1 (dates ISO 8601, times in Asia/Shanghai)."""
+    return {
+        "id": report.id, "receipt_no": report.receipt_no, "status": report.status,
+        "unit": {"id": report.unit_id, "name": report.unit.name, "category": report.unit.category},
+        "staff": {"id": report.staff_id, "name": report.staff.name},
+        "category": report.category, "activity_type": report.activity_type, "title": report.title,
+        "activity_date": report.activity_date.isoformat(), "place": report.place,
+        "latitude": report.latitude, "longitude": report.longitude, "participants": report.participants,
+        "content": report.content, "review_reason": report.review_reason, "reviewed_by": report.reviewed_by,
+        "reviewed_at": local(report.reviewed_at).isoformat() if report.reviewed_at else None,
+        "submitted_at": local(report.submitted_at).isoformat(),
+        "photos": [{"id": p.id, "pic_url": p.pic_url, "download_status": p.download_status,
+                    "local_path": p.local_path} for p in report.photos],
+    }

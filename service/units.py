@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from models.staff import BindingAttempt, BindingCode, Staff
 from models.unit import CATEGORIES, Unit
 from service.clock import local
+from service.errors import InvalidInput, NotFound
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: codes are read out over the phone
 CODE_LENGTH = 8
@@ -28,12 +29,8 @@ LOCK_WINDOW = timedelta(hours=1)
 T = TypeVar("T")
 
 
-class UnitError(ValueError):
-    """Invalid unit or staff data (unknown category, duplicate name, missing unit...); `str()` is Chinese."""
-
-
-class NotFound(LookupError):
-    """No such unit or staff member."""
+class UnitError(InvalidInput):
+    """Invalid unit or staff data (unknown category, duplicate name...); the message is Chinese."""
 
 
 # --- units ---------------------------------------------------------------------------------------------------
@@ -65,7 +62,7 @@ def create_unit(session: Session, name: str, category: str, contact: str = "", p
 def _get(session: Session, model: type[T], row_id: int) -> T:
     row = session.get(model, row_id)
     if row is None:
-        raise NotFound(f"{model.__tablename__} {row_id}")  # type: ignore[attr-defined]
+        raise NotFound(f"没有编号为 {row_id} 的{'单位' if model is Unit else '工作人员'}")
     return row
 
 

@@ -177,7 +177,7 @@ def test_review_approve_and_reject(session):
         reports.review(session, rejected.id, False, "admin", NOW)
     reports.review(session, rejected.id, False, "admin", NOW, reason="照片不清晰")
     assert (approved.status, rejected.status, rejected.review_reason) == ("已通过", "已退回", "照片不清晰")
-    with pytest.raises(reports.ReportError, match="已审核"):
+    with pytest.raises(reports.AlreadyReviewed, match="已审核"):
         reports.review(session, approved.id, False, "admin2", NOW, reason="改主意")
     notices = reports.pending_notices(session)
     assert [n.openid for n in notices] == ["o1", "o1"]
