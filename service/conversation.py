@@ -51,6 +51,16 @@ def load(session: Session, openid: str, now: datetime, for_update: bool = False,
     return None
 
 
+def live_drafts(session: Session, openid: str, now: datetime, for_update: bool = False) -> list[Draft]:
+    """All the user's live drafts, most recently touched first (the router offers a message to each in turn)."""
+    stmt = (select(ConversationDraft).where(ConversationDraft.openid == openid)
+            .order_by(ConversationDraft.updated_at.desc()))
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return [Draft(row.openid, row.flow, row.step, dict(row.data or {}), row.version, False)
+            for row in session.scalars(stmt) if local(row.expires_at) > now]
+
+
 def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft:
     """Insert or update the draft; raises ConcurrentUpdate when the row changed since it was loaded."""
     now = now.astimezone(timezone.utc)  # SQLite drops the offset and `local()` reads naive values back as UTC

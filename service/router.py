@@ -101,10 +101,13 @@ def normalise(text: str) -> str:
 
 
 def _active_flow(ctx: ChatContext) -> Optional[str]:
-    draft = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True)
-    if draft is None or draft.flow not in FLOWS:
-        return None
-    return FLOWS[draft.flow](ctx, draft)
+    """Offer the message to each live conversation, newest first, until one takes it."""
+    for draft in conversation.live_drafts(ctx.session, ctx.openid, ctx.now, for_update=True):
+        handler = FLOWS.get(draft.flow)
+        reply = handler(ctx, draft) if handler else None
+        if reply is not None:
+            return reply
+    return None
 
 
 def route_text(ctx: ChatContext) -> Optional[str]:

@@ -37,6 +37,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_user')),
     sa.UniqueConstraint('username', name=op.f('uq_admin_user_username'))
     )
+    op.create_table('binding_attempt',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('attempted_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.String(length=16), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_binding_attempt'))
+    )
+    with op.batch_alter_table('binding_attempt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_binding_attempt_attempted_at'), ['attempted_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_binding_attempt_openid'), ['openid'], unique=False)
+
     op.create_table('conversation_draft',
     sa.Column('openid', sa.String(length=64), nullable=False),
     sa.Column('flow', sa.String(length=32), nullable=False),
@@ -105,6 +116,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_policy_document_is_current'), ['is_current'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_document_source_name'), ['source_name'], unique=False)
 
+    op.create_table('receipt_counter',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('last', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_receipt_counter'))
+    )
     op.create_table('stored_token',
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
@@ -128,6 +144,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_unanswered_question')),
     sa.UniqueConstraint('normalized', name=op.f('uq_unanswered_question_normalized'))
     )
+    op.create_table('unit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('contact', sa.String(length=50), nullable=False),
+    sa.Column('phone', sa.String(length=32), nullable=False),
+    sa.Column('is_extension', sa.Boolean(), nullable=False),
+    sa.Column('is_education_base', sa.Boolean(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_unit')),
+    sa.UniqueConstraint('name', name=op.f('uq_unit_name'))
+    )
+    with op.batch_alter_table('unit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_unit_category'), ['category'], unique=False)
+
     op.create_table('api_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -162,12 +195,147 @@ def upgrade() -> None:
     with op.batch_alter_table('policy_clause', schema=None) as batch_op:
         batch_op.create_index('ix_policy_clause_document_position', ['document_id', 'position'], unique=False)
 
+    op.create_table('staff',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('phone', sa.String(length=32), nullable=False),
+    sa.Column('openid', sa.String(length=64), nullable=True),
+    sa.Column('bound_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_staff_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff')),
+    sa.UniqueConstraint('openid', name=op.f('uq_staff_openid'))
+    )
+    with op.batch_alter_table('staff', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staff_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('activity_report',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('receipt_no', sa.String(length=20), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('activity_type', sa.String(length=16), nullable=False),
+    sa.Column('title', sa.String(length=50), nullable=False),
+    sa.Column('activity_date', sa.Date(), nullable=False),
+    sa.Column('place', sa.String(length=100), nullable=False),
+    sa.Column('latitude', sa.Double(), nullable=True),
+    sa.Column('longitude', sa.Double(), nullable=True),
+    sa.Column('participants', sa.Integer(), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('review_reason', sa.String(length=500), nullable=False),
+    sa.Column('reviewed_by', sa.String(length=64), nullable=False),
+    sa.Column('reviewed_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('submitted_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_activity_report_staff_id_staff')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_activity_report_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity_report')),
+    sa.UniqueConstraint('receipt_no', name=op.f('uq_activity_report_receipt_no'))
+    )
+    with op.batch_alter_table('activity_report', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_activity_report_activity_date'), ['activity_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_report_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_report_openid'), ['openid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_report_staff_id'), ['staff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_report_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_report_submitted_at'), ['submitted_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_report_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('binding_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_by_openid', sa.String(length=64), nullable=True),
+    sa.Column('revoked', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_binding_code_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_binding_code')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_binding_code_code_hash'))
+    )
+    with op.batch_alter_table('binding_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_binding_code_staff_id'), ['staff_id'], unique=False)
+
+    op.create_table('report_photo',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=True),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('media_id', sa.String(length=128), nullable=False),
+    sa.Column('pic_url', sa.String(length=512), nullable=False),
+    sa.Column('local_path', sa.String(length=256), nullable=False),
+    sa.Column('download_status', sa.String(length=8), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_tried_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=False),
+    sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['activity_report.id'], name=op.f('fk_report_photo_report_id_activity_report')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_photo'))
+    )
+    with op.batch_alter_table('report_photo', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_photo_download_status'), ['download_status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_photo_media_id'), ['media_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_photo_openid'), ['openid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_photo_report_id'), ['report_id'], unique=False)
+
+    op.create_table('report_result_notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['report_id'], ['activity_report.id'], name=op.f('fk_report_result_notice_report_id_activity_report')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_result_notice'))
+    )
+    with op.batch_alter_table('report_result_notice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_result_notice_openid'), ['openid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_result_notice_report_id'), ['report_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_result_notice_status'), ['status'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('report_result_notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_result_notice_status'))
+        batch_op.drop_index(batch_op.f('ix_report_result_notice_report_id'))
+        batch_op.drop_index(batch_op.f('ix_report_result_notice_openid'))
+
+    op.drop_table('report_result_notice')
+    with op.batch_alter_table('report_photo', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_photo_report_id'))
+        batch_op.drop_index(batch_op.f('ix_report_photo_openid'))
+        batch_op.drop_index(batch_op.f('ix_report_photo_media_id'))
+        batch_op.drop_index(batch_op.f('ix_report_photo_download_status'))
+
+    op.drop_table('report_photo')
+    with op.batch_alter_table('binding_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_binding_code_staff_id'))
+
+    op.drop_table('binding_code')
+    with op.batch_alter_table('activity_report', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_activity_report_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_activity_report_submitted_at'))
+        batch_op.drop_index(batch_op.f('ix_activity_report_status'))
+        batch_op.drop_index(batch_op.f('ix_activity_report_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_activity_report_openid'))
+        batch_op.drop_index(batch_op.f('ix_activity_report_category'))
+        batch_op.drop_index(batch_op.f('ix_activity_report_activity_date'))
+
+    op.drop_table('activity_report')
+    with op.batch_alter_table('staff', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_staff_unit_id'))
+
+    op.drop_table('staff')
     with op.batch_alter_table('policy_clause', schema=None) as batch_op:
         batch_op.drop_index('ix_policy_clause_document_position')
 
@@ -176,9 +344,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 
     op.drop_table('api_token')
+    with op.batch_alter_table('unit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_unit_category'))
+
+    op.drop_table('unit')
     op.drop_table('unanswered_question')
     op.drop_table('token_lock')
     op.drop_table('stored_token')
+    op.drop_table('receipt_counter')
     with op.batch_alter_table('policy_document', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_document_source_name'))
         batch_op.drop_index(batch_op.f('ix_policy_document_is_current'))
@@ -193,5 +366,10 @@ def downgrade() -> None:
     op.drop_table('follower')
     op.drop_table('faq_entry')
     op.drop_table('conversation_draft')
+    with op.batch_alter_table('binding_attempt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_binding_attempt_openid'))
+        batch_op.drop_index(batch_op.f('ix_binding_attempt_attempted_at'))
+
+    op.drop_table('binding_attempt')
     op.drop_table('admin_user')
     # ### end Alembic commands ###
