@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.report import ACTIVITY_TYPES, STATUSES, ActivityReport
 from models.unit import CATEGORIES, Unit
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.texts import api as texts
 
 MAX_PER_PAGE = 100
@@ -145,9 +145,3 @@ def all_reports(session: Session, filters: ReportFilter) -> list[ActivityReport]
     """Every matching report (for exports), photos loaded."""
     return list(session.scalars(ordered(filters).options(selectinload(ActivityReport.photos))).unique())
 
-
-def get_report(session: Session, report_id: int) -> ActivityReport:
-    report = session.get(ActivityReport, report_id)
-    if report is None:
-        raise NotFound(texts.REPORT_NOT_FOUND, "report_id")
-    return report

@@ -2,13 +2,12 @@
 
 UNKNOWN_UNIT = "单位不存在"
 UNKNOWN_STAFF = "工作人员不存在"
-REPORT_NOT_FOUND = "活动上报不存在"
 DATE_ORDER = "结束日期不能早于开始日期"
-REASON_REQUIRED = "退回时必须填写原因"
 BAD_ACTION = "action 只能是 approve（通过）或 reject（退回）"
-ALREADY_REVIEWED = "该上报已审核，不能重复审核"
 STAFF_OTHER_UNIT = "该工作人员不属于此单位，不能代其他单位的工作人员操作上报"
 REPORTS_EXIST = "该工作人员已有上报记录，不能调往其他单位；请停用后为新单位新建工作人员"
+FUTURE_DATE = "活动日期不能晚于今天"
+INACTIVE = "该工作人员或其单位已停用"
 BAD_FORMAT = "导出格式只能是 xlsx 或 csv"
 
 
