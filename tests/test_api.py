@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import datetime
 from urllib.parse import unquote
 
 import pytest
@@ -18,7 +18,7 @@ from models.unit import Unit
 from service import clock
 from service.admin_accounts import create_api_token
 from service.clock import TZ
-from tests.factories import make_report, make_staff, make_unit
+from tests.factories import make_reviewed_report, make_staff, make_unit
 
 NOW = datetime(2026, 4, 10, 9, 30, tzinfo=TZ)
 
@@ -49,18 +49,18 @@ def api(client, tokens):
 
 
 @pytest.fixture
-def data(session):
+def data(session, tokens):
     organ = make_unit(session, name="区委统战部", category="机关")
     community = make_unit(session, name="团结社区", category="社区", is_extension=True)
     clerk = make_staff(session, organ, name="王芳")
     resident = make_staff(session, community, name="马强")
-    r1 = make_report(session, clerk, activity_type="专题学习", activity_date=date(2026, 3, 2), participants=30,
-                     title="专题学习会")
-    r2 = make_report(session, resident, activity_type="文体活动", activity_date=date(2026, 3, 18), participants=120,
-                     status=STATUS_PENDING, title="邻里运动会")
-    session.add(ReportPhoto(report_id=r2.id, openid=resident.openid, media_id="media-1"))
+    r1 = make_reviewed_report(session, clerk, activity_type="专题学习", date="2026-03-02", participants=30,
+                              title="专题学习会", category="机关")
+    r2 = make_reviewed_report(session, resident, STATUS_PENDING, activity_type="文体活动", date="2026-03-18",
+                              participants=120, title="邻里运动会")
+    session.add(ReportPhoto(report_id=r2.id, openid="o-test", media_id="media-1"))
     for day in range(1, 6):
-        make_report(session, resident, activity_date=date(2026, 2, day), title=f"二月活动{day}")
+        make_reviewed_report(session, resident, date=f"2026-02-0{day}", title=f"二月活动{day}", participants=10)
     session.commit()
     return {"organ": organ.id, "community": community.id, "clerk": clerk.id, "resident": resident.id,
             "r1": r1.id, "r2": r2.id}
@@ -192,7 +192,7 @@ def test_review_approve_and_reject_queue_the_result(api, session, data):
         "已退回", "缺少照片说明", "reviewer")
     again = api().post(f"/reports/{data['r2']}/review", json={"action": "approve"})
     assert again.status_code == 409
-    notices = session.scalars(select(ReportResultNotice)).all()
+    notices = session.scalars(select(ReportResultNotice).where(ReportResultNotice.report_id == data["r2"])).all()
     assert len(notices) == 1 and "缺少照片说明" in notices[0].text and notices[0].status == "pending"
 
 
@@ -207,7 +207,7 @@ def test_admin_enters_a_report_for_a_staff_member_of_that_unit_only(api, session
     assert session.scalar(select(ActivityReport).where(ActivityReport.title == "部署会")) is None  # nothing half-written
     created = api().post("/reports", json=body | {"staff_id": data["clerk"]})
     assert created.status_code == 201
-    assert created.json["status"] == "待审核" and created.json["receipt_no"] == "QJ202604100001"
+    assert created.json["status"] == "待审核" and created.json["receipt_no"].startswith("QJ20260410")
     assert api("reviewer").post("/reports", json=body | {"staff_id": data["clerk"]}).status_code == 403
 
 

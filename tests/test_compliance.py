@@ -9,7 +9,7 @@ from models.report import STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED
 from service import compliance
 from service.compliance import LAGGING, MET, RUNNING, Period, evaluate, expected_by, lagging_units, periods
 from service.errors import InvalidInput
-from tests.factories import make_report, make_staff, make_unit
+from tests.factories import make_reviewed_report, make_staff, make_unit
 
 YEAR_2026 = (date(2026, 1, 1), date(2026, 12, 31))
 RULE = {r.id: r for r in compliance.RULES}
@@ -21,9 +21,10 @@ def district(session):
     a = make_unit(session, name="区委统战部", category="机关", is_extension=True)
     b = make_unit(session, name="区教育局", category="机关")
     c = make_unit(session, name="团结社区", category="社区", is_extension=True)
-    d = make_unit(session, name="停用企业", category="企业", is_extension=True, active=False)
+    d = make_unit(session, name="停用企业", category="企业", is_extension=True)
     e = make_unit(session, name="实验学校", category="学校", is_extension=True, is_education_base=True)
     sa, sb, sc, sd, se = (make_staff(session, u) for u in (a, b, c, d, e))
+    d.active = False
     for staff, kind, day, status in [
         (sa, "专题学习", date(2026, 2, 10), STATUS_APPROVED),
         (sa, "研究部署", date(2026, 3, 5), STATUS_APPROVED),
@@ -39,7 +40,7 @@ def district(session):
         (se, "志愿服务", date(2026, 4, 20), STATUS_APPROVED),
         (se, "志愿服务", date(2026, 7, 10), STATUS_APPROVED),
     ]:
-        make_report(session, staff, activity_type=kind, activity_date=day, status=status)
+        make_reviewed_report(session, staff, status, activity_type=kind, date=day.isoformat())
     session.flush()
     return {"A": a, "B": b, "C": c, "D": d, "E": e}
 

@@ -9,22 +9,23 @@ from models.report import STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED
 from service.errors import InvalidInput
 from service.report_query import ReportFilter, parse_filters
 from service.statistics import summarize
-from tests.factories import make_report, make_staff, make_unit
+from tests.factories import make_reviewed_report, make_staff, make_unit
 
 
 @pytest.fixture
 def reports(session):
     organ = make_staff(session, make_unit(session, name="区民宗局", category="机关"))
     village = make_staff(session, make_unit(session, name="红柳村", category="乡镇"))
-    make_report(session, organ, activity_type="专题学习", activity_date=date(2026, 1, 5), participants=30)
-    make_report(session, organ, activity_type="研究部署", activity_date=date(2026, 1, 28), participants=12)
-    make_report(session, organ, activity_type="专题学习", activity_date=date(2026, 2, 3), participants=25,
-                status=STATUS_PENDING)
-    make_report(session, village, activity_type="文体活动", activity_date=date(2026, 2, 14), participants=200,
-                category="社区")  # counts for 社区 though the unit is a 乡镇
-    make_report(session, village, activity_type="文体活动", activity_date=date(2026, 3, 1), participants=80,
-                status=STATUS_REJECTED)
-    make_report(session, village, activity_type="走访慰问", activity_date=date(2025, 12, 30), participants=6)
+    for staff, status, kind, day, participants, category in [
+        (organ, STATUS_APPROVED, "专题学习", "2026-01-05", 30, "机关"),
+        (organ, STATUS_APPROVED, "研究部署", "2026-01-28", 12, "机关"),
+        (organ, STATUS_PENDING, "专题学习", "2026-02-03", 25, "机关"),
+        (village, STATUS_APPROVED, "文体活动", "2026-02-14", 200, "社区"),  # counts for 社区 though the unit is a 乡镇
+        (village, STATUS_REJECTED, "文体活动", "2026-03-01", 80, "乡镇"),
+        (village, STATUS_APPROVED, "走访慰问", "2025-12-30", 6, "乡镇"),
+    ]:
+        make_reviewed_report(session, staff, status, activity_type=kind, date=day, participants=participants,
+                             category=category)
     return organ, village
 
 
