@@ -36,6 +36,7 @@ class Settings:
     media_dir: str = str(ROOT / "instance" / "media")
     message_retention_days: int = 180
     api_timeout: float = 5.0
+    compliance_quarter_min: int = 1  # approved activities each unit must report per quarter (督查考核)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -74,6 +75,7 @@ class Settings:
             media_dir=env("MEDIA_DIR") or defaults.media_dir,
             message_retention_days=int(env("MESSAGE_RETENTION_DAYS") or 180),
             api_timeout=float(env("WECHAT_API_TIMEOUT") or 5.0),
+            compliance_quarter_min=int(env("COMPLIANCE_QUARTER_MIN") or 1),
         )
         if production:
             missing = [name for name, value in (("SECRET_KEY", env("SECRET_KEY")), ("WECHAT_TOKEN", env("WECHAT_TOKEN")),

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models.report import ActivityReport
+from models.report import STATUS_APPROVED, STATUS_PENDING, ActivityReport
 from models.staff import Staff
 from models.unit import Unit
 from service import clock, reports, units
@@ -40,3 +40,13 @@ def report_data(**overrides: Any) -> dict[str, Any]:
 
 def make_report(session: Session, staff: Staff, openid: str | None = None, **overrides: Any) -> ActivityReport:
     return reports.submit(session, staff, openid or staff.openid or "o-test", report_data(**overrides), clock.now())
+
+
+def make_reviewed_report(session: Session, staff: Staff, status: str = STATUS_APPROVED, reason: str = "",
+                         **overrides: Any) -> ActivityReport:
+    """A submitted report taken through review to `status` (待审核 leaves it as submitted)."""
+    report = make_report(session, staff, **overrides)
+    if status != STATUS_PENDING:
+        approve = status == STATUS_APPROVED
+        reports.review(session, report.id, approve, "tester", clock.now(), reason or ("" if approve else "退回"))
+    return report

@@ -31,12 +31,12 @@ def test_admin_sets_up_a_unit_and_a_staff_member_who_binds(client, wechat, token
 
 
 @pytest.mark.parametrize("path,body,status,field", [
-    ("/api/v1/units", {"name": "x", "category": "医院"}, 422, None),
+    ("/api/v1/units", {"name": "x", "category": "医院"}, 422, "category"),
     ("/api/v1/units", {"category": "社区"}, 422, "name"),
     ("/api/v1/units", {"name": "x", "category": "社区", "is_extension": "yes"}, 422, "is_extension"),
     ("/api/v1/staff", {"unit_id": "1", "name": "x"}, 422, "unit_id"),
-    ("/api/v1/staff", {"unit_id": 999, "name": "x"}, 404, None),
-    ("/api/v1/staff/999/binding-code", None, 404, None),
+    ("/api/v1/staff", {"unit_id": 999, "name": "x"}, 422, "unit_id"),  # unknown unit in the body: 422 naming it
+    ("/api/v1/staff/999/binding-code", None, 404, "staff_id"),
 ])
 def test_bad_admin_requests(client, tokens, path, body, status, field):
     response = client.post(path, headers=tokens["admin"], json=body)

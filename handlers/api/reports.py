@@ -1,66 +1,25 @@
-"""/api/v1 routes for units, staff (binding codes) and report review; thin views over service.units/reports."""
+"""/api/v1/reports: list with filters and pagination, detail with photos, entry on behalf of staff, review.
+
+Reviewers (审核员) may list, read and review; entering a report for a staff member needs a 管理员.
+"""
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from handlers.api import admin_only, bp, json_body
-from service import clock, reports, units
+from service import backoffice, clock, report_query, reports
 from service.app import db
-from service.errors import InvalidInput
 
 
-def _text(body: dict, name: str, required: bool = True) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"{name} 必须是非空字符串", name)
-    return value
-
-
-def _flag(body: dict, name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise InvalidInput(f"{name} 必须是 true 或 false", name)
-    return value
-
-
-def _unit_json(unit) -> dict:
-    return {"id": unit.id, "name": unit.name, "category": unit.category, "contact": unit.contact,
-            "phone": unit.phone, "is_extension": unit.is_extension, "is_education_base": unit.is_education_base,
-            "active": unit.active}
-
-
-@bp.post("/units")
-@admin_only
-def create_unit():
-    body = json_body()
-    unit = units.create_unit(db(), _text(body, "name"), _text(body, "category"),
-                             contact=_text(body, "contact", False), phone=_text(body, "phone", False),
-                             is_extension=_flag(body, "is_extension"),
-                             is_education_base=_flag(body, "is_education_base"))
-    db().commit()
-    return jsonify(_unit_json(unit)), 201
-
-
-@bp.post("/staff")
-@admin_only
-def create_staff():
-    body = json_body()
-    unit_id = body.get("unit_id")
-    if not isinstance(unit_id, int):
-        raise InvalidInput("unit_id 必须是整数", "unit_id")
-    staff = units.create_staff(db(), unit_id, _text(body, "name"), _text(body, "phone", False))
-    db().commit()
-    return jsonify(id=staff.id, unit_id=staff.unit_id, name=staff.name, phone=staff.phone, bound=False), 201
-
-
-@bp.post("/staff/<int:staff_id>/binding-code")
-@admin_only
-def issue_binding_code(staff_id: int):
-    """The plain code is in this answer only; hand it to the staff member, who sends `绑定 CODE`."""
-    now = clock.now()
-    code = units.issue_binding_code(db(), staff_id, now)
-    db().commit()
-    return jsonify(staff_id=staff_id, code=code, expires_at=(now + units.CODE_TTL).isoformat()), 201
+@bp.get("/reports")
+def list_reports():
+    args = request.args
+    page = report_query.list_reports(
+        db(), report_query.parse_filters(db(), args),
+        page=report_query.parse_int(args.get("page"), "page") or 1,
+        per_page=report_query.parse_int(args.get("per_page"), "per_page") or report_query.DEFAULT_PER_PAGE)
+    return jsonify(items=[reports.report_dict(r) for r in page.items], total=page.total, page=page.page,
+                   per_page=page.per_page, pages=page.pages, filters=page.filters.to_dict())
 
 
 @bp.get("/reports/<int:report_id>")
@@ -68,16 +27,17 @@ def get_report(report_id: int):
     return jsonify(reports.report_dict(reports.get_report(db(), report_id)))
 
 
+@bp.post("/reports")
+@admin_only
+def create_report():
+    report = backoffice.create_report(db(), json_body(), clock.now())
+    db().commit()
+    return jsonify(reports.report_dict(report)), 201
+
+
 @bp.post("/reports/<int:report_id>/review")
 def review_report(report_id: int):
-    """Body: {"action": "approve"} or {"action": "reject", "reason": "..."}; reviewers and admins may review."""
-    body = json_body()
-    action = body.get("action")
-    if action not in ("approve", "reject"):
-        raise InvalidInput("action 必须是 approve 或 reject", "action")
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        raise InvalidInput("reason 必须是字符串", "reason")
-    report = reports.review(db(), report_id, action == "approve", g.api_user.username, clock.now(), reason)
+    """{"action": "approve" | "reject", "reason": "..."}; reject needs a reason. The reporter's notice is queued."""
+    report = backoffice.review_report(db(), report_id, json_body(), g.api_user.username, clock.now())
     db().commit()
     return jsonify(reports.report_dict(report))

@@ -1,0 +1,45 @@
+"""/api/v1/statistics, /api/v1/compliance and /api/v1/exports/reports (file downloads)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, jsonify, request
+
+from handlers.api import admin_only, bp
+from service import clock, compliance, exports, report_query, statistics
+from service.app import db, runtime
+
+
+@bp.get("/statistics")
+@admin_only
+def get_statistics():
+    return jsonify(statistics.summarize(db(), report_query.parse_filters(db(), request.args)))
+
+
+@bp.get("/compliance")
+@admin_only
+def get_compliance():
+    """?date_from&date_to (default: this calendar year) &quarter_min (default: settings) &status=滞后 to filter."""
+    args, today = request.args, clock.today()
+    default_from, default_to = compliance.year_to_date(today)
+    quarter_min = report_query.parse_int(args.get("quarter_min"), "quarter_min")
+    report = compliance.evaluate(
+        db(), report_query.parse_date(args.get("date_from"), "date_from") or default_from,
+        report_query.parse_date(args.get("date_to"), "date_to") or default_to, today,
+        rule_set=compliance.rules(quarter_min or runtime().settings.compliance_quarter_min))
+    payload = report.to_dict()
+    if args.get("status"):
+        payload["units"] = [u for u in payload["units"] if u["status"] == args["status"]]
+    return jsonify(payload)
+
+
+@bp.get("/exports/reports.<fmt>")
+def export_reports(fmt: str):
+    """The filtered reports as an .xlsx or .csv attachment (same filters as /reports, e.g. ?month=2026-03)."""
+    file = exports.export_reports(db(), report_query.parse_filters(db(), request.args), fmt)
+    response = Response(file.content, mimetype=file.mimetype)
+    ascii_name = f"reports.{fmt}"
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file.filename)}")
+    response.headers["X-Report-Count"] = str(file.count)
+    return response

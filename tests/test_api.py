@@ -1,0 +1,246 @@
+"""The /api/v1 JSON API end to end: bearer auth, roles, units/staff CRUD, report list/review, statistics,
+compliance and exports, with 4xx JSON naming the bad field."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from urllib.parse import unquote
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
+from models.report import STATUS_PENDING, ActivityReport, ReportPhoto, ReportResultNotice
+from models.staff import BindingCode
+from models.unit import Unit
+from service import clock
+from service.admin_accounts import create_api_token
+from service.clock import TZ
+from tests.factories import make_reviewed_report, make_staff, make_unit
+
+NOW = datetime(2026, 4, 10, 9, 30, tzinfo=TZ)
+
+
+@pytest.fixture
+def tokens(session):
+    clock.set_now(lambda: NOW)
+    # rows without a real password hash: scrypt is slow and these tests only use bearer tokens
+    session.add_all([AdminUser(username="admin", password_hash="!", role=ROLE_ADMIN),
+                     AdminUser(username="reviewer", password_hash="!", role=ROLE_REVIEWER)])
+    result = {name: create_api_token(session, name) for name in ("admin", "reviewer")}
+    session.commit()
+    return result
+
+
+@pytest.fixture
+def api(client, tokens):
+    class Api:
+        def __init__(self, who: str = "admin"):
+            self.headers = {"Authorization": f"Bearer {tokens[who]}"}
+
+        def __getattr__(self, method):
+            def call(path, **kwargs):
+                return getattr(client, method)("/api/v1" + path, headers=self.headers, **kwargs)
+            return call
+
+    return Api
+
+
+@pytest.fixture
+def data(session, tokens):
+    organ = make_unit(session, name="区委统战部", category="机关")
+    community = make_unit(session, name="团结社区", category="社区", is_extension=True)
+    clerk = make_staff(session, organ, name="王芳")
+    resident = make_staff(session, community, name="马强")
+    r1 = make_reviewed_report(session, clerk, activity_type="专题学习", date="2026-03-02", participants=30,
+                              title="专题学习会", category="机关")
+    r2 = make_reviewed_report(session, resident, STATUS_PENDING, activity_type="文体活动", date="2026-03-18",
+                              participants=120, title="邻里运动会")
+    session.add(ReportPhoto(report_id=r2.id, openid="o-test", media_id="media-1"))
+    for day in range(1, 6):
+        make_reviewed_report(session, resident, date=f"2026-02-0{day}", title=f"二月活动{day}", participants=10)
+    session.commit()
+    return {"organ": organ.id, "community": community.id, "clerk": clerk.id, "resident": resident.id,
+            "r1": r1.id, "r2": r2.id}
+
+
+# ---- auth -------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer qj_not_a_token"])
+def test_missing_or_bad_token_is_401_json(client, tokens, header):
+    response = client.get("/api/v1/units", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert response.json["message"]
+
+
+def test_reviewer_may_touch_reports_only(api, data):
+    reviewer = api("reviewer")
+    for path in ("/units", "/staff", "/statistics", "/compliance"):
+        response = reviewer.get(path)
+        assert response.status_code == 403, path
+        assert response.json["message"] == "需要管理员权限"
+    assert reviewer.post("/units", json={"name": "新单位", "category": "企业"}).status_code == 403
+    assert reviewer.get("/reports").status_code == 200
+    assert reviewer.post(f"/reports/{data['r2']}/review", json={"action": "approve"}).status_code == 200
+
+
+# ---- units and staff --------------------------------------------------------------------------------------------
+
+def test_unit_and_staff_crud(api, session, data):
+    admin = api()
+    created = admin.post("/units", json={"name": "石榴籽学校", "category": "学校", "is_education_base": True})
+    assert created.status_code == 201
+    unit_id = created.json["id"]
+    assert admin.patch(f"/units/{unit_id}", json={"contact": "赵老师", "phone": "0931-1234567"}).json["contact"] == "赵老师"
+    staff = admin.post("/staff", json={"unit_id": unit_id, "name": "赵敏", "phone": "13700000000"})
+    assert staff.status_code == 201 and staff.json["unit"] == "石榴籽学校" and staff.json["bound"] is False
+    detail = admin.get(f"/units/{unit_id}").json
+    assert detail["is_education_base"] is True and [s["name"] for s in detail["staff"]] == ["赵敏"]
+    assert admin.patch(f"/staff/{staff.json['id']}", json={"name": "赵敏敏"}).json["name"] == "赵敏敏"
+    assert admin.delete(f"/units/{unit_id}").json["active"] is False
+    names = {u["name"] for u in admin.get("/units").json["items"]}
+    assert "石榴籽学校" not in names and {"区委统战部", "团结社区"} <= names
+    assert "石榴籽学校" in {u["name"] for u in admin.get("/units?include_inactive=1").json["items"]}
+    session.expire_all()
+    assert session.get(Unit, unit_id).contact == "赵老师"
+
+
+def test_duplicate_unit_name_is_409(api, data):
+    response = api().post("/units", json={"name": "团结社区", "category": "社区"})
+    assert response.status_code == 409 and response.json["field"] == "name"
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/units", {"name": "新单位", "category": "进网络"}, "category"),
+    ("/units", {"category": "企业"}, "name"),
+    ("/units", {"name": "新单位", "category": "企业", "is_extension": "yes"}, "is_extension"),
+    ("/staff", {"unit_id": 9999, "name": "某人"}, "unit_id"),
+    ("/staff", {"unit_id": "1", "name": "某人"}, "unit_id"),
+])
+def test_unknown_unit_or_category_is_422_naming_the_field(api, data, path, body, field):
+    response = api().post(path, json=body)
+    assert response.status_code == 422
+    assert response.json["field"] == field and response.json["message"]
+
+
+def test_non_json_body_is_422(api, data):
+    response = api().post("/units", data="name=x", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 422 and response.json["field"] == "body"
+
+
+def test_binding_code_is_shown_once_and_stored_hashed(api, session, data):
+    admin = api()
+    issued = admin.post(f"/staff/{data['clerk']}/binding-code")
+    assert issued.status_code == 201
+    code = issued.json["code"]
+    assert len(code) == 8 and issued.json["expires_at"].startswith("2026-04-17")
+    rows = session.scalars(select(BindingCode).where(BindingCode.staff_id == data["clerk"])).all()
+    assert len(rows) == 1 and code not in rows[0].code_hash and not rows[0].revoked
+    assert admin.delete(f"/staff/{data['clerk']}/binding-code").json["revoked"] == 1
+    assert admin.post("/staff/9999/binding-code").status_code == 404
+
+
+def test_staff_with_reports_cannot_move_unit(api, session, data):
+    response = api().patch(f"/staff/{data['resident']}", json={"unit_id": data["organ"]})
+    assert response.status_code == 409 and response.json["field"] == "unit_id"
+    fresh = api().post("/staff", json={"unit_id": data["organ"], "name": "新人"}).json
+    assert api().patch(f"/staff/{fresh['id']}", json={"unit_id": data["community"]}).json["unit"] == "团结社区"
+
+
+# ---- reports ----------------------------------------------------------------------------------------------------
+
+def test_list_filters_and_pagination(api, data):
+    admin = api()
+    page1 = admin.get("/reports?per_page=3").json
+    assert (page1["total"], page1["pages"], len(page1["items"])) == (7, 3, 3)
+    assert page1["items"][0]["title"] == "邻里运动会"  # newest activity first
+    page3 = admin.get("/reports?per_page=3&page=3").json
+    assert [i["title"] for i in page3["items"]] == ["二月活动1"]
+    march = admin.get("/reports?date_from=2026-03-01&date_to=2026-03-31").json
+    assert {i["title"] for i in march["items"]} == {"专题学习会", "邻里运动会"}
+    assert admin.get(f"/reports?unit_id={data['organ']}").json["total"] == 1
+    assert admin.get("/reports?status=待审核").json["total"] == 1
+    assert admin.get("/reports?category=机关").json["total"] == 1
+    assert [i["title"] for i in admin.get("/reports?q=运动").json["items"]] == ["邻里运动会"]
+    assert admin.get("/reports?q=100%").json["total"] == 0
+
+
+@pytest.mark.parametrize("query, field", [("unit_id=9999", "unit_id"), ("category=进网络", "category"),
+                                          ("per_page=1000", "per_page"), ("page=0", "page"),
+                                          ("date_from=03/01/2026", "date_from")])
+def test_bad_list_arguments_are_422(api, data, query, field):
+    response = api().get(f"/reports?{query}")
+    assert response.status_code == 422 and response.json["field"] == field
+
+
+def test_detail_includes_photos(api, data):
+    detail = api().get(f"/reports/{data['r2']}").json
+    assert detail["content"] and len(detail["photos"]) == 1 and detail["photos"][0]["download_status"] == "pending"
+    assert api().get("/reports/9999").status_code == 404
+
+
+def test_review_approve_and_reject_queue_the_result(api, session, data):
+    reviewer = api("reviewer")
+    missing = reviewer.post(f"/reports/{data['r2']}/review", json={"action": "reject", "reason": "  "})
+    assert missing.status_code == 422 and missing.json["field"] == "reason"
+    assert reviewer.post(f"/reports/{data['r2']}/review", json={"action": "ok"}).json["field"] == "action"
+    rejected = reviewer.post(f"/reports/{data['r2']}/review", json={"action": "reject", "reason": "缺少照片说明"})
+    assert rejected.status_code == 200
+    assert (rejected.json["status"], rejected.json["review_reason"], rejected.json["reviewed_by"]) == (
+        "已退回", "缺少照片说明", "reviewer")
+    again = api().post(f"/reports/{data['r2']}/review", json={"action": "approve"})
+    assert again.status_code == 409
+    notices = session.scalars(select(ReportResultNotice).where(ReportResultNotice.report_id == data["r2"])).all()
+    assert len(notices) == 1 and "缺少照片说明" in notices[0].text and notices[0].status == "pending"
+
+
+def test_admin_enters_a_report_for_a_staff_member_of_that_unit_only(api, session, data):
+    body = {"unit_id": data["organ"], "staff_id": data["resident"], "category": "机关", "activity_type": "研究部署",
+            "title": "部署会", "date": "2026-04-08", "place": "三楼会议室", "participants": 15, "content": "研究部署"}
+    refused = api().post("/reports", json=body)
+    assert refused.status_code == 403 and refused.json["field"] == "staff_id"
+    assert api().post("/reports", json=body | {"staff_id": data["clerk"], "category": "进网络"}).json["field"] == "category"
+    assert api().post("/reports", json=body | {"staff_id": data["clerk"], "participants": -1}).json["field"] == "participants"
+    assert api().post("/reports", json=body | {"staff_id": data["clerk"], "date": "2026-05-01"}).json["field"] == "date"
+    assert session.scalar(select(ActivityReport).where(ActivityReport.title == "部署会")) is None  # nothing half-written
+    created = api().post("/reports", json=body | {"staff_id": data["clerk"]})
+    assert created.status_code == 201
+    assert created.json["status"] == "待审核" and created.json["receipt_no"].startswith("QJ20260410")
+    assert api("reviewer").post("/reports", json=body | {"staff_id": data["clerk"]}).status_code == 403
+
+
+# ---- statistics, compliance, exports ----------------------------------------------------------------------------
+
+def test_statistics(api, data):
+    stats = api().get("/statistics?status=已通过&date_from=2026-01-01").json
+    assert stats["total"] == {"count": 6, "participants": 80}
+    assert {m["month"]: m["count"] for m in stats["by_month"]} == {"2026-02": 5, "2026-03": 1}
+
+
+def test_compliance_lists_lagging_units(api, data):
+    # 2026-04-10: Q1 is over. 区委统战部 has one approved report in Q1; 团结社区 has five (February).
+    report = api().get("/compliance").json
+    assert report["today"] == "2026-04-10" and report["period_start"] == "2026-01-01"
+    assert {u["name"]: u["status"] for u in report["units"]} == {"区委统战部": "进行中", "团结社区": "进行中"}
+    strict = api().get("/compliance?quarter_min=2&status=滞后").json
+    assert [u["name"] for u in strict["units"]] == ["区委统战部"]
+    assert {(m["rule_id"], m["period"]): m["status"] for m in strict["units"][0]["missed"]} == {
+        ("organ_deploy", "2026年"): "进行中", ("quarterly_activity", "2026年第1季度"): "滞后",
+        ("quarterly_activity", "2026年第2季度"): "进行中"}
+    assert {d["id"]: d["count"] for d in report["district"]} == {"extension_units": 1, "education_bases": 0}
+    assert api().get("/compliance?date_from=2026-02-30").json["field"] == "date_from"
+
+
+def test_export_the_months_reports(api, data):
+    xlsx = api("reviewer").get("/exports/reports.xlsx?month=2026-03")
+    assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
+    disposition = xlsx.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "七进活动上报_20260301-20260331.xlsx" in unquote(disposition)
+    rows = list(load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
+    assert len(rows) == 3 and {r[4] for r in rows[1:]} == {"专题学习会", "邻里运动会"}
+    csv_file = api().get("/exports/reports.csv?month=2026-02&status=已通过")
+    parsed = list(csv.reader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
+    assert csv_file.data.startswith(b"\xef\xbb\xbf") and len(parsed) == 6
+    assert api().get("/exports/reports.pdf").status_code == 422
