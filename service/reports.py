@@ -6,9 +6,8 @@ fetches it within WeChat's 3-day window) and `submit` links the draft's photos t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -128,38 +127,6 @@ def get_report(session: Session, report_id: int) -> ActivityReport:
     if report is None:
         raise ReportNotFound(f"没有编号为 {report_id} 的上报")
     return report
-
-
-@dataclass
-class ReportFilter:
-    """Filters for the admin/API list; every field optional. Dates are activity dates, inclusive."""
-
-    status: Optional[str] = None
-    unit_id: Optional[int] = None
-    category: Optional[str] = None
-    activity_type: Optional[str] = None
-    date_from: Optional[date] = None
-    date_to: Optional[date] = None
-
-
-def list_reports(session: Session, filters: ReportFilter = ReportFilter(), limit: int = 50,
-                 offset: int = 0) -> list[ActivityReport]:
-    """Reports matching `filters`, newest submission first, for the review queue and the JSON API."""
-    stmt = select(ActivityReport)
-    if filters.status is not None:
-        stmt = stmt.where(ActivityReport.status == filters.status)
-    if filters.unit_id is not None:
-        stmt = stmt.where(ActivityReport.unit_id == filters.unit_id)
-    if filters.category is not None:
-        stmt = stmt.where(ActivityReport.category == filters.category)
-    if filters.activity_type is not None:
-        stmt = stmt.where(ActivityReport.activity_type == filters.activity_type)
-    if filters.date_from is not None:
-        stmt = stmt.where(ActivityReport.activity_date >= filters.date_from)
-    if filters.date_to is not None:
-        stmt = stmt.where(ActivityReport.activity_date <= filters.date_to)
-    stmt = stmt.order_by(ActivityReport.submitted_at.desc(), ActivityReport.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
 
 
 # --- review --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from models.report import ActivityReport, ReportResultNotice
 from models.staff import BindingAttempt, BindingCode
+from service.report_query import ReportFilter, all_reports
 from service import clock, reports, units
 from service.db import session_scope
 from tests.factories import make_report, make_staff, make_unit
@@ -193,9 +194,9 @@ def test_list_reports_filters(session):
     a = make_report(session, staff)
     b = make_report(session, school, category="学校", activity_type="宣传教育", date="2026-01-05")
     reports.review(session, a.id, True, "admin", NOW)
-    assert reports.list_reports(session, reports.ReportFilter(status="已通过")) == [a]
-    assert reports.list_reports(session, reports.ReportFilter(category="学校")) == [b]
-    assert reports.list_reports(session, reports.ReportFilter(unit_id=school.unit_id)) == [b]
-    assert reports.list_reports(session, reports.ReportFilter(activity_type="宣传教育")) == [b]
-    assert reports.list_reports(session, reports.ReportFilter(date_to=b.activity_date)) == [b]
-    assert set(reports.list_reports(session)) == {a, b}
+    assert all_reports(session, ReportFilter(status="已通过")) == [a]
+    assert all_reports(session, ReportFilter(category="学校")) == [b]
+    assert all_reports(session, ReportFilter(unit_id=school.unit_id)) == [b]
+    assert all_reports(session, ReportFilter(activity_type="宣传教育")) == [b]
+    assert all_reports(session, ReportFilter(date_to=b.activity_date)) == [b]
+    assert set(all_reports(session, ReportFilter())) == {a, b}
