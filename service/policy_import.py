@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 

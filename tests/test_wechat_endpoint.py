@@ -81,7 +81,7 @@ def test_compatible_mode_body_with_plaintext_and_encrypt_fields(app, client, set
 
 
 def test_official_v3_message_through_the_endpoint(app, client, settings, session):
-    from tests.test_wechat_protocol import SAFE, V3, V3_ENCRYPT, _v3_args
+    from tests.test_wechat_protocol import SAFE, V3_ENCRYPT, _v3_args
 
     app.extensions["qijin"].settings = settings.with_(wechat_token=SAFE.wechat_token, wechat_aes_key=SAFE.wechat_aes_key,
                                                       wechat_appid=SAFE.wechat_appid)
