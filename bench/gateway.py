@@ -234,6 +234,7 @@ def main(argv: Optional[list[str]] = None) -> list[Result]:
     for r in results:
         print(f"{r.name:<18}{r.rps:>9.1f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.rps / bare:>8.2f}{r.errors:>8}"
               f"{r.client_cpu_pct:>11.0f}%{'' if r.stored_rows is None else r.stored_rows:>9}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other processes skew the figures)")
     print(f"targets: ratio >= 0.50 and p99 <= 25 ms ({os.cpu_count()} CPUs, {args.connections} connections, "
           f"{args.users} users, {args.seconds:g} s after {args.warmup:g} s warm-up)")
     out = ROOT / "bench" / "out"
