@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
@@ -47,6 +47,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     client_cpu_pct: float  # of one core, user+system, for the measured window
+    server_cpu_ms: float = 0.0  # gunicorn workers' CPU per request (user+system)
+    db_cpu_ms: float = 0.0  # PostgreSQL backends' CPU per request (0 for SQLite: it runs inside the workers)
     stored_rows: Optional[int] = None
 
 
@@ -90,7 +92,34 @@ def request(port: int, payload: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, connections: int, users: int) -> Result:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime+stime of these processes, from /proc (processes that are gone count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def postgres_backends(admin_url: str, database: str) -> list[int]:
+    """Server processes serving `database`, as PostgreSQL lists them."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url)
+    with engine.connect() as conn:
+        pids = list(conn.execute(text("select pid from pg_stat_activity where datname = :db"), {"db": database}).scalars())
+    engine.dispose()
+    return pids
+
+
+def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, connections: int, users: int,
+         workers: Callable[[], list[int]] = list, db_backends: Callable[[], list[int]] = list) -> Result:
     messages = Messages(port, users)
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
@@ -117,11 +146,14 @@ def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, con
     for t in threads:
         t.start()
     time.sleep(warmup)
+    server_pids, db_pids = workers(), db_backends()
+    server0, db0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
     cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     phase["measure"] = True
     time.sleep(seconds)
     phase["stop"] = True
     t1, cpu1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu, db_cpu = cpu_seconds(server_pids) - server0, cpu_seconds(db_pids) - db0
     for t in threads:
         t.join(timeout=30)
     samples = sorted(x for per in latencies for x in per)
@@ -132,7 +164,8 @@ def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, con
         return samples[min(len(samples) - 1, int(q * len(samples)))] * 1000 if samples else float("nan")
 
     return Result(name, len(samples), sum(errors), round(duration, 2), round(len(samples) / duration, 1),
-                  round(pct(0.50), 2), round(pct(0.99), 2), round(100 * cpu / duration, 1))
+                  round(pct(0.50), 2), round(pct(0.99), 2), round(100 * cpu / duration, 1),
+                  round(1000 * server_cpu / max(1, len(samples)), 3), round(1000 * db_cpu / max(1, len(samples)), 3))
 
 
 class Gunicorn:
@@ -157,6 +190,10 @@ class Gunicorn:
                     raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not start listening in 30 s")
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
 
     def __exit__(self, *exc) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -215,7 +252,7 @@ def main(argv: Optional[list[str]] = None) -> list[Result]:
     results: list[Result] = []
 
     with Gunicorn("bench.bare_app:app", app_env("sqlite://")) as server:
-        results.append(load("bare flask", server.port, b"success", **run))
+        results.append(load("bare flask", server.port, b"success", workers=server.workers, **run))
 
     with tempfile.TemporaryDirectory() as tmp:
         databases = [("gateway sqlite", f"sqlite:///{tmp}/bench.db")]
@@ -225,15 +262,18 @@ def main(argv: Optional[list[str]] = None) -> list[Result]:
             env = app_env(url)
             upgrade(env)
             with Gunicorn("wsgi:app", env) as server:
-                result = load(name, server.port, expect_menu, **run)
+                backends = (lambda: postgres_backends(args.pg_admin_url, PG_DB)) if url.startswith("postgresql") else list
+                result = load(name, server.port, expect_menu, workers=server.workers, db_backends=backends, **run)
             result.stored_rows = count_rows(url)
             results.append(result)
 
     bare = results[0].rps
-    print(f"\n{'target':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}{'errors':>8}{'client cpu':>12}{'rows':>9}")
+    print(f"\n{'target':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}{'errors':>7}{'client cpu':>11}"
+          f"{'app cpu/req':>12}{'db cpu/req':>11}{'rows':>8}")
     for r in results:
-        print(f"{r.name:<18}{r.rps:>9.1f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.rps / bare:>8.2f}{r.errors:>8}"
-              f"{r.client_cpu_pct:>11.0f}%{'' if r.stored_rows is None else r.stored_rows:>9}")
+        print(f"{r.name:<18}{r.rps:>9.1f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.rps / bare:>7.2f}{r.errors:>7}"
+              f"{r.client_cpu_pct:>10.0f}%{r.server_cpu_ms:>9.2f} ms{r.db_cpu_ms:>8.2f} ms"
+              f"{'' if r.stored_rows is None else r.stored_rows:>8}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other processes skew the figures)")
     print(f"targets: ratio >= 0.50 and p99 <= 25 ms ({os.cpu_count()} CPUs, {args.connections} connections, "
           f"{args.users} users, {args.seconds:g} s after {args.warmup:g} s warm-up)")
