@@ -148,12 +148,19 @@ def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, con
     time.sleep(warmup)
     server_pids, db_pids = workers(), db_backends()
     server0, db0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
+    # processes that appear during the window (a respawned worker, a new connection) count from zero
     cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     phase["measure"] = True
     time.sleep(seconds)
     phase["stop"] = True
     t1, cpu1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-    server_cpu, db_cpu = cpu_seconds(server_pids) - server0, cpu_seconds(db_pids) - db0
+    late_server = [pid for pid in workers() if pid not in server_pids]
+    late_db = [pid for pid in db_backends() if pid not in db_pids]
+    server_cpu = cpu_seconds(server_pids) - server0 + cpu_seconds(late_server)
+    db_cpu = cpu_seconds(db_pids) - db0 + cpu_seconds(late_db)
+    if late_server or late_db:
+        print(f"{name}: {len(late_server)} workers and {len(late_db)} DB connections started while measuring",
+              file=sys.stderr)
     for t in threads:
         t.join(timeout=30)
     samples = sorted(x for per in latencies for x in per)
