@@ -17,7 +17,10 @@ def main() -> None:
         rt = runtime()
         for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
             app.logger.info(line)
+        simulator = rt.settings.simulator_enabled
     port = int(os.environ.get("PORT", "5000"))
+    if simulator:
+        app.logger.info("try the account in a browser: http://127.0.0.1:%d/simulator", port)
     app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
 
 

@@ -10,3 +10,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(wechat.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.load_routes())
+    if app.extensions["qijin"].settings.simulator_enabled:  # development only: 404 in production
+        from handlers import simulator
+
+        app.register_blueprint(simulator.bp)

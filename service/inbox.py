@@ -21,6 +21,8 @@ from models.inbound import InboundMessage
 from service.chat import Inbound
 from service.wechat_protocol import dedupe_key
 
+UPSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+
 # Events that say nothing about the user being active (platform callbacks, auto location reports).
 PASSIVE_EVENTS = {"templatesendjobfinish", "masssendjobfinish", "location", "unsubscribe", "subscribe_msg_sent_event"}
 
@@ -59,18 +61,9 @@ def finish(session: Session, row: InboundMessage, reply: str | None, now: dateti
 
 
 def touch_follower(session: Session, inbound: Inbound, now: datetime) -> None:
-    """Upsert the sender's follower record (race-free insert, then update the times)."""
+    """Upsert the sender's follower record and its times in one race-free statement (PostgreSQL, SQLite)."""
     if not inbound.openid:
         return
-    dialect = session.get_bind().dialect.name
-    values = dict(openid=inbound.openid, subscribed=True, first_seen_at=now, last_interaction_at=now, scene="",
-                  more_pages=[])
-    if dialect == "postgresql":
-        session.execute(pg_insert(Follower).values(**values).on_conflict_do_nothing(index_elements=["openid"]))
-    elif dialect == "sqlite":
-        session.execute(sqlite_insert(Follower).values(**values).on_conflict_do_nothing(index_elements=["openid"]))
-    elif session.get(Follower, inbound.openid) is None:
-        session.execute(insert(Follower).values(**values))
     changes: dict = {}
     if inbound.event not in PASSIVE_EVENTS:
         changes["last_interaction_at"] = now
@@ -81,7 +74,16 @@ def touch_follower(session: Session, inbound: Inbound, now: datetime) -> None:
                        scene=inbound.event_key[:128])
     elif inbound.event == "unsubscribe":
         changes.update(subscribed=False, unsubscribed_at=now)
-    if changes:
+    values = {"openid": inbound.openid, "subscribed": True, "first_seen_at": now, "last_interaction_at": now,
+              "scene": "", "more_pages": [], **changes}
+    upsert = UPSERTS.get(session.get_bind().dialect.name)
+    if upsert is not None:
+        stmt = upsert(Follower).values(**values)
+        session.execute(stmt.on_conflict_do_update(index_elements=["openid"], set_=changes) if changes
+                        else stmt.on_conflict_do_nothing(index_elements=["openid"]))
+    elif session.get(Follower, inbound.openid) is None:
+        session.execute(insert(Follower).values(**values))
+    elif changes:
         session.execute(update(Follower).where(Follower.openid == inbound.openid).values(**changes)
                         .execution_options(synchronize_session=False))
 
