@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from models.conversation import ConversationDraft
@@ -51,14 +51,21 @@ def load(session: Session, openid: str, now: datetime, for_update: bool = False,
     return None
 
 
+_LIVE = (select(ConversationDraft.openid, ConversationDraft.flow, ConversationDraft.step, ConversationDraft.data,
+                ConversationDraft.version, ConversationDraft.expires_at)
+         .where(ConversationDraft.openid == bindparam("openid"))
+         .order_by(ConversationDraft.updated_at.desc()))
+
+
 def live_drafts(session: Session, openid: str, now: datetime, for_update: bool = False) -> list[Draft]:
-    """All the user's live drafts, most recently touched first (the router offers a message to each in turn)."""
-    stmt = (select(ConversationDraft).where(ConversationDraft.openid == openid)
-            .order_by(ConversationDraft.updated_at.desc()))
-    if for_update and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return [Draft(row.openid, row.flow, row.step, dict(row.data or {}), row.version, False)
-            for row in session.scalars(stmt) if local(row.expires_at) > now]
+    """All the user's live drafts, most recently touched first (the router offers a message to each in turn).
+
+    Runs for every text message, so it selects plain columns with a statement built once (no ORM entities).
+    """
+    stmt = _LIVE.with_for_update() if for_update and session.get_bind().dialect.name == "postgresql" else _LIVE
+    rows = session.connection().execute(stmt, {"openid": openid})
+    return [Draft(r.openid, r.flow, r.step, dict(r.data or {}), r.version, False)
+            for r in rows if local(r.expires_at) > now]
 
 
 def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft:

@@ -28,7 +28,9 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping round trip per checkout (it cost a tenth of a message's time); recycle connections instead, and
+    # SQLAlchemy invalidates the whole pool on the first disconnect error after a database restart.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 

@@ -50,12 +50,15 @@ def receive(session: Session, settings: Settings, args: Mapping[str, str], body:
     ctx = ChatContext(session=session, settings=settings, now=now, inbound=inbound)
     failed = False
     try:
-        with session.begin_nested():
-            reply = router.dispatch(ctx)
+        reply = router.dispatch(ctx)
     except Exception:  # a bug in a route must never become a 500 to WeChat
-        log.exception("route failed for message %s (%s) from %s", claim.message.id, claim.message.dedupe_key,
-                      inbound.openid)
+        log.exception("route failed for message %s from %s", claim.dedupe_key, inbound.openid)
+        # Undo whatever the route half-wrote, then store the message again with the apology.
+        session.rollback()
+        claim = inbox.claim(session, inbound, raw, now)
+        if claim.duplicate:  # another worker handled a retry meanwhile
+            return GatewayResult(200, encode_reply(settings, envelope, inbound, claim.replay))
+        inbox.touch_follower(session, inbound, now)
         reply, failed = texts.APOLOGY, True
-    inbox.finish(session, claim.message, reply, now, failed=failed)
+    inbox.finish(session, claim, reply, now, failed=failed)
     return GatewayResult(200, encode_reply(settings, envelope, inbound, reply))
-

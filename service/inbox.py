@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.follower import Follower
@@ -29,63 +28,89 @@ PASSIVE_EVENTS = {"templatesendjobfinish", "masssendjobfinish", "location", "uns
 
 @dataclass
 class Claim:
-    message: InboundMessage | None  # the row this attempt owns; None for a retry
+    message_id: int | None  # the row this attempt owns; None for a retry
+    dedupe_key: str
     replay: str | None = None  # the first attempt's reply, for a retry
 
     @property
     def duplicate(self) -> bool:
-        return self.message is None
+        return self.message_id is None
+
+
+# The hot path uses Core statements built once: the ORM unit of work cost more than everything else per message.
+_table = InboundMessage.__table__
+_CLAIMS = {name: (insert(_table)
+                  .values({c: bindparam(c) for c in ("dedupe_key", "openid", "msg_type", "event", "event_key", "msg_id",
+                                                     "content", "media_id", "raw_xml", "received_at", "status")})
+                  .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_table.c.id))
+           for name, insert in UPSERTS.items()}
+_REPLAY = select(_table.c.reply).where(_table.c.dedupe_key == bindparam("dedupe_key"))
+_FINISH = (update(_table).where(_table.c.id == bindparam("message_id"))
+           .values(reply=bindparam("reply"), status=bindparam("status"), handled_at=bindparam("handled_at")))
+
+
+def _insert_for(session: Session):
+    return UPSERTS[session.get_bind().dialect.name]
 
 
 def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Claim:
-    """Insert the message row first thing in the transaction; on a duplicate key roll back and fetch the reply."""
+    """Insert the message row first thing in the transaction; a duplicate key means a retry: fetch its reply.
+
+    On PostgreSQL a concurrent insert of the same key waits for the first transaction, then does nothing; on SQLite
+    the single writer lock serialises them the same way.
+    """
     key = dedupe_key(inbound)
-    row = InboundMessage(dedupe_key=key, openid=inbound.openid, msg_type=inbound.kind[:32], event=(inbound.event or None) and inbound.event[:64],
-                         event_key=(inbound.raw.get("EventKey") if isinstance(inbound.raw.get("EventKey"), str) else "")[:255],
-                         msg_id=inbound.msg_id, content=inbound.content or inbound.label, media_id=inbound.media_id[:255],
-                         raw_xml=raw_xml, received_at=now)
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        first = session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == key)).one()
-        return Claim(None, first.reply)
-    return Claim(row)
+    event_key = inbound.raw.get("EventKey")
+    conn = session.connection()
+    message_id = conn.execute(_CLAIMS[conn.dialect.name], {
+        "dedupe_key": key, "openid": inbound.openid, "msg_type": inbound.kind[:32],
+        "event": inbound.event[:64] if inbound.event else None,
+        "event_key": event_key[:255] if isinstance(event_key, str) else "", "msg_id": inbound.msg_id,
+        "content": inbound.content or inbound.label, "media_id": inbound.media_id[:255], "raw_xml": raw_xml,
+        "received_at": now, "status": "processing"}).scalar()
+    if message_id is not None:
+        return Claim(message_id, key)
+    return Claim(None, key, conn.execute(_REPLAY, {"dedupe_key": key}).scalar())
 
 
-def finish(session: Session, row: InboundMessage, reply: str | None, now: datetime, failed: bool = False) -> None:
-    row.reply = reply
-    row.status = "failed" if failed else "done"
-    row.handled_at = now
+def finish(session: Session, claim: Claim, reply: str | None, now: datetime, failed: bool = False) -> None:
+    session.connection().execute(_FINISH, {"message_id": claim.message_id, "reply": reply,
+                                           "status": "failed" if failed else "done", "handled_at": now})
 
 
-def touch_follower(session: Session, inbound: Inbound, now: datetime) -> None:
-    """Upsert the sender's follower record and its times in one race-free statement (PostgreSQL, SQLite)."""
-    if not inbound.openid:
-        return
+def _follower_changes(inbound: Inbound, now: datetime) -> dict:
     changes: dict = {}
     if inbound.event not in PASSIVE_EVENTS:
         changes["last_interaction_at"] = now
     if inbound.kind != "event":
         changes["last_message_at"] = now
     if inbound.event == "subscribe":
-        changes.update(subscribed=True, subscribed_at=now, unsubscribed_at=None,
-                       scene=inbound.event_key[:128])
+        changes.update(subscribed=True, subscribed_at=now, unsubscribed_at=None, scene=inbound.event_key[:128])
     elif inbound.event == "unsubscribe":
         changes.update(subscribed=False, unsubscribed_at=now)
+    return changes
+
+
+_UPSERT_CACHE: dict[tuple[str, tuple[str, ...]], object] = {}
+
+
+def touch_follower(session: Session, inbound: Inbound, now: datetime) -> None:
+    """Upsert the sender's follower record and its times in one race-free statement (PostgreSQL, SQLite)."""
+    if not inbound.openid:
+        return
+    changes = _follower_changes(inbound, now)
     values = {"openid": inbound.openid, "subscribed": True, "first_seen_at": now, "last_interaction_at": now,
               "scene": "", "more_pages": [], **changes}
-    upsert = UPSERTS.get(session.get_bind().dialect.name)
-    if upsert is not None:
-        stmt = upsert(Follower).values(**values)
-        session.execute(stmt.on_conflict_do_update(index_elements=["openid"], set_=changes) if changes
-                        else stmt.on_conflict_do_nothing(index_elements=["openid"]))
-    elif session.get(Follower, inbound.openid) is None:
-        session.execute(insert(Follower).values(**values))
-    elif changes:
-        session.execute(update(Follower).where(Follower.openid == inbound.openid).values(**changes)
-                        .execution_options(synchronize_session=False))
+    dialect = session.get_bind().dialect.name
+    shape = (dialect, tuple(sorted(changes)))
+    stmt = _UPSERT_CACHE.get(shape)
+    if stmt is None:
+        base = _insert_for(session)(Follower).values({c: bindparam(c) for c in values})
+        stmt = (base.on_conflict_do_update(index_elements=["openid"],
+                                           set_={c: getattr(base.excluded, c) for c in changes})
+                if changes else base.on_conflict_do_nothing(index_elements=["openid"]))
+        _UPSERT_CACHE[shape] = stmt
+    session.connection().execute(stmt, values)
 
 
 def trim(session: Session, before: datetime) -> int:
