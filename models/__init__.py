@@ -1,5 +1,6 @@
 """Import every model module so Base.metadata is complete, and re-export the classes."""
 from models.admin import AdminUser, ApiToken
+from models.announcement import Announcement, Delivery, ServiceWindow
 from models.base import Base
 from models.conversation import ConversationDraft
 from models.follower import Follower
@@ -7,10 +8,12 @@ from models.inbound import InboundMessage
 from models.policy import FaqEntry, PolicyClause, PolicyDocument, UnansweredQuestion
 from models.report import ActivityReport, ReceiptCounter, ReportPhoto, ReportResultNotice
 from models.staff import BindingAttempt, BindingCode, Staff
+from models.subscription import NoticeOptOut, Subscription
 from models.token import StoredToken, TokenLock
 from models.unit import Unit
 
 __all__ = ["AdminUser", "ApiToken", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage",
            "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion",
            "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice",
-           "BindingAttempt", "BindingCode", "Staff", "Unit"]
+           "BindingAttempt", "BindingCode", "Staff", "Unit",
+           "Announcement", "Delivery", "ServiceWindow", "NoticeOptOut", "Subscription"]

@@ -37,6 +37,13 @@ class Settings:
     message_retention_days: int = 180
     api_timeout: float = 5.0
     compliance_quarter_min: int = 1  # approved activities each unit must report per quarter (督查考核)
+    wechat_mass_monthly_limit: int = 4  # mass messages a follower may receive per month (service account)
+    notify_concurrency: int = 32  # WeChat calls in flight at once per scheduler process
+    notify_lease_seconds: float = 120.0  # a claimed delivery not finished by then was interrupted by a crash
+    notify_max_attempts: int = 10  # retryable failures (-1, 45009, HTTP 5xx, network) before giving up
+    notify_backoff_seconds: float = 5.0  # first retry delay; doubles per attempt, capped at 30 min
+    scheduler_poll_seconds: float = 5.0  # how often the scheduler looks for due announcements
+    scheduler_misfire_grace: int = 3600  # a run missed by less than this (downtime) still runs once
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -76,6 +83,13 @@ class Settings:
             message_retention_days=int(env("MESSAGE_RETENTION_DAYS") or 180),
             api_timeout=float(env("WECHAT_API_TIMEOUT") or 5.0),
             compliance_quarter_min=int(env("COMPLIANCE_QUARTER_MIN") or 1),
+            wechat_mass_monthly_limit=int(env("WECHAT_MASS_MONTHLY_LIMIT") or 4),
+            notify_concurrency=int(env("NOTIFY_CONCURRENCY") or 32),
+            notify_lease_seconds=float(env("NOTIFY_LEASE_SECONDS") or 120),
+            notify_max_attempts=int(env("NOTIFY_MAX_ATTEMPTS") or 10),
+            notify_backoff_seconds=float(env("NOTIFY_BACKOFF_SECONDS") or 5),
+            scheduler_poll_seconds=float(env("SCHEDULER_POLL_SECONDS") or 5),
+            scheduler_misfire_grace=int(env("SCHEDULER_MISFIRE_GRACE") or 3600),
         )
         if production:
             missing = [name for name, value in (("SECRET_KEY", env("SECRET_KEY")), ("WECHAT_TOKEN", env("WECHAT_TOKEN")),

@@ -1,0 +1,60 @@
+"""Helpers shared by the notice tests: followers with a chosen last-message time, counting calls per recipient."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Optional
+
+from models.follower import Follower
+from service.token_store import make_token_store
+from service.wechat_client import make_client
+
+MESSAGE_PATHS = ("message/custom/send", "message/template/send", "message/mass/send")
+
+
+def add_followers(session, openids: Iterable[str], now: datetime, messaged_ago: Optional[timedelta] = timedelta(hours=1),
+                  subscribed: bool = True) -> None:
+    last = (now - messaged_ago).astimezone(timezone.utc) if messaged_ago is not None else None
+    session.add_all(Follower(openid=o, subscribed=subscribed, last_message_at=last, more_pages=[]) for o in openids)
+    session.flush()
+
+
+def sender_factory(settings, session_factory):
+    store = make_token_store(settings, session_factory)
+    return lambda: make_client(settings, store)
+
+
+def record_outcomes(fake) -> None:
+    """Wrap the fake's dispatcher so every Call carries `ok`: HTTP 200 with errcode 0 (or no errcode)."""
+    if getattr(fake, "_records_outcomes", False):
+        return
+    fake._records_outcomes = True
+    original = fake.handle
+
+    def handle(call):
+        status, content_type, body, headers = original(call)
+        errcode = None
+        if content_type.startswith("application/json"):
+            try:
+                errcode = json.loads(body).get("errcode")
+            except ValueError:
+                errcode = None
+        call.ok = status == 200 and not errcode
+        call.errcode = errcode
+        return status, content_type, body, headers
+
+    fake.handle = handle
+
+
+def successful_calls(fake) -> Counter:
+    """Recipient → number of message calls the fake answered with errcode 0 (faulted calls are excluded)."""
+    counts: Counter = Counter()
+    for call in fake.calls:
+        if call.path not in MESSAGE_PATHS or not getattr(call, "ok", True):
+            continue
+        body = call.json or {}
+        users = body.get("touser")
+        for openid in users if isinstance(users, list) else [users]:
+            counts[openid] += 1
+    return counts
