@@ -18,7 +18,7 @@ from service.errors import DomainError, Forbidden, InvalidInput
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Feature modules whose routes live on `bp`; each is imported by load_routes().
-ROUTE_MODULES: list[str] = ["units", "reports", "stats"]
+ROUTE_MODULES: list[str] = ["units", "reports", "stats", "announcements"]
 
 
 def load_routes() -> Blueprint:

@@ -1,0 +1,76 @@
+"""/api/v1/announcements: create, list, show, edit, cancel announcements and read per-recipient results."""
+from __future__ import annotations
+
+from flask import g, jsonify, request
+
+from handlers.api import admin_only, bp, json_body
+from service import announcements, clock
+from service.app import db
+from service.errors import InvalidInput
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} 必须是整数", name) from None
+    if value < 0:
+        raise InvalidInput(f"{name} 不能为负数", name)
+    return min(value, maximum)
+
+
+@bp.post("/announcements")
+@admin_only
+def create_announcement():
+    session = db()
+    ann = announcements.create(session, json_body(), clock.now(), created_by=g.api_user.id)
+    session.commit()
+    return jsonify(announcements.to_dict(session, ann)), 201
+
+
+@bp.get("/announcements")
+@admin_only
+def list_announcements():
+    session = db()
+    items = announcements.listing(session, request.args.get("status"), _int_arg("limit", 50, 200),
+                                  _int_arg("offset", 0, 10**9))
+    return jsonify(items=[announcements.to_dict(session, a) for a in items])
+
+
+@bp.get("/announcements/<int:announcement_id>")
+@admin_only
+def show_announcement(announcement_id: int):
+    session = db()
+    return jsonify(announcements.to_dict(session, announcements.get(session, announcement_id)))
+
+
+@bp.patch("/announcements/<int:announcement_id>")
+@bp.put("/announcements/<int:announcement_id>")
+@admin_only
+def edit_announcement(announcement_id: int):
+    session = db()
+    ann = announcements.edit(session, announcement_id, json_body(), clock.now())
+    session.commit()
+    return jsonify(announcements.to_dict(session, ann))
+
+
+@bp.post("/announcements/<int:announcement_id>/cancel")
+@admin_only
+def cancel_announcement(announcement_id: int):
+    session = db()
+    ann = announcements.cancel(session, announcement_id, clock.now())
+    session.commit()
+    return jsonify(announcements.to_dict(session, ann))
+
+
+@bp.get("/announcements/<int:announcement_id>/deliveries")
+@admin_only
+def list_deliveries(announcement_id: int):
+    session = db()
+    rows = announcements.deliveries(session, announcement_id, request.args.get("status"),
+                                    _int_arg("limit", 100, 1000), _int_arg("offset", 0, 10**9))
+    return jsonify(summary=announcements.delivery_counts(session, announcement_id),
+                   items=[announcements.delivery_dict(d) for d in rows])
