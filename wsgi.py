@@ -18,6 +18,11 @@ def main() -> None:
         for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
             app.logger.info(line)
         simulator = rt.settings.simulator_enabled
+        if rt.settings.scheduler_in_web:  # development: the scheduler's jobs run inside this process
+            from scheduler import build_scheduler
+
+            build_scheduler(rt.settings, blocking=False).start()
+            app.logger.info("background scheduler started (SCHEDULER_IN_WEB=0 to run `python -m scheduler` instead)")
     port = int(os.environ.get("PORT", "5000"))
     if simulator:
         app.logger.info("try the account in a browser: http://127.0.0.1:%d/simulator", port)

@@ -44,6 +44,8 @@ class Settings:
     notify_backoff_seconds: float = 5.0  # first retry delay; doubles per attempt, capped at 30 min
     scheduler_poll_seconds: float = 5.0  # how often the scheduler looks for due announcements
     scheduler_misfire_grace: int = 3600  # a run missed by less than this (downtime) still runs once
+    scheduler_in_web: bool = True  # `python wsgi.py` also runs the scheduler in the background (development)
+    admin_openids: tuple[str, ...] = ()  # administrators' openids for the weekly digest
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -90,6 +92,8 @@ class Settings:
             notify_backoff_seconds=float(env("NOTIFY_BACKOFF_SECONDS") or 5),
             scheduler_poll_seconds=float(env("SCHEDULER_POLL_SECONDS") or 5),
             scheduler_misfire_grace=int(env("SCHEDULER_MISFIRE_GRACE") or 3600),
+            scheduler_in_web=_bool(env("SCHEDULER_IN_WEB"), True),
+            admin_openids=tuple(o.strip() for o in env("ADMIN_OPENIDS", "").split(",") if o.strip()),
         )
         if production:
             missing = [name for name, value in (("SECRET_KEY", env("SECRET_KEY")), ("WECHAT_TOKEN", env("WECHAT_TOKEN")),

@@ -1,0 +1,69 @@
+"""build_scheduler(): the APScheduler 3 instance shared by `python -m scheduler` (blocking) and `python wsgi.py`
+(background, development). Jobs live in a persistent SQLAlchemy job store in the application database, have
+explicit ids, coalesce missed runs into one and still run when late by less than SCHEDULER_MISFIRE_GRACE."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DBAPIError
+
+from scheduler import jobs
+from service.clock import TZ
+from service.config import Settings
+from service.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+JOB_TABLE = "apscheduler_jobs"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: str  # textual reference, so the persistent store keeps no pickled code
+    trigger: Any
+
+
+def job_specs(settings: Settings) -> list[JobSpec]:
+    return [
+        JobSpec("deliver_announcements", "scheduler.jobs:deliver_announcements",
+                IntervalTrigger(seconds=settings.scheduler_poll_seconds, timezone=TZ)),
+        JobSpec("download_report_media", "scheduler.jobs:download_report_media",
+                IntervalTrigger(minutes=1, timezone=TZ)),
+        JobSpec("monthly_compliance_reminders", "scheduler.jobs:monthly_compliance_reminders",
+                CronTrigger(day=1, hour=9, minute=0, timezone=TZ)),
+        JobSpec("quarter_end_warning", "scheduler.jobs:quarter_end_warning",
+                CronTrigger(month="3,6,9,12", day=20, hour=9, minute=0, timezone=TZ)),
+        JobSpec("weekly_digest", "scheduler.jobs:weekly_digest",
+                CronTrigger(day_of_week="mon", hour=8, minute=30, timezone=TZ)),
+        JobSpec("purge_conversation_drafts", "scheduler.jobs:purge_conversation_drafts",
+                IntervalTrigger(hours=1, timezone=TZ)),
+        JobSpec("trim_message_log", "scheduler.jobs:trim_message_log",
+                CronTrigger(hour=3, minute=30, timezone=TZ)),
+    ]
+
+
+def build_scheduler(settings: Settings, blocking: bool = False) -> BaseScheduler:
+    engine = make_engine(settings.database_url)
+    jobs.configure(settings, make_session_factory(engine))
+    store = SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)
+    try:  # two processes starting together may race to create the table; the loser finds it there
+        store.jobs_t.create(engine, checkfirst=True)
+    except DBAPIError:
+        log.info("job table %s was created by another process", JOB_TABLE)
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(jobstores={"default": store}, executors={"default": ThreadPoolExecutor(4)},
+                    job_defaults={"coalesce": True, "max_instances": 1,
+                                  "misfire_grace_time": settings.scheduler_misfire_grace},
+                    timezone=TZ)
+    for spec in job_specs(settings):
+        scheduler.add_job(spec.func, spec.trigger, id=spec.id, name=spec.id, replace_existing=True)
+    return scheduler

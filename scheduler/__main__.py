@@ -1,0 +1,22 @@
+"""`python -m scheduler`: run the jobs in this process (BlockingScheduler, Asia/Shanghai) until interrupted."""
+from __future__ import annotations
+
+import logging
+
+from scheduler import build_scheduler
+from service.config import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
+    scheduler = build_scheduler(Settings.from_env(), blocking=True)
+    logging.getLogger(__name__).info("scheduler starting; jobs: %s",
+                                     ", ".join(spec.id for spec in scheduler.get_jobs()))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+if __name__ == "__main__":
+    main()

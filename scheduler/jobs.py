@@ -1,0 +1,218 @@
+"""The scheduler's jobs: module-level functions (referenced by text in the persistent job store) that poll the
+database for due work. Each is idempotent, so a missed run, a coalesced run or a second scheduler process by
+mistake never sends twice: announcements are claimed row by row (service.notify), system messages carry a unique
+dedupe key. `configure()` gives them the settings and session factory of the process that runs them.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.announcement import DELIVERED, FAILED, SKIPPED, UNKNOWN, Announcement, Delivery
+from models.report import ReportResultNotice
+from service import announcements, clock, conversation, inbox, notify
+from service.config import Settings
+from service.texts import notices as texts
+from service.textfit import fit_utf8
+from service.token_store import make_token_store
+from service.wechat_client import make_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    session_factory: sessionmaker[Session]
+
+    def sender_factory(self) -> Callable[[], Any]:
+        store = make_token_store(self.settings, self.session_factory)
+        return lambda: make_client(self.settings, store)
+
+
+_runtime: Optional[Runtime] = None
+
+
+def configure(settings: Settings, session_factory: sessionmaker[Session]) -> Runtime:
+    global _runtime
+    _runtime = Runtime(settings, session_factory)
+    return _runtime
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("scheduler.jobs.configure() was not called")
+    return _runtime
+
+
+# ---- system messages ---------------------------------------------------------------------------------------------
+
+def queue_system_message(session_factory: sessionmaker[Session], key: str, title: str, body: str,
+                         audience: dict[str, Any], now: datetime) -> Optional[int]:
+    """Create a one-off system announcement unless one with `key` exists (unique: safe against a second
+    scheduler or a re-run). Commits. Returns its id, or None when it already existed."""
+    with session_factory() as session:
+        try:
+            ann = announcements.create(session, {"title": title, "body": fit_utf8(body, 1900), "audience": audience},
+                                       now, kind="system", dedupe_key=key)
+            session.commit()
+            return ann.id
+        except IntegrityError:
+            session.rollback()
+            return None
+
+
+# ---- jobs --------------------------------------------------------------------------------------------------------
+
+def deliver_announcements() -> None:
+    """Start due announcements and send pending deliveries (crash recovery included)."""
+    rt = runtime()
+    queue_report_results()
+    stats = notify.run_once(rt.session_factory, rt.settings, rt.sender_factory())
+    if stats.calls:
+        log.info("deliveries: %s sent, %s to retry, %s failed in %s calls", stats.sent, stats.retried, stats.failed,
+                 stats.calls)
+    record_report_results()
+
+
+def queue_report_results() -> int:
+    """Turn each pending report approval/rejection notice into a system message to the reporter."""
+    rt = runtime()
+    now = clock.now()
+    with rt.session_factory() as session:
+        pending = list(session.scalars(select(ReportResultNotice).where(ReportResultNotice.status == "pending")
+                                       .order_by(ReportResultNotice.id).limit(500)))
+    queued = 0
+    for notice in pending:
+        queue_system_message(rt.session_factory, f"report-result:{notice.id}", texts.REPORT_RESULT_TITLE, notice.text,
+                             {"type": "openids", "openids": [notice.openid]}, now)
+        with rt.session_factory() as session:
+            row = session.get(ReportResultNotice, notice.id)
+            if row.status == "pending":
+                row.status = "queued"
+                session.commit()
+                queued += 1
+    return queued
+
+
+def record_report_results() -> None:
+    """Copy the delivery outcome of queued report notices back onto the notice rows."""
+    rt = runtime()
+    with rt.session_factory() as session:
+        for notice in session.scalars(select(ReportResultNotice).where(ReportResultNotice.status == "queued")):
+            status = session.scalar(select(Delivery.status).join(Announcement).where(
+                Announcement.dedupe_key == f"report-result:{notice.id}"))
+            if status == DELIVERED:
+                notice.status, notice.sent_at = "sent", announcements.utc(clock.now())
+            elif status in (FAILED, SKIPPED, UNKNOWN):
+                notice.status = "failed"
+        session.commit()
+
+
+def _compliance():
+    """service.compliance once the compliance work is installed, else None (reminders are not sent)."""
+    if importlib.util.find_spec("service.compliance") is None:
+        log.warning("service.compliance is not installed: compliance reminders are not sent")
+        return None
+    return importlib.import_module("service.compliance")
+
+
+def _remind_lagging(key_prefix: str, title: str, template: str, period: tuple[date, date], today: date,
+                    extra: dict[str, str]) -> list[int]:
+    rt = runtime()
+    compliance = _compliance()
+    if compliance is None:
+        return []
+    with rt.session_factory() as session:
+        lagging = compliance.lagging_units(session, period[0], period[1], today)
+    created = []
+    now = clock.now()
+    for unit in lagging:
+        missed = "；".join(f"{r.rule.description}（{r.count}/{r.rule.min_count}）" for r in unit.missed) or "—"
+        body = template.format(unit=unit.name, missed=missed, **extra)
+        ann_id = queue_system_message(rt.session_factory, f"{key_prefix}:unit{unit.unit_id}", title, body,
+                                      {"type": "units", "unit_ids": [unit.unit_id]}, now)
+        if ann_id:
+            created.append(ann_id)
+    log.info("%s: %s lagging units reminded", key_prefix, len(created))
+    return created
+
+
+def monthly_compliance_reminders() -> list[int]:
+    """1st of the month, 9:00: staff of every lagging unit get a reminder (year to date), once per month."""
+    today = clock.today()
+    return _remind_lagging(f"reminder:{today:%Y-%m}", texts.REMINDER_TITLE, texts.REMINDER_BODY,
+                           (date(today.year, 1, 1), date(today.year, 12, 31)), today, {})
+
+
+def quarter_end_warning() -> list[int]:
+    """20th of the quarter's last month: staff of units lagging in this quarter are warned, once per quarter."""
+    today = clock.today()
+    first_month = 3 * ((today.month - 1) // 3) + 1
+    q_start = date(today.year, first_month, 1)
+    q_end = (date(today.year + 1, 1, 1) if first_month == 10 else date(today.year, first_month + 3, 1)) \
+        - timedelta(days=1)
+    return _remind_lagging(f"quarter:{q_start:%Y-%m}", texts.QUARTER_TITLE, texts.QUARTER_BODY, (q_start, q_end),
+                           today, {"quarter_end": q_end.isoformat()})
+
+
+def weekly_digest() -> Optional[int]:
+    """Monday 8:30: last week's sending summary to the administrators' WeChat (ADMIN_OPENIDS)."""
+    rt = runtime()
+    if not rt.settings.admin_openids:
+        log.info("weekly digest: ADMIN_OPENIDS is empty, nothing to send")
+        return None
+    now = clock.now()
+    since = announcements.utc(now - timedelta(days=7))
+    with rt.session_factory() as session:
+        count = session.scalar(select(func.count()).select_from(Announcement).where(
+            Announcement.kind == "announcement", Announcement.last_sent_at >= since))
+        by_status = dict(session.execute(select(Delivery.status, func.count()).join(Announcement).where(
+            Announcement.kind == "announcement", Delivery.created_at >= since).group_by(Delivery.status)).all())
+        lagging = 0
+        compliance = _compliance()
+        if compliance is not None:
+            today = clock.today()
+            lagging = len(compliance.lagging_units(session, date(today.year, 1, 1), date(today.year, 12, 31), today))
+    body = texts.DIGEST_BODY.format(announcements=count, sent=by_status.get(DELIVERED, 0),
+                                    failed=by_status.get(FAILED, 0), unknown=by_status.get(UNKNOWN, 0),
+                                    lagging=lagging)
+    year, week, _ = now.isocalendar()
+    return queue_system_message(rt.session_factory, f"digest:{year}-W{week:02d}", texts.DIGEST_TITLE, body,
+                                {"type": "openids", "openids": list(rt.settings.admin_openids)}, now)
+
+
+def download_report_media() -> None:
+    """Fetch staff photos before WeChat's 3-day media expiry (service.media commits per photo)."""
+    rt = runtime()
+    if importlib.util.find_spec("service.media") is None:
+        return
+    media = importlib.import_module("service.media")
+    client = rt.sender_factory()()
+    with rt.session_factory() as session:
+        media.download_pending(session, client, rt.settings.media_dir, clock.now())
+
+
+def purge_conversation_drafts() -> int:
+    rt = runtime()
+    with rt.session_factory() as session:
+        n = conversation.purge_expired(session, clock.now())
+        session.commit()
+    return n
+
+
+def trim_message_log() -> int:
+    """Delete inbound-message log rows older than MESSAGE_RETENTION_DAYS (default 180)."""
+    rt = runtime()
+    with rt.session_factory() as session:
+        n = inbox.trim(session, clock.now() - timedelta(days=rt.settings.message_retention_days))
+        session.commit()
+    return n
