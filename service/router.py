@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from sqlalchemy import update
 
 from models.follower import Follower
-from service import conversation, menu, policy_chat, report_chat
+from service import conversation, menu, policy_chat, report_chat, subscriptions
 from service.chat import ChatContext
 from service.conversation import Draft
 from service.texts import common as common_texts
@@ -58,6 +58,9 @@ INTENTS: dict[str, Route] = {
     "my_reports": report_chat.my_reports,
     "bind_help": report_chat.bind_help,
     "resume": report_chat.resume,
+    "subscribe": subscriptions.show_topics,
+    "unsubscribe": subscriptions.unsubscribe,
+    "notices": subscriptions.recent_notices,
 }
 
 # Exact keywords (after normalisation); the numbered menu options and their synonyms are added below.
@@ -66,6 +69,7 @@ KEYWORDS: dict[str, str] = {
     "更多": "more", "取消": "cancel",
     **{name: f"policy:{name}" for name in policy_chat.SECTION_NAMES},
     "继续": "resume", "上报详情": "my_reports",
+    "订阅": "subscribe", "退订": "unsubscribe", "通知": "notices",
 }
 for _option in menu.MAIN_MENU:
     KEYWORDS.setdefault(_option.number, _option.intent)
@@ -83,6 +87,7 @@ PREFIXES: list[tuple[str, PrefixRoute]] = [
 FLOWS: dict[str, FlowHandler] = {
     "policy": policy_chat.handle_flow,
     report_chat.FLOW: report_chat.handle_flow,
+    subscriptions.FLOW: subscriptions.topic_flow,
 }
 
 FALLBACK: Route = policy_chat.answer
