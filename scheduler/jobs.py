@@ -22,8 +22,6 @@ from service import announcements, clock, conversation, inbox, notify
 from service.config import Settings
 from service.texts import notices as texts
 from service.textfit import fit_utf8
-from service.token_store import make_token_store
-from service.wechat_client import make_client
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +32,7 @@ class Runtime:
     session_factory: sessionmaker[Session]
 
     def sender_factory(self) -> Callable[[], Any]:
-        store = make_token_store(self.settings, self.session_factory)
-        return lambda: make_client(self.settings, store)
+        return notify.sender_factory(self.settings, self.session_factory)
 
 
 _runtime: Optional[Runtime] = None

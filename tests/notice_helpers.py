@@ -7,8 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 
 from models.follower import Follower
-from service.token_store import make_token_store
-from service.wechat_client import make_client
+from service import notify
 
 MESSAGE_PATHS = ("message/custom/send", "message/template/send", "message/mass/send")
 
@@ -21,8 +20,7 @@ def add_followers(session, openids: Iterable[str], now: datetime, messaged_ago: 
 
 
 def sender_factory(settings, session_factory):
-    store = make_token_store(settings, session_factory)
-    return lambda: make_client(settings, store)
+    return notify.sender_factory(settings, session_factory)
 
 
 def record_outcomes(fake) -> None:
