@@ -317,9 +317,14 @@ def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, 
                                             Delivery.next_attempt_at <= utc(now))
                   .order_by(Delivery.next_attempt_at).limit(limit))  # follows ix_delivery_due: no sort of the backlog
     if _dialect(session) == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # a locking CTE is evaluated exactly once; an IN (subquery … LIMIT n SKIP LOCKED) may be re-run per row
+        # by the planner and claim more than n rows
+        picked = candidates.with_for_update(skip_locked=True).cte("picked")
+        target = Delivery.id == picked.c.id
+    else:  # SQLite runs one writer at a time, so the uncorrelated subquery and the UPDATE see the same rows
+        target = Delivery.id.in_(candidates.scalar_subquery())
     rows = session.execute(
-        update(Delivery).where(Delivery.id.in_(candidates.scalar_subquery()), Delivery.status == PENDING)
+        update(Delivery).where(target, Delivery.status == PENDING)
         .values(status=CLAIMED, lease_until=utc(now + timedelta(seconds=lease)), attempts=Delivery.attempts + 1,
                 claimed_by=me, updated_at=utc(now))
         .returning(Delivery.id, Delivery.openid, Delivery.channel, Delivery.announcement_id, Delivery.attempts)
