@@ -51,7 +51,7 @@ class Delivery(Base):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("announcement_id", "openid", "occurrence"),
-        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_due", "status", "channel", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

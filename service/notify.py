@@ -135,12 +135,20 @@ def _mass_counts(session: Session, openids: list[str], since: datetime) -> dict[
     return counts
 
 
-def _per_user_channel(settings: Settings, follower_last_message: Optional[datetime], window: Optional[ServiceWindow],
-                      now: datetime) -> tuple[Optional[str], Optional[ServiceWindow]]:
+@dataclass
+class Window:
+    """A follower's customer-service window in planning: its start (their last message) and messages used."""
+
+    start: datetime
+    used: int = 0
+
+
+def _per_user_channel(settings: Settings, last_message: Optional[datetime], window: Optional[Window],
+                      now: datetime) -> tuple[Optional[str], Optional[Window]]:
     """cs while the 48 h window has quota left (reserving one), else template if configured, else None."""
-    if follower_last_message is not None and follower_last_message > now - CS_WINDOW:
-        if window is None or window.window_start != follower_last_message:
-            window = ServiceWindow(openid="", window_start=follower_last_message, used=0)
+    if last_message is not None and last_message > now - CS_WINDOW:
+        if window is None or window.start != last_message:
+            window = Window(last_message)
         if window.used < CS_QUOTA:
             window.used += 1
             return CS, window
@@ -153,13 +161,14 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
     """Insert the Delivery rows of one occurrence (channel chosen per recipient); returns how many."""
     openids = resolve_audience(session, ann.audience)
     followers: dict[str, tuple[bool, Optional[datetime]]] = {}
-    windows: dict[str, ServiceWindow] = {}
+    windows: dict[str, Window] = {}
     for part in chunks(openids, IN_CHUNK):
         for openid, subscribed, last in session.execute(select(Follower.openid, Follower.subscribed,
                                                                Follower.last_message_at).where(Follower.openid.in_(part))):
             followers[openid] = (subscribed, clock.local(last) if last else None)
-        for w in session.scalars(select(ServiceWindow).where(ServiceWindow.openid.in_(part))):
-            windows[w.openid] = ServiceWindow(openid=w.openid, window_start=clock.local(w.window_start), used=w.used)
+        for openid, start, used in session.execute(select(ServiceWindow.openid, ServiceWindow.window_start,
+                                                          ServiceWindow.used).where(ServiceWindow.openid.in_(part))):
+            windows[openid] = Window(clock.local(start), used)
     opted_out = set(session.scalars(select(NoticeOptOut.openid)))
     use_mass = ann.audience.get("type") == "all" and settings.wechat_mass_send_all
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -170,7 +179,15 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
                 sent_at=None)
     rows: list[dict[str, Any]] = []
     mass_rows: list[dict[str, Any]] = []
-    changed: dict[str, ServiceWindow] = {}
+    changed: dict[str, Window] = {}
+
+    def per_user(row: dict[str, Any], last: Optional[datetime]) -> None:
+        channel, window = _per_user_channel(settings, last, windows.get(row["openid"]), now)
+        row.update(channel=channel, status=PENDING if channel else FAILED,
+                   reason="" if channel else texts.REASON_NO_CHANNEL)
+        if window is not None:
+            windows[row["openid"]] = changed[row["openid"]] = window
+
     for openid in openids:
         row = dict(base, openid=openid, status=PENDING, channel=None, reason="")
         subscribed, last = followers.get(openid, (False, None))
@@ -182,23 +199,11 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
             row.update(channel=MASS)
             mass_rows.append(row)
         else:
-            channel, window = _per_user_channel(settings, last, windows.get(openid), now)
-            if channel is None:
-                row.update(status=FAILED, reason=texts.REASON_NO_CHANNEL)
-            row.update(channel=channel)
-            if window is not None:
-                window.openid = openid
-                windows[openid] = changed[openid] = window
+            per_user(row, last)
         rows.append(row)
     if len(mass_rows) == 1:  # a mass send needs at least two openids
         only = mass_rows.pop()
-        subscribed, last = followers[only["openid"]]
-        channel, window = _per_user_channel(settings, last, windows.get(only["openid"]), now)
-        only.update(channel=channel, status=PENDING if channel else FAILED,
-                    reason="" if channel else texts.REASON_NO_CHANNEL)
-        if window is not None:
-            window.openid = only["openid"]
-            changed[only["openid"]] = window
+        per_user(only, followers[only["openid"]][1])
     if mass_rows:  # balanced chunks, each one mass call whose clientmsgid is the batch key
         total = len(mass_rows)
         n_chunks = math.ceil(total / MASS_CHUNK)
@@ -207,17 +212,18 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
                 row["batch"] = f"qijin-a{ann.id}-o{occurrence}-c{k}"
     for part in chunks(rows, 5000):
         session.execute(Delivery.__table__.insert(), part)
-    _save_windows(session, list(changed.values()))
+    _save_windows(session, changed)
     return len(rows)
 
 
-def _save_windows(session: Session, windows: list[ServiceWindow]) -> None:
+def _save_windows(session: Session, windows: dict[str, Window]) -> None:
     if not windows:
         return
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    for part in chunks(windows, 2000):
-        stmt = insert(ServiceWindow).values([{"openid": w.openid, "window_start": utc(w.window_start), "used": w.used}
-                                             for w in part])
+    items = list(windows.items())
+    for part in chunks(items, 2000):
+        stmt = insert(ServiceWindow).values([{"openid": openid, "window_start": utc(w.start), "used": w.used}
+                                             for openid, w in part])
         session.execute(stmt.on_conflict_do_update(index_elements=["openid"], set_={
             "window_start": stmt.excluded.window_start, "used": stmt.excluded.used}))
 
