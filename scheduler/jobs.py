@@ -122,43 +122,50 @@ def _compliance():
     return importlib.import_module("service.compliance")
 
 
-def _remind_lagging(key_prefix: str, title: str, template: str, period: tuple[date, date], today: date,
-                    extra: dict[str, str]) -> list[int]:
+def _remind(key_prefix: str, title: str, template: str, units: list, extra: dict[str, str]) -> list[int]:
+    """One system message per unit (to its bound staff) listing what it missed; unique per period and unit."""
     rt = runtime()
-    compliance = _compliance()
-    if compliance is None:
-        return []
-    with rt.session_factory() as session:
-        lagging = compliance.lagging_units(session, period[0], period[1], today)
     created = []
     now = clock.now()
-    for unit in lagging:
-        missed = "；".join(f"{r.rule.description}（{r.count}/{r.rule.min_count}）" for r in unit.missed) or "—"
-        body = template.format(unit=unit.name, missed=missed, **extra)
-        ann_id = queue_system_message(rt.session_factory, f"{key_prefix}:unit{unit.unit_id}", title, body,
+    for unit, missed in units:
+        listed = "；".join(f"{r.rule.description}（{r.count}/{r.rule.min_count}）" for r in missed) or "—"
+        ann_id = queue_system_message(rt.session_factory, f"{key_prefix}:unit{unit.unit_id}", title,
+                                      template.format(unit=unit.name, missed=listed, **extra),
                                       {"type": "units", "unit_ids": [unit.unit_id]}, now)
         if ann_id:
             created.append(ann_id)
-    log.info("%s: %s lagging units reminded", key_prefix, len(created))
+    log.info("%s: %s units reminded", key_prefix, len(created))
     return created
 
 
 def monthly_compliance_reminders() -> list[int]:
-    """1st of the month, 9:00: staff of every lagging unit get a reminder (year to date), once per month."""
+    """1st of the month, 9:00: staff of every lagging unit (year to date) get a reminder, once per month."""
+    compliance = _compliance()
+    if compliance is None:
+        return []
     today = clock.today()
-    return _remind_lagging(f"reminder:{today:%Y-%m}", texts.REMINDER_TITLE, texts.REMINDER_BODY,
-                           (date(today.year, 1, 1), date(today.year, 12, 31)), today, {})
+    with runtime().session_factory() as session:
+        lagging = compliance.lagging_units(session, date(today.year, 1, 1), date(today.year, 12, 31), today)
+    return _remind(f"reminder:{today:%Y-%m}", texts.REMINDER_TITLE, texts.REMINDER_BODY,
+                   [(u, u.missed) for u in lagging], {})
 
 
 def quarter_end_warning() -> list[int]:
-    """20th of the quarter's last month: staff of units lagging in this quarter are warned, once per quarter."""
+    """20th of the quarter's last month: staff of units that have not yet met this quarter's requirements are
+    warned (before the quarter closes and they turn 滞后), once per quarter."""
+    compliance = _compliance()
+    if compliance is None:
+        return []
     today = clock.today()
     first_month = 3 * ((today.month - 1) // 3) + 1
     q_start = date(today.year, first_month, 1)
     q_end = (date(today.year + 1, 1, 1) if first_month == 10 else date(today.year, first_month + 3, 1)) \
         - timedelta(days=1)
-    return _remind_lagging(f"quarter:{q_start:%Y-%m}", texts.QUARTER_TITLE, texts.QUARTER_BODY, (q_start, q_end),
-                           today, {"quarter_end": q_end.isoformat()})
+    with runtime().session_factory() as session:
+        report = compliance.evaluate(session, q_start, q_end, today)
+    behind = [(u, [r for r in u.missed if r.rule.period == compliance.QUARTER]) for u in report.units]
+    return _remind(f"quarter:{q_start:%Y-%m}", texts.QUARTER_TITLE, texts.QUARTER_BODY,
+                   [(u, missed) for u, missed in behind if missed], {"quarter_end": q_end.isoformat()})
 
 
 def weekly_digest() -> Optional[int]:

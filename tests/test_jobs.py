@@ -1,0 +1,101 @@
+"""The scheduler's jobs called directly: compliance reminders to lagging units' staff, the quarter-end warning,
+report results through the notice service, the weekly digest and housekeeping."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models.announcement import Announcement, Delivery
+from models.inbound import InboundMessage
+from models.report import ActivityReport, ReportResultNotice
+from models.staff import Staff
+from models.unit import Unit
+from scheduler import jobs
+from service import clock, reports
+from service.clock import TZ
+from tests.notice_helpers import add_followers, record_outcomes, successful_calls
+
+NOW = datetime(2025, 12, 1, 9, 0, tzinfo=TZ)
+
+
+@pytest.fixture
+def rt(settings, session_factory, fake_wechat):
+    record_outcomes(fake_wechat)
+    clock.set_now(lambda: NOW)
+    return jobs.configure(settings.with_(notify_backoff_seconds=0.0, admin_openids=("o-admin",)), session_factory)
+
+
+def staffed_unit(session, name, category, openid, now=NOW):
+    unit = Unit(name=name, category=category)
+    session.add(unit)
+    session.flush()
+    staff = Staff(unit_id=unit.id, name=f"{name}联络员", openid=openid)
+    session.add(staff)
+    add_followers(session, [openid], now, timedelta(hours=3))
+    session.flush()
+    return unit, staff
+
+
+def test_monthly_reminder_reaches_the_staff_of_lagging_units_once(rt, session, fake_wechat):
+    lagging, _ = staffed_unit(session, "城关社区", "社区", "o-lagging")
+    session.commit()
+    created = jobs.monthly_compliance_reminders()
+    assert len(created) == 1
+    assert jobs.monthly_compliance_reminders() == []  # same month: no second reminder (two schedulers, re-runs)
+    jobs.deliver_announcements()
+    assert successful_calls(fake_wechat) == {"o-lagging": 1}
+    text = fake_wechat.calls_to("message/custom/send")[0].json["text"]["content"]
+    assert "城关社区" in text and "滞后" in text
+    ann = session.scalars(select(Announcement).where(Announcement.kind == "system")).one()
+    assert ann.dedupe_key == f"reminder:2025-12:unit{lagging.id}"
+
+
+def test_quarter_end_warning_names_the_quarter_end(rt, session, fake_wechat):
+    warned_at = datetime(2025, 12, 20, 9, 0, tzinfo=TZ)
+    clock.set_now(lambda: warned_at)
+    staffed_unit(session, "第一中学", "学校", "o-school", warned_at)
+    session.commit()
+    assert len(jobs.quarter_end_warning()) == 1
+    jobs.deliver_announcements()
+    text = fake_wechat.calls_to("message/custom/send")[0].json["text"]["content"]
+    assert "2025-12-31" in text and "第一中学" in text
+
+
+def test_report_results_go_out_through_the_notice_service(rt, session, fake_wechat):
+    unit, staff = staffed_unit(session, "城关社区", "社区", "o-reporter")
+    report = ActivityReport(receipt_no="QJ202512010001", unit_id=unit.id, staff_id=staff.id, openid="o-reporter",
+                            category="社区", activity_type="宣讲", title="民族团结宣讲", activity_date=date(2025, 11, 30),
+                            place="社区活动中心", participants=30, content="宣讲政策")
+    session.add(report)
+    session.flush()
+    reports.review(session, report.id, False, "admin", NOW, reason="缺少照片")
+    session.commit()
+    jobs.deliver_announcements()
+    assert successful_calls(fake_wechat) == {"o-reporter": 1}
+    assert "缺少照片" in fake_wechat.calls_to("message/custom/send")[0].json["text"]["content"]
+    jobs.deliver_announcements()  # nothing is sent twice; the notice row records the outcome
+    session.expire_all()
+    notice = session.scalars(select(ReportResultNotice)).one()
+    assert notice.status == "sent" and notice.sent_at is not None
+    assert successful_calls(fake_wechat) == {"o-reporter": 1}
+
+
+def test_weekly_digest_to_administrators(rt, session, fake_wechat):
+    add_followers(session, ["o-admin"], NOW, timedelta(hours=1))
+    session.commit()
+    assert jobs.weekly_digest() is not None
+    assert jobs.weekly_digest() is None  # once per ISO week
+    jobs.deliver_announcements()
+    assert "过去一周" in fake_wechat.calls_to("message/custom/send")[0].json["text"]["content"]
+
+
+def test_trim_message_log_keeps_the_retention_window(rt, session):
+    for days, key in ((200, "old"), (10, "new")):
+        session.add(InboundMessage(dedupe_key=key, openid="o-1", msg_type="text", content="hi", raw_xml="<xml/>",
+                                   received_at=NOW - timedelta(days=days)))
+    session.commit()
+    assert jobs.trim_message_log() == 1
+    assert [m.dedupe_key for m in session.scalars(select(InboundMessage))] == ["new"]
+    assert jobs.purge_conversation_drafts() == 0
