@@ -101,6 +101,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_inbound_message_openid'), ['openid'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_message_received_at'), ['received_at'], unique=False)
 
+    op.create_table('notice_opt_out',
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('opted_out_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('openid', name=op.f('pk_notice_opt_out'))
+    )
     op.create_table('policy_document',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -121,6 +126,12 @@ def upgrade() -> None:
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('day', name=op.f('pk_receipt_counter'))
     )
+    op.create_table('service_window',
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('window_start', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('openid', name=op.f('pk_service_window'))
+    )
     op.create_table('stored_token',
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
@@ -128,6 +139,18 @@ def upgrade() -> None:
     sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_stored_token'))
     )
+    op.create_table('subscription',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('topic', sa.String(length=16), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription')),
+    sa.UniqueConstraint('openid', 'topic', name=op.f('uq_subscription_openid_topic'))
+    )
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subscription_openid'), ['openid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subscription_topic'), ['topic'], unique=False)
+
     op.create_table('token_lock',
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('owner', sa.String(length=64), nullable=False),
@@ -160,6 +183,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_unit_category'), ['category'], unique=False)
+
+    op.create_table('announcement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=128), nullable=True),
+    sa.Column('title', sa.String(length=64), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('audience', sa.JSON(), nullable=False),
+    sa.Column('send_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recurrence', sa.String(length=64), nullable=True),
+    sa.Column('next_run_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('occurrence', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('last_sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['admin_user.id'], name=op.f('fk_announcement_created_by_admin_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcement')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_announcement_dedupe_key'))
+    )
+    with op.batch_alter_table('announcement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_announcement_next_run_at'), ['next_run_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_announcement_status'), ['status'], unique=False)
 
     op.create_table('api_token',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -262,6 +310,33 @@ def upgrade() -> None:
     with op.batch_alter_table('binding_code', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_binding_code_staff_id'), ['staff_id'], unique=False)
 
+    op.create_table('delivery',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('announcement_id', sa.Integer(), nullable=False),
+    sa.Column('occurrence', sa.Integer(), nullable=False),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=True),
+    sa.Column('batch', sa.String(length=64), nullable=True),
+    sa.Column('errcode', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.String(length=255), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=64), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['announcement_id'], ['announcement.id'], name=op.f('fk_delivery_announcement_id_announcement'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery')),
+    sa.UniqueConstraint('announcement_id', 'openid', 'occurrence', name=op.f('uq_delivery_announcement_id_openid_occurrence'))
+    )
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_delivery_announcement_id'), ['announcement_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delivery_batch'), ['batch'], unique=False)
+        batch_op.create_index('ix_delivery_due', ['status', 'channel', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delivery_openid'), ['openid'], unique=False)
+
     op.create_table('report_photo',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=True),
@@ -318,6 +393,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_report_photo_download_status'))
 
     op.drop_table('report_photo')
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_delivery_openid'))
+        batch_op.drop_index('ix_delivery_due')
+        batch_op.drop_index(batch_op.f('ix_delivery_batch'))
+        batch_op.drop_index(batch_op.f('ix_delivery_announcement_id'))
+
+    op.drop_table('delivery')
     with op.batch_alter_table('binding_code', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_binding_code_staff_id'))
 
@@ -344,13 +426,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 
     op.drop_table('api_token')
+    with op.batch_alter_table('announcement', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_announcement_status'))
+        batch_op.drop_index(batch_op.f('ix_announcement_next_run_at'))
+
+    op.drop_table('announcement')
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_category'))
 
     op.drop_table('unit')
     op.drop_table('unanswered_question')
     op.drop_table('token_lock')
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subscription_topic'))
+        batch_op.drop_index(batch_op.f('ix_subscription_openid'))
+
+    op.drop_table('subscription')
     op.drop_table('stored_token')
+    op.drop_table('service_window')
     op.drop_table('receipt_counter')
     with op.batch_alter_table('policy_document', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_document_source_name'))
@@ -358,6 +451,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_policy_document_content_hash'))
 
     op.drop_table('policy_document')
+    op.drop_table('notice_opt_out')
     with op.batch_alter_table('inbound_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inbound_message_received_at'))
         batch_op.drop_index(batch_op.f('ix_inbound_message_openid'))
