@@ -8,14 +8,10 @@ import models  # noqa: F401  (complete metadata)
 from models.base import Base
 from service.config import Settings
 from service.db import make_engine
+from service.schema import include_object
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """APScheduler owns its job table; migrations leave it alone."""
-    return not (type_ == "table" and name == "apscheduler_jobs")
 
 
 def _url() -> str:

@@ -31,9 +31,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def pending_changes(engine: Engine) -> list:
     """Differences between the migrated schema and the models (empty when the migrations are complete)."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": False, "include_object": _ours})
+        context = MigrationContext.configure(conn, opts={"compare_type": False, "include_object": include_object})
         return compare_metadata(context, Base.metadata)
 
 
-def _ours(obj, name, type_, reflected, compare_to) -> bool:
-    return not (type_ == "table" and name == "apscheduler_jobs")  # APScheduler owns its job table
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """APScheduler owns its job table; migrations leave it alone."""
+    return not (type_ == "table" and name == "apscheduler_jobs")
