@@ -1,6 +1,7 @@
 """Import every model module so Base.metadata is complete, and re-export the classes."""
 from models.admin import AdminUser, ApiToken
 from models.announcement import Announcement, Delivery, ServiceWindow
+from models.audit import AuditLog
 from models.base import Base
 from models.conversation import ConversationDraft
 from models.follower import Follower
@@ -12,7 +13,7 @@ from models.subscription import NoticeOptOut, Subscription
 from models.token import StoredToken, TokenLock
 from models.unit import Unit
 
-__all__ = ["AdminUser", "ApiToken", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage",
+__all__ = ["AdminUser", "ApiToken", "AuditLog", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage",
            "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion",
            "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice",
            "BindingAttempt", "BindingCode", "Staff", "Unit",

@@ -1,0 +1,169 @@
+"""/admin: the server-rendered console. Session sign-in, CSRF on every form, role checks on every view.
+
+Views stay thin: they read the form, call the same service functions as the JSON API, record an audit entry for
+every change, commit, and render. Feature pages live in sibling modules listed in PAGE_MODULES.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+from datetime import timedelta
+from functools import wraps
+from typing import Any, Callable, Iterable, Optional
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
+from service import clock
+from service.admin_accounts import ROLES
+from service.app import db
+from service.errors import DomainError
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+csrf = CSRFProtect()
+
+# Feature modules whose views live on `bp`; init_app() imports them before the blueprint is registered.
+PAGE_MODULES: list[str] = ["auth", "home", "audit"]
+
+ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
+SESSION_LIFETIME = timedelta(hours=8)
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def init_app(app: Flask) -> Blueprint:
+    """CSRF checks run only where the admin blueprint asks for them; /wechat and /api/v1 stay exempt."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the signed session's lifetime
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    csrf.init_app(app)
+    for name in PAGE_MODULES:
+        importlib.import_module(f"handlers.admin.{name}")
+    return bp
+
+
+def password_fingerprint(user: AdminUser) -> str:
+    """Kept in the session so a password change signs out every other session of that user."""
+    return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def sign_in(user: AdminUser) -> None:
+    session.clear()  # no fixation: a fresh session (and CSRF token) after sign-in
+    session.permanent = True
+    session["admin_id"] = user.id
+    session["pwf"] = password_fingerprint(user)
+
+
+def current_admin() -> Optional[AdminUser]:
+    return g.get("admin")
+
+
+@bp.before_request
+def load_admin_and_check_csrf():
+    if request.method in UNSAFE_METHODS:
+        csrf.protect()
+    g.admin = None
+    admin_id = session.get("admin_id")
+    if admin_id is not None:
+        user = db().get(AdminUser, admin_id)
+        if user is not None and user.active and session.get("pwf") == password_fingerprint(user):
+            g.admin = user
+        else:
+            session.clear()
+
+
+@bp.after_request
+def security_headers(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    return response
+
+
+def roles_required(*roles: str) -> Callable:
+    """Not signed in → the sign-in page; signed in without one of `roles` → 403. Marks the view for the tests."""
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_admin()
+            if user is None:
+                return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+            if user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        return wrapper
+    return decorate
+
+
+login_required = roles_required(*ALL_ROLES)
+admin_required = roles_required(ROLE_ADMIN)
+
+
+def safe_next(target: Optional[str]) -> Optional[str]:
+    """Only same-site console paths are followed after sign-in (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/admin") or target.startswith("//"):
+        return None
+    return target
+
+
+def form_values(names: Iterable[str]) -> dict[str, str]:
+    return {name: request.form.get(name, "") for name in names}
+
+
+def field_errors(exc: DomainError) -> dict[str, str]:
+    """A domain error as {field: message} for the form macros ('_form' when no field is named)."""
+    return {exc.field or "_form": exc.message}
+
+
+def render(template: str, status: int = 200, **context: Any):
+    return render_template(f"admin/{template}", **context), status
+
+
+@bp.app_template_filter("localtime")
+def localtime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return clock.local(value).strftime(fmt)
+
+
+@bp.app_context_processor
+def console_context() -> dict[str, Any]:
+    user = g.get("admin")
+    return {"admin_user": user, "role_names": ROLES, "is_admin": bool(user and user.role == ROLE_ADMIN),
+            "view_endpoints": current_app.view_functions}
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError):
+    return render("error.html", 400, title="页面已过期", message="表单已过期或来源无效，请返回刷新页面后重试。")
+
+
+@bp.errorhandler(403)
+def forbidden(exc):
+    return render("error.html", 403, title="没有权限", message="您的账号没有权限访问此页面。")
+
+
+@bp.errorhandler(404)
+def not_found(exc):
+    return render("error.html", 404, title="未找到", message="要找的内容不存在或已被删除。")
+
+
+@bp.errorhandler(413)
+def too_large(exc):
+    return render("error.html", 413, title="文件太大", message="上传的内容超过了大小限制。")
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    db().rollback()
+    return render("error.html", exc.status, title="无法完成", message=exc.message)

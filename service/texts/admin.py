@@ -1,0 +1,45 @@
+"""Chinese strings of the administrators' console that come from Python (flash messages, audit labels)."""
+
+LOGIN_FAILED = "用户名或密码不正确"
+LOGIN_REQUIRED = "请输入用户名和密码"
+SIGNED_OUT = "已退出登录"
+PASSWORD_CHANGED = "密码已修改"
+PASSWORD_MISMATCH = "两次输入的新密码不一致"
+SAVED = "已保存"
+
+# Audit actions → what the audit page shows.
+ACTIONS = {
+    "auth.login": "登录",
+    "auth.login_failed": "登录失败",
+    "auth.logout": "退出登录",
+    "auth.password_change": "修改密码",
+    "report.approve": "通过报告",
+    "report.reject": "退回报告",
+    "report.export": "导出报告",
+    "unit.create": "新建单位",
+    "unit.update": "修改单位",
+    "unit.deactivate": "停用单位",
+    "staff.create": "新建人员",
+    "staff.update": "修改人员",
+    "staff.deactivate": "停用人员",
+    "binding.issue": "发放绑定码",
+    "binding.revoke": "撤销绑定码",
+    "announcement.create": "新建通知",
+    "announcement.schedule": "安排发送",
+    "announcement.cancel": "取消通知",
+    "policy.upload": "上传政策文件",
+    "faq.create": "新建问答",
+    "faq.update": "修改问答",
+    "faq.delete": "删除问答",
+    "admin.create": "新建账号",
+}
+
+TARGETS = {
+    "admin_user": "账号",
+    "activity_report": "报告",
+    "unit": "单位",
+    "staff": "人员",
+    "announcement": "通知",
+    "policy_document": "政策文件",
+    "faq": "问答",
+}

@@ -1,0 +1,163 @@
+"""Console sign-in: passwords, lockout, CSRF, roles, session cookies, sign-out, password change."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
+from models.audit import AuditLog
+from service import admin_accounts, clock
+from service.config import Settings
+from tests.console import PASSWORD, Console, admin_console, console, make_console_user, reviewer_console  # noqa: F401
+
+PUBLIC = {"admin.login"}
+NOON = datetime(2026, 5, 6, 12, 0, tzinfo=clock.TZ)
+
+
+def test_login_ok_lands_on_console_and_is_audited(console, session_factory, session):
+    make_console_user(session_factory, "zhang")
+    response = console.login("zhang")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin")
+    page = console.get("/admin/", follow_redirects=True)
+    assert page.status_code == 200 and "zhang" in page.get_data(as_text=True)
+    entry = session.scalar(select(AuditLog).where(AuditLog.action == "auth.login"))
+    assert entry.actor == "zhang"
+    stored = session.scalar(select(AdminUser).where(AdminUser.username == "zhang")).password_hash
+    assert stored.startswith("scrypt:") and PASSWORD not in stored
+
+
+def test_login_wrong_password_keeps_username_and_says_why(console, session_factory):
+    make_console_user(session_factory, "zhang")
+    response = console.login("zhang", "wrong-password")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert "用户名或密码不正确" in html and 'value="zhang"' in html
+    assert console.get("/admin/audit").status_code == 302  # still signed out
+
+
+def test_unknown_user_and_empty_form_fail_the_same_way(console):
+    assert "用户名或密码不正确" in console.login("nobody", "whatever1").get_data(as_text=True)
+    assert "请输入用户名和密码" in console.login("", "").get_data(as_text=True)
+
+
+def test_lockout_after_five_failures_for_fifteen_minutes(console, session_factory):
+    clock.set_now(lambda: NOON)
+    make_console_user(session_factory, "zhang")
+    for _ in range(5):
+        assert console.login("zhang", "bad-password").status_code == 401
+    locked = console.login("zhang", PASSWORD)
+    assert locked.status_code == 401 and "锁定 15 分钟" in locked.get_data(as_text=True)
+    clock.set_now(lambda: NOON + timedelta(minutes=14))
+    assert console.login("zhang", PASSWORD).status_code == 401
+    clock.set_now(lambda: NOON + timedelta(minutes=15, seconds=1))
+    assert console.login("zhang", PASSWORD).status_code == 302
+
+
+def test_post_without_csrf_token_is_refused(console, session_factory):
+    make_console_user(session_factory, "zhang")
+    console.get("/admin/login")
+    response = console.client.post("/admin/login", data={"username": "zhang", "password": PASSWORD})
+    assert response.status_code == 400 and "表单已过期" in response.get_data(as_text=True)
+    forged = console.client.post("/admin/login", data={"username": "zhang", "password": PASSWORD,
+                                                        "csrf_token": "forged"})
+    assert forged.status_code == 400
+
+
+def test_wechat_and_api_stay_csrf_exempt(client):
+    assert client.get("/api/v1/me").status_code == 401
+    response = client.post("/wechat?signature=x&timestamp=1&nonce=1", data="<xml></xml>")
+    assert response.status_code == 403  # signature check, not CSRF
+
+
+def test_signed_out_user_is_sent_to_login_with_next(console):
+    response = console.get("/admin/audit")
+    assert response.status_code == 302
+    assert "/admin/login?next=/admin/audit" in response.headers["Location"]
+
+
+def test_login_follows_only_local_next(console, session_factory):
+    make_console_user(session_factory, "zhang")
+    console.get("/admin/login")
+    ok = console.post("/admin/login", {"username": "zhang", "password": PASSWORD, "next": "/admin/audit"})
+    assert ok.headers["Location"] == "/admin/audit"
+    other = Console(console.client.application.test_client())
+    other.get("/admin/login")
+    evil = other.post("/admin/login", {"username": "zhang", "password": PASSWORD, "next": "https://evil.example/"})
+    assert evil.headers["Location"] == "/admin/"
+
+
+def test_reviewer_gets_403_on_every_administrators_page(reviewer_console, app):
+    admin_only = [rule.rule for rule in app.url_map.iter_rules()
+                  if rule.endpoint.startswith("admin.") and rule.endpoint not in PUBLIC
+                  and "GET" in rule.methods and not rule.arguments
+                  and ROLE_REVIEWER not in app.view_functions[rule.endpoint].allowed_roles]
+    assert "/admin/audit" in admin_only
+    for path in admin_only:
+        response = reviewer_console.get(path)
+        assert response.status_code == 403, path
+        assert "没有权限" in response.get_data(as_text=True)
+
+
+def test_every_console_view_checks_a_role(app):
+    for endpoint, view in app.view_functions.items():
+        if endpoint.startswith("admin.") and endpoint not in PUBLIC:
+            assert getattr(view, "allowed_roles", None), f"{endpoint} has no role check"
+            assert ROLE_ADMIN in view.allowed_roles
+
+
+def test_session_cookie_is_httponly_and_samesite(console, session_factory):
+    make_console_user(session_factory, "zhang")
+    console.get("/admin/login")
+    response = console.post("/admin/login", {"username": "zhang", "password": PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_session_cookie_is_secure_in_production(settings, session_factory):
+    from service import create_app
+
+    app = create_app(Settings(**{**settings.__dict__, "production": True}))
+    make_console_user(session_factory, "zhang")
+    c = Console(app.test_client())
+    response = c.login("zhang")
+    assert response.status_code == 302 and "Secure" in response.headers["Set-Cookie"]
+    app.extensions["qijin"].engine.dispose()
+
+
+def test_logout_ends_the_session(admin_console):
+    response = admin_console.post("/admin/logout")
+    assert response.status_code == 302
+    assert admin_console.get("/admin/audit").status_code == 302
+
+
+def test_password_change_validates_and_signs_out_other_sessions(admin_console, app, session):
+    other = Console(app.test_client())
+    other.login("admin")
+    mismatch = admin_console.post("/admin/password", {"old_password": PASSWORD, "new_password": "new-pass-123",
+                                                      "confirm_password": "different-1"})
+    assert mismatch.status_code == 422 and "两次输入的新密码不一致" in mismatch.get_data(as_text=True)
+    wrong = admin_console.post("/admin/password", {"old_password": "nope-nope", "new_password": "new-pass-123",
+                                                   "confirm_password": "new-pass-123"})
+    assert "原密码不正确" in wrong.get_data(as_text=True)
+    ok = admin_console.post("/admin/password", {"old_password": PASSWORD, "new_password": "new-pass-123",
+                                                "confirm_password": "new-pass-123"})
+    assert ok.status_code == 302
+    assert admin_console.get("/admin/audit").status_code == 200  # this session continues
+    assert other.get("/admin/audit").status_code == 302  # the other one is signed out
+    assert Console(app.test_client()).login("admin", "new-pass-123").status_code == 302
+    assert session.scalar(select(AuditLog).where(AuditLog.action == "auth.password_change")) is not None
+
+
+def test_first_admin_comes_from_settings(session, settings):
+    line = admin_accounts.ensure_first_admin(session, settings.with_(admin_username="boss", admin_password="boss-pass-1"))
+    assert "boss" in line
+    user = session.scalar(select(AdminUser))
+    assert user.username == "boss" and user.role == ROLE_ADMIN
+
+
+def test_security_headers_on_console_pages(console):
+    response = console.get("/admin/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
