@@ -30,6 +30,10 @@ def create_admin(session: Session, username: str, password: str, role: str = ROL
     username = username.strip()
     if not username:
         raise InvalidInput("用户名不能为空", "username")
+    if len(username) > 64:
+        raise InvalidInput("用户名最多 64 个字符", "username")
+    if len(display_name) > 64:
+        raise InvalidInput("姓名最多 64 个字符", "display_name")
     if role not in ROLES:
         raise InvalidInput("角色只能是管理员或审核员", "role")
     if len(password) < MIN_PASSWORD:
@@ -102,3 +106,25 @@ def user_for_token(session: Session, secret: str, now: datetime) -> Optional[Adm
         return None
     token.last_used_at = now
     return token.user
+
+
+def list_admins(session: Session) -> list[AdminUser]:
+    return list(session.scalars(select(AdminUser).order_by(AdminUser.active.desc(), AdminUser.username)))
+
+
+def set_active(session: Session, user_id: int, active: bool, acting: AdminUser) -> AdminUser:
+    """Deactivate (or reactivate) a console user; nobody can lock themselves out, and one active 管理员 remains."""
+    user = session.get(AdminUser, user_id)
+    if user is None:
+        raise NotFound("没有这个账号")
+    if not active:
+        if user.id == acting.id:
+            raise InvalidInput("不能停用自己的账号", "user")
+        admins = session.scalar(select(func.count()).select_from(AdminUser)
+                                .where(AdminUser.role == ROLE_ADMIN, AdminUser.active.is_(True)))
+        if user.role == ROLE_ADMIN and user.active and admins <= 1:
+            raise InvalidInput("至少要保留一个启用的管理员", "user")
+    user.active = active
+    if active:
+        user.failed_logins, user.locked_until = 0, None
+    return user

@@ -25,7 +25,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 csrf = CSRFProtect()
 
 # Feature modules whose views live on `bp`; init_app() imports them before the blueprint is registered.
-PAGE_MODULES: list[str] = ["auth", "home", "audit"]
+PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts"]
 
 ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
 SESSION_LIFETIME = timedelta(hours=8)

@@ -32,6 +32,8 @@ ACTIONS = {
     "faq.update": "修改问答",
     "faq.delete": "删除问答",
     "admin.create": "新建账号",
+    "admin.activate": "启用账号",
+    "admin.deactivate": "停用账号",
 }
 
 TARGETS = {

@@ -1,0 +1,56 @@
+"""Console accounts (administrators only): list, create 管理员/审核员, deactivate and reactivate."""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+
+from handlers.admin import admin_required, bp, current_admin, field_errors, form_values, render
+from service import admin_accounts, audit
+from service.app import db
+from service.errors import DomainError
+from service.texts import admin as texts
+
+FIELDS = ["username", "display_name", "role"]
+
+
+def _page(values=None, errors=None, status=200):
+    return render("accounts.html", status, users=admin_accounts.list_admins(db()),
+                  roles=list(admin_accounts.ROLES.items()), values=values or {"role": "reviewer"},
+                  errors=errors or {})
+
+
+@bp.get("/accounts")
+@admin_required
+def accounts():
+    return _page()
+
+
+@bp.post("/accounts")
+@admin_required
+def create_account():
+    values = form_values(FIELDS)
+    try:
+        user = admin_accounts.create_admin(db(), values["username"], request.form.get("password", ""),
+                                           values["role"], values["display_name"].strip())
+    except DomainError as exc:
+        db().rollback()
+        return _page(values, field_errors(exc), 422)
+    audit.record(db(), current_admin(), "admin.create", user, {"username": user.username, "role": user.role})
+    db().commit()
+    flash(texts.SAVED, "ok")
+    return redirect(url_for("admin.accounts"))
+
+
+@bp.post("/accounts/<int:user_id>/active")
+@admin_required
+def set_account_active(user_id: int):
+    active = request.form.get("active") == "1"
+    try:
+        user = admin_accounts.set_active(db(), user_id, active, current_admin())
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.accounts"))
+    audit.record(db(), current_admin(), "admin.activate" if active else "admin.deactivate", user)
+    db().commit()
+    flash(texts.SAVED, "ok")
+    return redirect(url_for("admin.accounts"))
