@@ -16,6 +16,10 @@ MAX_ANSWER_BYTES = REPLY_LIMIT - 200  # room for the FAQ footer
 class FaqInvalid(ValueError):
     """The FAQ entry cannot be saved as given; the message is a Chinese explanation for the console."""
 
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field  # "questions" or "answer", so a form can show the message beside the field
+
 
 class FaqNotFound(LookupError):
     pass
@@ -30,16 +34,16 @@ def _clean_questions(questions: Iterable[str]) -> list[str]:
             seen.add(compact(q))
             out.append(q[:200])
     if not out:
-        raise FaqInvalid("至少需要一个问法")
+        raise FaqInvalid("至少需要一个问法", "questions")
     return out
 
 
 def _clean_answer(answer: str) -> str:
     answer = (answer or "").strip()
     if not answer:
-        raise FaqInvalid("答案不能为空")
+        raise FaqInvalid("答案不能为空", "answer")
     if utf8_len(answer) > MAX_ANSWER_BYTES:
-        raise FaqInvalid(f"答案太长（超过 {MAX_ANSWER_BYTES} 字节），微信一次回复放不下")
+        raise FaqInvalid(f"答案太长（超过 {MAX_ANSWER_BYTES} 字节），微信一次回复放不下", "answer")
     return answer
 
 

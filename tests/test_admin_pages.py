@@ -83,3 +83,102 @@ def test_unknown_account_and_page_are_reported(admin_console):
     response = admin_console.post("/admin/accounts/999/active", {"active": "0"}, follow_redirects=True)
     assert "没有这个账号" in text(response)
     assert admin_console.get("/admin/nope").status_code == 404
+
+
+# ---- policy ---------------------------------------------------------------------------------------------------
+
+POLICY = "一、总体要求\n坚持共同团结奋斗。\n二、进学校\n（一）课堂教学\n把民族团结教育纳入课程。\n"
+
+
+def test_policy_upload_shows_the_tree_and_is_audited(admin_console, session):
+    from io import BytesIO
+
+    response = admin_console.post("/admin/policy/upload", {"title": "测试方案",
+                                                           "file": (BytesIO(POLICY.encode()), "plan.txt")},
+                                  content_type="multipart/form-data")
+    assert response.status_code == 302
+    tree = text(admin_console.get(response.headers["Location"]))
+    assert "测试方案" in tree and "二、进学校" in tree and "(一)课堂教学" in tree and "把民族团结教育纳入课程" in tree
+    again = admin_console.post("/admin/policy/upload", {"file": (BytesIO((POLICY + "三、附则\n").encode()),
+                                                                 "plan.txt")},
+                               content_type="multipart/form-data", follow_redirects=True)
+    assert "第 2 版" in text(again)
+    listing = text(admin_console.get("/admin/policy"))
+    assert "当前" in listing and "历史" in listing
+    entry = session.scalar(select(AuditLog).where(AuditLog.action == "policy.upload").order_by(AuditLog.id.desc()))
+    assert entry.detail["version"] == 2 and entry.detail["file"] == "plan.txt"
+
+
+def test_policy_upload_refuses_bad_types_and_sizes(admin_console):
+    from io import BytesIO
+
+    from service.policy_docs import MAX_UPLOAD_BYTES
+
+    cases = [((BytesIO(b"MZ\x00\x00"), "virus.exe"), "只能上传"),
+             ((BytesIO(b"not a zip"), "fake.docx"), "不是 Word"),
+             ((BytesIO(b"x" * (MAX_UPLOAD_BYTES + 1)), "big.txt"), "不能超过"),
+             ((BytesIO("没有编号的文字".encode()), "plain.txt"), "第")]
+    for upload, message in cases:
+        response = admin_console.post("/admin/policy/upload", {"title": "标题<b>", "file": upload},
+                                      content_type="multipart/form-data")
+        page = text(response)
+        assert response.status_code in (413, 422), upload[1]
+        assert message in page and 'id="e-file"' in page, upload[1]
+    huge = admin_console.post("/admin/policy/upload", {"file": (BytesIO(b"x" * (MAX_UPLOAD_BYTES + 200 * 1024)),
+                                                                "huge.txt")}, content_type="multipart/form-data")
+    assert huge.status_code == 413 and "文件太大" in text(huge)
+    kept = admin_console.post("/admin/policy/upload", {"title": "保留的标题", "file": (BytesIO(b"MZ"), "a.exe")},
+                              content_type="multipart/form-data")
+    assert 'value="保留的标题"' in text(kept)
+
+
+def test_faq_create_validates_try_it_and_edit(admin_console, session):
+    bad = admin_console.post("/admin/policy/faq", {"questions": "报告怎么写 " + XSS, "answer": "  "})
+    page = text(bad)
+    assert bad.status_code == 422 and 'id="e-answer"' in page and "答案不能为空" in page
+    assert "报告怎么写 &lt;script&gt;" in page and XSS not in page
+    ok = admin_console.post("/admin/policy/faq", {"questions": "报告怎么写\n怎么上报活动", "answer": "发送“我要上报”。"})
+    assert ok.status_code == 302
+    tried = text(admin_console.get("/admin/policy/faq?q=怎么上报活动"))
+    assert "常见问答" in tried and "发送“我要上报”。" in tried
+    from models.policy import FaqEntry
+
+    faq = session.scalar(select(FaqEntry))
+    edited = admin_console.post(f"/admin/policy/faq/{faq.id}", {"questions": "报告怎么写", "answer": "新答案",
+                                                                "active": "1"})
+    assert edited.status_code == 302
+    session.expire_all()
+    assert session.get(FaqEntry, faq.id).answer == "新答案"
+    assert admin_console.post(f"/admin/policy/faq/{faq.id}/delete").status_code == 302
+    assert admin_console.get(f"/admin/policy/faq/{faq.id}").status_code == 404
+    actions = [a for a in session.scalars(select(AuditLog.action)) if a.startswith("faq.")]
+    assert sorted(actions) == ["faq.create", "faq.delete", "faq.update"]
+
+
+def test_unanswered_question_becomes_an_faq_in_one_step(admin_console, session_factory, session):
+    from models.policy import FaqEntry, UnansweredQuestion
+    from service import clock
+    from service.policy_chat import record_unanswered
+
+    with session_factory() as s:
+        row = record_unanswered(s, "食堂几点开门" + XSS, clock.now())
+        s.commit()
+        row_id = row.id
+    listing = text(admin_console.get("/admin/policy/unanswered"))
+    assert "食堂几点开门&lt;script&gt;" in listing and XSS not in listing
+    form = text(admin_console.get(f"/admin/policy/faq?from={row_id}"))
+    assert f'name="unanswered_id" value="{row_id}"' in form and "食堂几点开门&lt;script&gt;" in form
+    made = admin_console.post("/admin/policy/faq", {"unanswered_id": str(row_id), "answer": "这不属于政策问题。",
+                                                    "questions": "食堂几点开门" + XSS + "\n食堂开门时间"})
+    assert made.status_code == 302
+    assert session.get(UnansweredQuestion, row_id) is None
+    faq = session.scalar(select(FaqEntry))
+    assert faq.questions == ["食堂几点开门" + XSS, "食堂开门时间"]
+    gone = admin_console.post("/admin/policy/faq", {"unanswered_id": str(row_id), "answer": "x", "questions": "y"})
+    assert gone.status_code == 404 and "已被处理" in text(gone)
+
+
+def test_policy_pages_are_for_administrators_only(reviewer_console):
+    for path in ("/admin/policy", "/admin/policy/faq", "/admin/policy/unanswered"):
+        assert reviewer_console.get(path).status_code == 403
+    assert reviewer_console.post("/admin/policy/faq", {"questions": "a", "answer": "b"}).status_code == 403

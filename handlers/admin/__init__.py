@@ -25,7 +25,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 csrf = CSRFProtect()
 
 # Feature modules whose views live on `bp`; init_app() imports them before the blueprint is registered.
-PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts"]
+PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts", "policy"]
 
 ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
 SESSION_LIFETIME = timedelta(hours=8)
@@ -59,8 +59,19 @@ def current_admin() -> Optional[AdminUser]:
     return g.get("admin")
 
 
+def upload_limit(max_bytes: int) -> Callable:
+    """Raise the request body limit for one upload view (the app-wide limit is 1 MiB)."""
+    def decorate(view: Callable) -> Callable:
+        view.max_upload = max_bytes  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
 @bp.before_request
 def load_admin_and_check_csrf():
+    limit = getattr(current_app.view_functions.get(request.endpoint or ""), "max_upload", None)
+    if limit:
+        request.max_content_length = limit  # before CSRF reads the form
     if request.method in UNSAFE_METHODS:
         csrf.protect()
     g.admin = None
@@ -98,6 +109,8 @@ def roles_required(*roles: str) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
         wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        if hasattr(view, "max_upload"):
+            wrapper.max_upload = view.max_upload  # type: ignore[attr-defined]
         return wrapper
     return decorate
 
@@ -160,7 +173,7 @@ def not_found(exc):
 
 @bp.errorhandler(413)
 def too_large(exc):
-    return render("error.html", 413, title="文件太大", message="上传的内容超过了大小限制。")
+    return render("error.html", 413, title="文件太大", message="上传的内容超过了大小限制，请返回选择更小的文件。")
 
 
 @bp.errorhandler(DomainError)

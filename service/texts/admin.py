@@ -6,6 +6,13 @@ SIGNED_OUT = "已退出登录"
 PASSWORD_CHANGED = "密码已修改"
 PASSWORD_MISMATCH = "两次输入的新密码不一致"
 SAVED = "已保存"
+DELETED = "已删除"
+UNANSWERED_GONE = "这个未回答问题已被处理，请刷新列表"
+POLICY_IMPORTED = {
+    "created": "已导入第 {version} 版，共 {count} 条条款",
+    "updated": "已更新为第 {version} 版，共 {count} 条条款",
+    "unchanged": "内容与当前第 {version} 版相同，未做改动",
+}
 
 # Audit actions → what the audit page shows.
 ACTIONS = {
