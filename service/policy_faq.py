@@ -1,6 +1,7 @@
 """Administrator-curated FAQ entries (several phrasings → one answer) and the unanswered-question inbox they come from."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import delete, select
@@ -88,11 +89,14 @@ def delete_faq(session: Session, faq_id: int) -> None:
     session.flush()
 
 
-def list_unanswered(session: Session, limit: int = 100) -> list[UnansweredQuestion]:
-    """Most asked first, then most recent."""
-    return list(session.scalars(select(UnansweredQuestion)
-                                .order_by(UnansweredQuestion.count.desc(), UnansweredQuestion.last_asked_at.desc())
-                                .limit(limit)))
+def list_unanswered(session: Session, limit: int = 100,
+                    since: datetime | None = None) -> list[UnansweredQuestion]:
+    """Most asked first, then most recent; `since` keeps only questions asked again at or after that moment."""
+    stmt = select(UnansweredQuestion)
+    if since is not None:
+        stmt = stmt.where(UnansweredQuestion.last_asked_at >= since)
+    return list(session.scalars(stmt.order_by(UnansweredQuestion.count.desc(),
+                                              UnansweredQuestion.last_asked_at.desc()).limit(limit)))
 
 
 def make_faq_from_unanswered(session: Session, unanswered_id: int, answer: str,

@@ -7,6 +7,11 @@ PASSWORD_CHANGED = "密码已修改"
 PASSWORD_MISMATCH = "两次输入的新密码不一致"
 SAVED = "已保存"
 DELETED = "已删除"
+DEACTIVATED = "已停用"
+ANNOUNCEMENT_SAVED = {"草稿": "已存为草稿", "已排期": "已排期，到时间后自动发送"}
+ANNOUNCEMENT_CANCELLED = "通知已取消，未发出的消息不会再发送"
+CODES_REVOKED = "已撤销 {count} 个未使用的绑定码"
+REVIEWED = {"approve": "已通过上报 {receipt}", "reject": "已退回上报 {receipt}"}
 UNANSWERED_GONE = "这个未回答问题已被处理，请刷新列表"
 POLICY_IMPORTED = {
     "created": "已导入第 {version} 版，共 {count} 条条款",
