@@ -13,15 +13,21 @@ PALETTE = ["#b4232a", "#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#d
 FONT = "12"
 
 
+TICKS = 4
+
+
 def _nice_max(value: float) -> float:
-    """Round the axis top up to 1, 2 or 5 × 10ⁿ so the grid lines fall on readable numbers."""
+    """The axis top: TICKS grid steps of 1, 2 or 5 × 10ⁿ (2.5 × 10ⁿ from 25 up), so every grid line is a round
+    number and small counts get whole-number lines."""
     if value <= 0:
-        return 1
-    exponent = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * exponent:
-            return step * exponent
-    return 10 * exponent
+        return TICKS
+    raw = value / TICKS
+    exponent = 10 ** math.floor(math.log10(raw))
+    factors = (1, 2, 2.5, 5, 10) if exponent >= 10 else (1, 2, 5, 10)
+    step = next(f * exponent for f in factors if raw <= f * exponent + 1e-12)
+    if value >= 1 and step < 1:
+        step = 1
+    return step * TICKS
 
 
 def _fmt(value: float) -> str:
@@ -34,7 +40,7 @@ def _text_width(label: str) -> float:
 
 
 def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, title: str = "",
-                      width: int = 600, height: int = 280) -> str:
+                      width: int = 360, height: int = 220) -> str:
     """Bars per label, each split into the named series (one series ⇒ a plain bar chart). Returns SVG markup."""
     labels = [str(label) for label in labels]
     series = [(str(name), [float(v or 0) for v in values]) for name, values in series]
@@ -43,19 +49,19 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
             raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)} labels")
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
-    slot = (width - 48 - 8) / max(len(labels), 1)
+    slot = (width - 36 - 8) / max(len(labels), 1)
     rotate = any(_text_width(label) > slot - 4 for label in labels)
     legend = 22 if len(series) > 1 else 0
-    left, right, upper = 48, 8, 16 + legend
+    left, right, upper = 36, 8, 16 + legend
     lower = (max((_text_width(label) for label in labels), default=0) * 0.72 + 18) if rotate else 26
     plot_h = height - upper - lower
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {int(height)}" role="img" '
            f'aria-label="{escape(title)}" font-size="{FONT}" font-family="sans-serif">']
     if title:
         out.append(f"<title>{escape(title)}</title>")
-    for k in range(5):  # horizontal grid with axis values
-        value = top * k / 4
-        y = upper + plot_h - plot_h * k / 4
+    for k in range(TICKS + 1):  # horizontal grid with axis values
+        value = top * k / TICKS
+        y = upper + plot_h - plot_h * k / TICKS
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#6b7280">{_fmt(value)}</text>')
     bar_w = max(slot * 0.6, 2)
@@ -87,7 +93,7 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
     return "".join(out)
 
 
-def bar_chart(items: Sequence[tuple[str, float]], *, title: str = "", width: int = 600, height: int = 260,
+def bar_chart(items: Sequence[tuple[str, float]], *, title: str = "", width: int = 360, height: int = 220,
               series_name: str = "") -> str:
     """One bar per (label, value) pair."""
     return stacked_bar_chart([label for label, _ in items], [(series_name, [value for _, value in items])],

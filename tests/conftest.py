@@ -21,6 +21,9 @@ from service.token_store import make_token_store  # noqa: E402
 from service.wechat_client import make_client  # noqa: E402
 from tests.fake_wechat_api import FakeWeChatAPI  # noqa: E402
 
+# Console fixtures (signed-in test clients) and the browser harness (live server, headless Chromium).
+pytest_plugins = ["tests.console", "tests.browser"]
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:

@@ -26,7 +26,7 @@ class Console:
 
     def get(self, path: str, **kwargs):
         response = self.client.get(path, **kwargs)
-        match = _TOKEN.search(response.get_data(as_text=True))
+        match = _TOKEN.search(response.get_data(as_text=True)) if response.mimetype == "text/html" else None
         if match:
             self.token = match.group(1)
         return response

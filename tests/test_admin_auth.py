@@ -9,7 +9,7 @@ from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
 from models.audit import AuditLog
 from service import admin_accounts, clock
 from service.config import Settings
-from tests.console import PASSWORD, Console, admin_console, console, make_console_user, reviewer_console  # noqa: F401
+from tests.console import PASSWORD, Console, make_console_user
 
 PUBLIC = {"admin.login"}
 NOON = datetime(2026, 5, 6, 12, 0, tzinfo=clock.TZ)

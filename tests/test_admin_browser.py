@@ -6,7 +6,7 @@ from sqlalchemy import select
 from models.admin import ROLE_REVIEWER
 from models.audit import AuditLog
 from service import audit
-from tests.browser import browser, desktop, live_server, phone, screenshot, sign_in  # noqa: F401
+from tests.browser import screenshot, sign_in
 from tests.console import make_console_user
 
 
@@ -53,3 +53,45 @@ def test_reviewer_opening_an_administrators_url_gets_403(desktop, live_server, s
     assert response.status == 403
     assert desktop.locator("h1").inner_text() == "没有权限"
     assert desktop.locator("nav.nav >> text=审计日志").count() == 0
+
+
+def test_reviewer_approves_a_report_on_a_phone(phone, live_server, session_factory, session):
+    from models.report import ActivityReport
+    from tests.factories import make_report, make_staff, make_unit
+
+    make_console_user(session_factory, "shen", ROLE_REVIEWER)
+    with session_factory() as s:
+        staff = make_staff(s, make_unit(s, "团结社区"), openid="o-reporter")
+        report_id = make_report(s, staff, title="民族团结讲座", content="<script>alert(1)</script>").id
+        s.commit()
+    dialogs: list[str] = []
+    phone.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(phone, live_server.url, "shen")
+    assert phone.locator("h1").inner_text() == "活动报告"  # a reviewer lands on the queue
+    phone.click("text=民族团结讲座 >> nth=0")
+    assert phone.locator("#report-content").inner_text() == "<script>alert(1)</script>"
+    screenshot(phone, "phone-report-detail")
+    phone.click("button[value=approve]")
+    assert "已通过上报" in phone.locator(".flash").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    session.expire_all()
+    report = session.get(ActivityReport, report_id)
+    assert report.status == "已通过" and report.reviewed_by == "shen"
+    assert dialogs == []
+
+
+def test_dashboard_charts_on_a_phone(phone, live_server, session_factory):
+    from tests.factories import make_reviewed_report, make_staff, make_unit
+
+    make_console_user(session_factory, "admin")
+    with session_factory() as s:
+        staff = make_staff(s, make_unit(s, "团结社区", is_extension=True), openid="o-reporter")
+        make_reviewed_report(s, staff, title="讲座")
+        make_reviewed_report(s, staff, status="待审核", title="座谈", category="学校")
+        s.commit()
+    sign_in(phone, live_server.url, "admin")
+    assert phone.locator("h1").inner_text().startswith("概览")  # administrators land on the dashboard
+    assert phone.locator("#month-total").inner_text() == "2"
+    assert phone.locator(".chart svg").count() == 3
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(phone, "phone-dashboard")

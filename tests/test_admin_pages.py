@@ -6,7 +6,6 @@ from sqlalchemy import select
 from models.admin import AdminUser
 from models.audit import AuditLog
 from service import audit
-from tests.console import admin_console, reviewer_console  # noqa: F401
 
 XSS = "<script>alert(1)</script>"
 
@@ -182,3 +181,131 @@ def test_policy_pages_are_for_administrators_only(reviewer_console):
     for path in ("/admin/policy", "/admin/policy/faq", "/admin/policy/unanswered"):
         assert reviewer_console.get(path).status_code == 403
     assert reviewer_console.post("/admin/policy/faq", {"questions": "a", "answer": "b"}).status_code == 403
+
+
+# ---- reports --------------------------------------------------------------------------------------------------
+
+def _reports(session_factory, **overrides):
+    from tests.factories import make_report, make_staff, make_unit
+
+    with session_factory() as s:
+        unit = make_unit(s, "民族团结示范社区")
+        staff = make_staff(s, unit, openid="o-reporter")
+        report = make_report(s, staff, **overrides)
+        s.commit()
+        return report.id, unit.id
+
+
+def test_review_queue_filters_and_escapes(reviewer_console, session_factory):
+    report_id, unit_id = _reports(session_factory, content=XSS, title="讲座<b>1</b>")
+    queue = text(reviewer_console.get("/admin/reports"))
+    assert "讲座&lt;b&gt;1&lt;/b&gt;" in queue and "<b>1</b>" not in queue
+    assert "讲座" not in text(reviewer_console.get("/admin/reports?status=已通过"))
+    assert "讲座" in text(reviewer_console.get(f"/admin/reports?status=&unit_id={unit_id}&category=社区"))
+    bad = reviewer_console.get("/admin/reports?date_from=2026-13-01&q=讲座")
+    assert bad.status_code == 422 and 'value="2026-13-01"' in text(bad)
+    detail = text(reviewer_console.get(f"/admin/reports/{report_id}"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail and XSS not in detail
+
+
+def test_reject_needs_a_reason_and_keeps_it_typed(reviewer_console, session_factory, session):
+    from models.report import ActivityReport, ReportResultNotice
+
+    report_id, _ = _reports(session_factory)
+    empty = reviewer_console.post(f"/admin/reports/{report_id}", {"action": "reject", "reason": "  "})
+    assert empty.status_code == 422 and 'id="e-reason"' in text(empty)
+    assert session.get(ActivityReport, report_id).status == "待审核"
+    rejected = reviewer_console.post(f"/admin/reports/{report_id}", {"action": "reject", "reason": "缺少照片" + XSS})
+    assert rejected.status_code == 302
+    session.expire_all()
+    report = session.get(ActivityReport, report_id)
+    assert report.status == "已退回" and report.reviewed_by == "reviewer"
+    assert session.scalar(select(ReportResultNotice).where(ReportResultNotice.report_id == report_id)) is not None
+    again = reviewer_console.post(f"/admin/reports/{report_id}", {"action": "approve"})
+    assert again.status_code == 422 and "不能重复审核" in text(again)
+    entry = session.scalar(select(AuditLog).where(AuditLog.action == "report.reject"))
+    assert entry.actor == "reviewer" and entry.target_id == str(report_id)
+
+
+def test_export_is_an_xlsx_of_the_filtered_list(reviewer_console, session_factory, session):
+    import io
+
+    from openpyxl import load_workbook
+
+    _reports(session_factory, title="导出的活动")
+    response = reviewer_console.get("/admin/reports/export.xlsx?status=")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert any("导出的活动" in str(cell.value) for row in sheet.iter_rows() for cell in row)
+    assert session.scalar(select(AuditLog).where(AuditLog.action == "report.export")).detail["count"] == 1
+
+
+def test_unknown_report_is_404(reviewer_console):
+    assert reviewer_console.get("/admin/reports/999").status_code == 404
+
+
+# ---- units and staff ------------------------------------------------------------------------------------------
+
+def test_unit_create_validates_and_keeps_values(admin_console, session):
+    from models.unit import Unit
+
+    bad = admin_console.post("/admin/units", {"name": "新单位" + XSS, "category": "", "contact": "王<i>",
+                                              "is_extension": "1"})
+    page = text(bad)
+    assert bad.status_code == 422 and 'id="e-category"' in page
+    assert "新单位&lt;script&gt;" in page and "王&lt;i&gt;" in page and XSS not in page
+    assert 'name="is_extension" value="1" checked' in page
+    ok = admin_console.post("/admin/units", {"name": "新单位", "category": "学校", "is_education_base": "1"})
+    assert ok.status_code == 302
+    unit = session.scalar(select(Unit).where(Unit.name == "新单位"))
+    assert unit.is_education_base and not unit.is_extension
+    dup = admin_console.post("/admin/units", {"name": "新单位", "category": "学校"})
+    assert dup.status_code == 422 and "已存在" in text(dup) and 'id="e-name"' in text(dup)
+
+
+def test_staff_binding_codes_and_deactivation(admin_console, session_factory, session):
+    from models.staff import BindingCode, Staff
+    from tests.factories import make_unit
+
+    with session_factory() as s:
+        unit_id = make_unit(s, "某机关", "机关").id
+        s.commit()
+    assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "", "phone": "139"}).status_code == 422
+    assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "李四", "phone": "139"}).status_code == 302
+    staff = session.scalar(select(Staff).where(Staff.name == "李四"))
+    issued = admin_console.post(f"/admin/staff/{staff.id}/code")
+    page = text(issued)
+    assert issued.status_code == 200 and 'id="binding-code"' in page
+    assert session.scalar(select(BindingCode).where(BindingCode.staff_id == staff.id)) is not None
+    assert admin_console.post(f"/admin/staff/{staff.id}/revoke").status_code == 302
+    session.expire_all()
+    assert all(c.revoked for c in session.scalars(select(BindingCode)))
+    assert admin_console.post(f"/admin/staff/{staff.id}/deactivate").status_code == 302
+    session.expire_all()
+    assert session.get(Staff, staff.id).active is False
+    assert "未绑定" in text(admin_console.get(f"/admin/units/{unit_id}"))
+    actions = {a for a in session.scalars(select(AuditLog.action))}
+    assert {"staff.create", "binding.issue", "binding.revoke", "staff.deactivate"} <= actions
+
+
+def test_units_are_for_administrators_only(reviewer_console):
+    assert reviewer_console.get("/admin/units").status_code == 403
+    assert reviewer_console.post("/admin/units", {"name": "x", "category": "学校"}).status_code == 403
+
+
+# ---- dashboard ------------------------------------------------------------------------------------------------
+
+def test_dashboard_shows_counts_targets_lagging_and_questions(admin_console, session_factory):
+    from service import clock
+    from service.policy_chat import record_unanswered
+
+    _reports(session_factory)
+    with session_factory() as s:
+        record_unanswered(s, "本周的问题" + XSS, clock.now())
+        s.commit()
+    page = text(admin_console.get("/admin/dashboard"))
+    assert '<svg' in page and "进社区" in page
+    assert 'id="month-total">1<' in page
+    assert "0 / 8" in page and "0 / 1" in page  # 延伸拓展单位 and 教育基地 targets
+    assert "本周的问题&lt;script&gt;" in page and XSS not in page

@@ -47,6 +47,7 @@ def test_mismatched_series_is_refused():
         stacked_bar_chart(["a", "b"], [("x", [1])])
 
 
-@pytest.mark.parametrize("value, top", [(0, 1), (3, 5), (7, 10), (10, 10), (12, 20), (480, 500), (0.3, 0.5)])
+@pytest.mark.parametrize("value, top", [(0, 4), (1, 4), (3, 4), (7, 8), (10, 20), (12, 20), (90, 100), (480, 800),
+                                        (0.3, 0.4)])
 def test_axis_top_is_a_round_number(value, top):
     assert _nice_max(value) == pytest.approx(top)

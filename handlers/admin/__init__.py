@@ -12,7 +12,8 @@ from functools import wraps
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
@@ -25,7 +26,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 csrf = CSRFProtect()
 
 # Feature modules whose views live on `bp`; init_app() imports them before the blueprint is registered.
-PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts", "policy"]
+PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts", "policy", "reports", "units", "dashboard"]
 
 ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
 SESSION_LIFETIME = timedelta(hours=8)
@@ -136,6 +137,16 @@ def form_values(names: Iterable[str]) -> dict[str, str]:
 def field_errors(exc: DomainError) -> dict[str, str]:
     """A domain error as {field: message} for the form macros ('_form' when no field is named)."""
     return {exc.field or "_form": exc.message}
+
+
+def audited(action: str, target: Any, detail: Optional[dict[str, Any]], to: str, message: str):
+    """Finish a successful change: audit entry, commit (both or neither), a flash message, redirect to `to`."""
+    from service import audit
+
+    audit.record(db(), current_admin(), action, target, detail)
+    db().commit()
+    flash(message, "ok")
+    return redirect(to)
 
 
 def render(template: str, status: int = 200, **context: Any):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 
-from handlers.admin import admin_required, bp, current_admin, field_errors, form_values, render
-from service import admin_accounts, audit
+from handlers.admin import admin_required, audited, bp, current_admin, field_errors, form_values, render
+from service import admin_accounts
 from service.app import db
 from service.errors import DomainError
 from service.texts import admin as texts
@@ -34,10 +34,8 @@ def create_account():
     except DomainError as exc:
         db().rollback()
         return _page(values, field_errors(exc), 422)
-    audit.record(db(), current_admin(), "admin.create", user, {"username": user.username, "role": user.role})
-    db().commit()
-    flash(texts.SAVED, "ok")
-    return redirect(url_for("admin.accounts"))
+    return audited("admin.create", user, {"username": user.username, "role": user.role}, url_for("admin.accounts"),
+                   texts.SAVED)
 
 
 @bp.post("/accounts/<int:user_id>/active")
@@ -50,7 +48,5 @@ def set_account_active(user_id: int):
         db().rollback()
         flash(exc.message, "error")
         return redirect(url_for("admin.accounts"))
-    audit.record(db(), current_admin(), "admin.activate" if active else "admin.deactivate", user)
-    db().commit()
-    flash(texts.SAVED, "ok")
-    return redirect(url_for("admin.accounts"))
+    return audited("admin.activate" if active else "admin.deactivate", user, None, url_for("admin.accounts"),
+                   texts.SAVED)

@@ -1,0 +1,14 @@
+"""Dashboard (administrators): this month's and year's reports as charts, district targets, lagging units and
+this week's unanswered questions; all figures come from `service.dashboard`."""
+from __future__ import annotations
+
+from handlers.admin import admin_required, bp, render
+from service import clock, dashboard as dashboard_service
+from service.app import db, runtime
+
+
+@bp.get("/dashboard")
+@admin_required
+def dashboard():
+    board = dashboard_service.build(db(), clock.now(), runtime().settings.compliance_quarter_min)
+    return render("dashboard.html", board=board)

@@ -1,0 +1,96 @@
+"""Activity reports (审核员 and 管理员): review queue with filters, detail with photos and location, approve or
+reject with a reason, export of the filtered list to .xlsx. Same service functions as /api/v1/reports."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from werkzeug.security import safe_join
+
+from handlers.admin import bp, current_admin, field_errors, login_required, render
+from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUSES, ReportPhoto
+from models.unit import CATEGORIES
+from service import audit, backoffice, clock, exports, report_query, reports as report_service, units
+from service.app import db, runtime
+from service.errors import DomainError
+from service.texts import admin as texts
+
+FILTER_KEYS = ("status", "category", "unit_id", "activity_type", "date_from", "date_to", "q")
+
+
+def _filter_args() -> dict[str, str]:
+    """The queue opens on 待审核; an explicit empty status ("全部") shows every report."""
+    args = {key: request.args.get(key, "") for key in FILTER_KEYS}
+    if "status" not in request.args:
+        args["status"] = STATUS_PENDING
+    return args
+
+
+def _filters(args: dict[str, str]) -> tuple[report_query.ReportFilter, dict[str, str]]:
+    try:
+        return report_query.parse_filters(db(), args), {}
+    except DomainError as exc:
+        return report_query.ReportFilter(status=STATUS_PENDING), field_errors(exc)
+
+
+@bp.get("/reports")
+@login_required
+def reports():
+    args = _filter_args()
+    filters, errors = _filters(args)
+    page = report_query.list_reports(db(), filters, page=max(request.args.get("page", 1, type=int), 1))
+    return render("reports.html", 422 if errors else 200, page=page, args=args, errors=errors,
+                  statuses=STATUSES, categories=CATEGORIES, activity_types=ACTIVITY_TYPES,
+                  units=units.list_units(db(), include_inactive=True),
+                  query={k: v for k, v in args.items() if v or k == "status"})
+
+
+@bp.get("/reports/export.xlsx")
+@login_required
+def export_reports():
+    args = _filter_args()
+    filters, errors = _filters(args)
+    if errors:
+        flash(next(iter(errors.values())), "error")
+        return redirect(url_for("admin.reports", **args))
+    result = exports.export_reports(db(), filters, "xlsx")
+    audit.record(db(), current_admin(), "report.export", None, {"filters": filters.to_dict(), "count": result.count})
+    db().commit()
+    return send_file(io.BytesIO(result.content), mimetype=result.mimetype, as_attachment=True,
+                     download_name=result.filename)
+
+
+@bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
+@login_required
+def report_detail(report_id: int):
+    report = report_service.get_report(db(), report_id)
+    values, errors = {"reason": ""}, {}
+    if request.method == "POST":
+        values = {"reason": request.form.get("reason", ""), "action": request.form.get("action", "")}
+        try:
+            report = backoffice.review_report(db(), report_id, values, current_admin().username, clock.now())
+        except DomainError as exc:
+            db().rollback()
+            errors = field_errors(exc)
+            report = report_service.get_report(db(), report_id)
+        else:
+            audit.record(db(), current_admin(), f"report.{values['action']}", report,
+                         {"receipt_no": report.receipt_no, "reason": report.review_reason})
+            db().commit()
+            flash(texts.REVIEWED[values["action"]].format(receipt=report.receipt_no), "ok")
+            return redirect(url_for("admin.reports"))
+    return render("report_detail.html", 422 if errors else 200, report=report, values=values, errors=errors,
+                  pending=report.status == STATUS_PENDING)
+
+
+@bp.get("/reports/<int:report_id>/photos/<int:photo_id>")
+@login_required
+def report_photo(report_id: int, photo_id: int):
+    photo = db().get(ReportPhoto, photo_id)
+    if photo is None or photo.report_id != report_id or not photo.local_path:
+        abort(404)
+    path = safe_join(runtime().settings.media_dir, photo.local_path)
+    if path is None or not Path(path).is_file():
+        abort(404)
+    return send_file(path, max_age=3600)
