@@ -5,7 +5,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -13,8 +13,6 @@ from models.inbound import InboundMessage
 from service.texts import menu as menu_texts
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -28,15 +26,15 @@ def live_server(app):
 
 
 @pytest.fixture
-def page(live_server):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 375, "height": 760}, device_scale_factor=1)
-            page.goto(live_server + "/simulator")
-            yield page
-        finally:
-            browser.close()
+def page(live_server, browser):
+    """A page of the suite's one shared Chromium (tests/browser.py): Playwright's sync API allows one driver."""
+    context = browser.new_context(viewport={"width": 375, "height": 760}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.goto(live_server + "/simulator")
+        yield page
+    finally:
+        context.close()
 
 
 def test_simulator_in_a_browser(page, session, tmp_path):
