@@ -95,3 +95,39 @@ def test_dashboard_charts_on_a_phone(phone, live_server, session_factory):
     assert phone.locator(".chart svg").count() == 3
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(phone, "phone-dashboard")
+    for path, name in (("/admin/announcements/new", "phone-compose"), ("/admin/units", "phone-units"),
+                       ("/admin/policy/faq", "phone-faq")):
+        phone.goto(live_server.url + path)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375, path
+        screenshot(phone, name)
+
+
+def test_schedule_an_announcement_and_see_it_delivered(desktop, live_server, session_factory, settings, fake_wechat):
+    from models.follower import Follower
+    from service import clock, notify
+
+    make_console_user(session_factory, "admin")
+    with session_factory() as s:  # a follower who wrote within 48 h, so a customer-service message is allowed
+        s.add(Follower(openid="o-follower-1", subscribed=True, last_message_at=clock.now(), more_pages=[]))
+        s.commit()
+    sign_in(desktop, live_server.url, "admin")
+    desktop.goto(f"{live_server.url}/admin/announcements/new")
+    desktop.fill("#f-title", "周五活动通知")
+    desktop.fill("#f-body", "本周五下午三点在社区开展民族团结知识竞赛。")
+    counter = desktop.locator("[data-unit=message] .used")
+    assert int(counter.inner_text()) == len("【周五活动通知】\n本周五下午三点在社区开展民族团结知识竞赛。".encode())
+    assert desktop.locator("[data-unit=title] .used").inner_text() == "6"
+    desktop.click("button[value=preview]")
+    assert "本周五下午三点" in desktop.locator("#preview-text").inner_text()
+    assert desktop.input_value("#f-title") == "周五活动通知"  # the preview keeps the form
+    desktop.click("button[value=schedule]")
+    assert desktop.locator("#announcement-status").inner_text() == "已排期"
+    stats = notify.run_once(session_factory, settings, notify.sender_factory(settings, session_factory))
+    assert stats.sent == 1
+    desktop.reload()
+    assert desktop.locator("#announcement-status").inner_text() == "已发送"
+    assert desktop.locator("[data-status=sent]").inner_text() == "已送达 1"
+    sent = [c for c in fake_wechat.calls if c.path == "message/custom/send"]
+    assert len(sent) == 1 and sent[0].json["touser"] == "o-follower-1"
+    assert "本周五下午三点" in sent[0].json["text"]["content"]
+    screenshot(desktop, "desktop-announcement-delivered")

@@ -309,3 +309,50 @@ def test_dashboard_shows_counts_targets_lagging_and_questions(admin_console, ses
     assert 'id="month-total">1<' in page
     assert "0 / 8" in page and "0 / 1" in page  # 延伸拓展单位 and 教育基地 targets
     assert "本周的问题&lt;script&gt;" in page and XSS not in page
+
+
+# ---- announcements --------------------------------------------------------------------------------------------
+
+def test_announcement_compose_validates_previews_and_schedules(admin_console, session):
+    from models.announcement import Announcement
+
+    long_title = "标" * 21
+    bad = admin_console.post("/admin/announcements", {"title": long_title, "body": XSS, "audience_type": "all",
+                                                      "send_mode": "now", "submit": "schedule"})
+    page = text(bad)
+    assert bad.status_code == 422 and 'id="e-title"' in page and f'value="{long_title}"' in page
+    assert "&lt;script&gt;" in page and XSS not in page
+    past = admin_console.post("/admin/announcements", {"title": "通知", "body": "正文", "audience_type": "all",
+                                                       "send_mode": "at", "send_at": "2000-01-01T09:00",
+                                                       "submit": "schedule"})
+    assert past.status_code == 422 and 'id="e-send_at"' in text(past)
+    units = admin_console.post("/admin/announcements", {"title": "通知", "body": "正文", "audience_type": "units",
+                                                        "submit": "schedule"})
+    assert units.status_code == 422 and "unit_ids" in text(units)
+    preview = admin_console.post("/admin/announcements", {"title": "周五活动", "body": "<b>下午三点</b>",
+                                                          "audience_type": "all", "send_mode": "now",
+                                                          "recurrence": "每周五 9:00", "submit": "preview"})
+    assert preview.status_code == 200 and "【周五活动】\n&lt;b&gt;下午三点&lt;/b&gt;" in text(preview)
+    assert session.scalar(select(Announcement)) is None  # a preview stores nothing
+    saved = admin_console.post("/admin/announcements", {"title": "周五活动", "body": "下午三点",
+                                                        "audience_type": "categories", "categories": ["社区", "学校"],
+                                                        "send_mode": "now", "recurrence": "每周五 9:00",
+                                                        "submit": "schedule"})
+    assert saved.status_code == 302
+    ann = session.scalar(select(Announcement))
+    assert ann.status == "已排期" and ann.recurrence == "每周五 9:00"
+    assert ann.audience == {"type": "categories", "categories": ["社区", "学校"]}
+    detail = text(admin_console.get(saved.headers["Location"]))
+    assert "进社区" in detail and "每周五 9:00" in detail
+    assert admin_console.post(f"/admin/announcements/{ann.id}/cancel").status_code == 302
+    session.expire_all()
+    assert session.get(Announcement, ann.id).status == "已取消"
+    again = admin_console.post(f"/admin/announcements/{ann.id}/cancel", follow_redirects=True)
+    assert "不能取消" in text(again)
+    actions = sorted(a for a in session.scalars(select(AuditLog.action)) if a.startswith("announcement."))
+    assert actions == ["announcement.cancel", "announcement.schedule"]
+
+
+def test_announcements_are_for_administrators_only(reviewer_console):
+    assert reviewer_console.get("/admin/announcements").status_code == 403
+    assert reviewer_console.get("/admin/announcements/new").status_code == 403

@@ -26,7 +26,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 csrf = CSRFProtect()
 
 # Feature modules whose views live on `bp`; init_app() imports them before the blueprint is registered.
-PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts", "policy", "reports", "units", "dashboard"]
+PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts", "policy", "reports", "units", "dashboard", "announcements"]
 
 ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
 SESSION_LIFETIME = timedelta(hours=8)
@@ -149,8 +149,8 @@ def audited(action: str, target: Any, detail: Optional[dict[str, Any]], to: str,
     return redirect(to)
 
 
-def render(template: str, status: int = 200, **context: Any):
-    return render_template(f"admin/{template}", **context), status
+def render(template: str, http_status: int = 200, **context: Any):
+    return render_template(f"admin/{template}", **context), http_status
 
 
 @bp.app_template_filter("localtime")

@@ -1,0 +1,111 @@
+"""Announcements (管理员): compose with a live count per channel, audience, time or recurrence, preview, schedule or
+save as draft, cancel, and the delivery page. Same `service.announcements` functions as /api/v1/announcements."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+
+from handlers.admin import admin_required, audited, bp, current_admin, field_errors, render
+from models.announcement import DRAFT, STATUSES
+from models.subscription import TOPICS
+from models.unit import CATEGORIES
+from service import announcements, clock, units
+from service.app import db
+from service.errors import DomainError
+from service.texts import admin as texts
+
+TEXT_FIELDS = ("title", "body", "audience_type", "topic", "send_mode", "send_at", "recurrence")
+AUDIENCES = [("all", "全部关注者"), ("topic", "订阅了某个主题的人"), ("units", "指定单位的人员"),
+             ("categories", "某类单位的人员")]
+
+
+def _form() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(data for service.announcements, values to re-show) from the compose form."""
+    values: dict[str, Any] = {name: request.form.get(name, "") for name in TEXT_FIELDS}
+    values["unit_ids"] = request.form.getlist("unit_ids")
+    values["categories"] = request.form.getlist("categories")
+    kind = values["audience_type"] or "all"
+    audience: dict[str, Any] = {"type": kind}
+    if kind == "topic":
+        audience["topic"] = values["topic"]
+    elif kind == "units":
+        audience["unit_ids"] = [int(v) if v.isdigit() else v for v in values["unit_ids"]]
+    elif kind == "categories":
+        audience["categories"] = values["categories"]
+    data = {"title": values["title"], "body": values["body"], "audience": audience,
+            "send_at": "now" if values["send_mode"] != "at" else values["send_at"],
+            "recurrence": values["recurrence"].strip() or None,
+            "draft": request.form.get("submit") == "draft"}
+    return data, values
+
+
+def _compose(values=None, errors=None, preview=None, status=200):
+    return render("announcement_form.html", status, values=values or {"audience_type": "all", "send_mode": "now"},
+                  errors=errors or {}, preview=preview, audiences=AUDIENCES, topics=list(TOPICS.items()),
+                  categories=CATEGORIES, units=units.list_units(db()), title_limit=announcements.TITLE_LIMIT,
+                  text_limit=announcements.TEXT_LIMIT)
+
+
+def _field(exc: DomainError) -> dict[str, str]:
+    """Audience sub-fields (audience.unit_ids …) are shown beside the audience choice."""
+    errors = field_errors(exc)
+    return {("audience" if key.startswith("audience") else key): value for key, value in errors.items()}
+
+
+@bp.get("/announcements")
+@admin_required
+def announcements_list():
+    status = request.args.get("status", "")
+    items = announcements.listing(db(), status if status in STATUSES else None, limit=100)
+    return render("announcements.html", items=items, statuses=STATUSES, chosen=status,
+                  counts={a.id: announcements.delivery_counts(db(), a.id) for a in items})
+
+
+@bp.get("/announcements/new")
+@admin_required
+def new_announcement():
+    return _compose()
+
+
+@bp.post("/announcements")
+@admin_required
+def create_announcement():
+    data, values = _form()
+    try:
+        ann = announcements.create(db(), data, clock.now(), created_by=current_admin().id)
+        if request.form.get("submit") == "preview":
+            preview = {"text": announcements.message_text(ann.title, ann.body),
+                       "recipients": len(announcements.resolve_audience(db(), ann.audience)),
+                       "first_run": ann.next_run_at or ann.send_at}
+            db().rollback()  # a preview stores nothing
+            return _compose(values, preview=preview)
+    except DomainError as exc:
+        db().rollback()
+        return _compose(values, _field(exc), status=422)
+    return audited("announcement.create" if ann.status == DRAFT else "announcement.schedule", ann,
+                   {"title": ann.title, "audience": ann.audience, "recurrence": ann.recurrence},
+                   url_for("admin.announcement_detail", announcement_id=ann.id), texts.ANNOUNCEMENT_SAVED[ann.status])
+
+
+@bp.get("/announcements/<int:announcement_id>")
+@admin_required
+def announcement_detail(announcement_id: int):
+    ann = announcements.get(db(), announcement_id)
+    status = request.args.get("status", "")
+    return render("announcement_detail.html", ann=ann, counts=announcements.delivery_counts(db(), ann.id),
+                  deliveries=announcements.deliveries(db(), ann.id, status or None, limit=500), chosen=status,
+                  cancellable=ann.status in announcements.CANCELLABLE, topics=TOPICS)
+
+
+@bp.post("/announcements/<int:announcement_id>/cancel")
+@admin_required
+def cancel_announcement(announcement_id: int):
+    try:
+        ann = announcements.cancel(db(), announcement_id, clock.now())
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.announcement_detail", announcement_id=announcement_id))
+    return audited("announcement.cancel", ann, {"title": ann.title},
+                   url_for("admin.announcement_detail", announcement_id=announcement_id), texts.ANNOUNCEMENT_CANCELLED)
