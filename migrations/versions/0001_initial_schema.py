@@ -37,6 +37,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_user')),
     sa.UniqueConstraint('username', name=op.f('uq_admin_user_username'))
     )
+    op.create_table('audit_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('actor', sa.String(length=64), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('target_type', sa.String(length=32), nullable=False),
+    sa.Column('target_id', sa.String(length=64), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_actor'), ['actor'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_target_type'), ['target_type'], unique=False)
+
     op.create_table('binding_attempt',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('openid', sa.String(length=64), nullable=False),
@@ -465,5 +481,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_binding_attempt_attempted_at'))
 
     op.drop_table('binding_attempt')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_log_target_type'))
+        batch_op.drop_index(batch_op.f('ix_audit_log_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_log_actor'))
+        batch_op.drop_index(batch_op.f('ix_audit_log_action'))
+
+    op.drop_table('audit_log')
     op.drop_table('admin_user')
     # ### end Alembic commands ###
