@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from models.conversation import ConversationDraft
+from service import fastsql
 from service.clock import local
 
 
@@ -51,21 +52,20 @@ def load(session: Session, openid: str, now: datetime, for_update: bool = False,
     return None
 
 
-_LIVE = (select(ConversationDraft.openid, ConversationDraft.flow, ConversationDraft.step, ConversationDraft.data,
-                ConversationDraft.version, ConversationDraft.expires_at)
-         .where(ConversationDraft.openid == bindparam("openid"))
-         .order_by(ConversationDraft.updated_at.desc()))
+_LIVE = fastsql.Statement("SELECT flow, step, data, version, expires_at FROM conversation_draft WHERE openid = ?"
+                          " ORDER BY updated_at DESC")
+_LIVE_LOCKED = fastsql.Statement(_LIVE.by_dialect["sqlite"] + " FOR UPDATE")
 
 
 def live_drafts(session: Session, openid: str, now: datetime, for_update: bool = False) -> list[Draft]:
     """All the user's live drafts, most recently touched first (the router offers a message to each in turn).
 
-    Runs for every text message, so it selects plain columns with a statement built once (no ORM entities).
+    Runs for every text message, so it is fixed SQL on the session's connection (service/fastsql.py).
     """
-    stmt = _LIVE.with_for_update() if for_update and session.get_bind().dialect.name == "postgresql" else _LIVE
-    rows = session.connection().execute(stmt, {"openid": openid})
-    return [Draft(r.openid, r.flow, r.step, dict(r.data or {}), r.version, False)
-            for r in rows if local(r.expires_at) > now]
+    locked = for_update and session.get_bind().dialect.name == "postgresql"
+    rows = fastsql.execute(session, _LIVE_LOCKED if locked else _LIVE, (openid,)).fetchall()
+    return [Draft(openid, flow, step, dict(fastsql.json_from_db(data) or {}), version, False)
+            for flow, step, data, version, expires_at in rows if fastsql.datetime_from_db(expires_at) > now]
 
 
 def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft:
