@@ -7,6 +7,8 @@ Screenshots go to tests/artifacts/ (git-ignored).
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -46,12 +48,27 @@ def live_server(app) -> Iterator[LiveServer]:
     server.stop()
 
 
+def ensure_chromium() -> str:
+    """Debian's Chromium, installed on first use when missing (as root with apt), so the README's test command
+    works on a fresh machine; elsewhere the failure says what to install."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if CHROMIUM == "/usr/bin/chromium" and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"headless Chromium not found at {CHROMIUM}: install Debian's 'chromium' package "
+                    "(or set CHROMIUM_PATH)")
+    return CHROMIUM
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = pw.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
 
