@@ -31,15 +31,15 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.announcement import (CANCELLED, CLAIMED, CS, DELIVERED, FAILED, MASS, PARTIAL, PENDING, SCHEDULED, SENDING,
+from models.announcement import (CLAIMED, CS, DELIVERED, FAILED, MASS, PARTIAL, PENDING, SCHEDULED, SENDING,
                                  SENT, SKIPPED, TEMPLATE, UNKNOWN, Announcement, Delivery, ServiceWindow)
 from models.follower import Follower
 from models.subscription import NoticeOptOut

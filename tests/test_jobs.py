@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models.announcement import Announcement, Delivery
+from models.announcement import Announcement
 from models.inbound import InboundMessage
 from models.report import ActivityReport, ReportResultNotice
 from models.staff import Staff

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from models.announcement import (CANCELLED, CS, DELIVERED, FAILED, MASS, PARTIAL, PENDING, SCHEDULED, SENT, SKIPPED,
-                                 TEMPLATE, UNKNOWN, Announcement, Delivery, ServiceWindow)
+                                 TEMPLATE, UNKNOWN, Delivery, ServiceWindow)
 from models.subscription import NoticeOptOut
 from service import announcements, clock, notify
 from service.clock import TZ

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from models.announcement import CLAIMED, DELIVERED, PARTIAL, SENT, UNKNOWN, Announcement, Delivery
-from scheduler import build_scheduler, job_specs, jobs
+from scheduler import build_scheduler, job_specs
 from service import announcements, clock
 from tests.notice_helpers import add_followers, record_outcomes, successful_calls
 
