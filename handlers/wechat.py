@@ -5,6 +5,7 @@ from flask import Blueprint, Response, abort, request
 
 from service import clock, gateway
 from service.app import db, runtime
+from service.db import serialized_writes
 from service.wechat_protocol import InvalidSignature, check_signature
 
 bp = Blueprint("wechat", __name__)
@@ -24,7 +25,9 @@ def verify() -> Response:
 
 @bp.post("/wechat")
 def receive() -> Response:
-    session = db()
-    result = gateway.receive(session, runtime().settings, request.args, request.get_data(cache=False), clock.now())
-    session.commit()
+    body = request.get_data(cache=False)
+    session, rt = db(), runtime()
+    with serialized_writes(rt.engine):
+        result = gateway.receive(session, rt.settings, request.args, body, clock.now())
+        session.commit()
     return Response(result.body, status=result.status, content_type=result.content_type)
