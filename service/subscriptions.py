@@ -42,8 +42,8 @@ def unsubscribe_all(session, openid: str) -> None:
 
 
 def show_topics(ctx: ChatContext) -> str:
-    codes = list(TOPICS)
-    current = [TOPICS[t] for t in codes if t in topics_of(ctx.session, ctx.openid)]
+    subscribed = set(topics_of(ctx.session, ctx.openid))
+    current = [name for code, name in TOPICS.items() if code in subscribed]
     conversation.save(ctx.session, Draft(ctx.openid, FLOW, "topic"), ctx.now, TTL)
     lines = "\n".join(f"{i}. {name}" for i, name in enumerate(TOPICS.values(), 1))
     return texts.TOPIC_MENU.format(lines=lines, current="、".join(current) or texts.NONE)
