@@ -5,11 +5,9 @@ dedupe key. `configure()` gives them the settings and session factory of the pro
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Optional
 
 from sqlalchemy import func, select
@@ -18,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.announcement import DELIVERED, FAILED, SKIPPED, UNKNOWN, Announcement, Delivery
 from models.report import ReportResultNotice
-from service import announcements, clock, conversation, inbox, notify
+from service import announcements, clock, compliance, conversation, inbox, media, notify
 from service.config import Settings
 from service.texts import notices as texts
 from service.textfit import fit_utf8
@@ -114,14 +112,6 @@ def record_report_results() -> None:
         session.commit()
 
 
-def _compliance():
-    """service.compliance once the compliance work is installed, else None (reminders are not sent)."""
-    if importlib.util.find_spec("service.compliance") is None:
-        log.warning("service.compliance is not installed: compliance reminders are not sent")
-        return None
-    return importlib.import_module("service.compliance")
-
-
 def _remind(key_prefix: str, title: str, template: str, units: list, extra: dict[str, str]) -> list[int]:
     """One system message per unit (to its bound staff) listing what it missed; unique per period and unit."""
     rt = runtime()
@@ -140,12 +130,9 @@ def _remind(key_prefix: str, title: str, template: str, units: list, extra: dict
 
 def monthly_compliance_reminders() -> list[int]:
     """1st of the month, 9:00: staff of every lagging unit (year to date) get a reminder, once per month."""
-    compliance = _compliance()
-    if compliance is None:
-        return []
     today = clock.today()
     with runtime().session_factory() as session:
-        lagging = compliance.lagging_units(session, date(today.year, 1, 1), date(today.year, 12, 31), today)
+        lagging = compliance.lagging_units(session, *compliance.year_to_date(today), today)
     return _remind(f"reminder:{today:%Y-%m}", texts.REMINDER_TITLE, texts.REMINDER_BODY,
                    [(u, u.missed) for u in lagging], {})
 
@@ -153,14 +140,9 @@ def monthly_compliance_reminders() -> list[int]:
 def quarter_end_warning() -> list[int]:
     """20th of the quarter's last month: staff of units that have not yet met this quarter's requirements are
     warned (before the quarter closes and they turn 滞后), once per quarter."""
-    compliance = _compliance()
-    if compliance is None:
-        return []
     today = clock.today()
-    first_month = 3 * ((today.month - 1) // 3) + 1
-    q_start = date(today.year, first_month, 1)
-    q_end = (date(today.year + 1, 1, 1) if first_month == 10 else date(today.year, first_month + 3, 1)) \
-        - timedelta(days=1)
+    quarter = next(compliance.periods(compliance.QUARTER, today, today))
+    q_start, q_end = quarter.start, quarter.end
     with runtime().session_factory() as session:
         report = compliance.evaluate(session, q_start, q_end, today)
     behind = [(u, [r for r in u.missed if r.rule.period == compliance.QUARTER]) for u in report.units]
@@ -181,11 +163,8 @@ def weekly_digest() -> Optional[int]:
             Announcement.kind == "announcement", Announcement.last_sent_at >= since))
         by_status = dict(session.execute(select(Delivery.status, func.count()).join(Announcement).where(
             Announcement.kind == "announcement", Delivery.created_at >= since).group_by(Delivery.status)).all())
-        lagging = 0
-        compliance = _compliance()
-        if compliance is not None:
-            today = clock.today()
-            lagging = len(compliance.lagging_units(session, date(today.year, 1, 1), date(today.year, 12, 31), today))
+        today = clock.today()
+        lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today))
     body = texts.DIGEST_BODY.format(announcements=count, sent=by_status.get(DELIVERED, 0),
                                     failed=by_status.get(FAILED, 0), unknown=by_status.get(UNKNOWN, 0),
                                     lagging=lagging)
@@ -197,9 +176,6 @@ def weekly_digest() -> Optional[int]:
 def download_report_media() -> None:
     """Fetch staff photos before WeChat's 3-day media expiry (service.media commits per photo)."""
     rt = runtime()
-    if importlib.util.find_spec("service.media") is None:
-        return
-    media = importlib.import_module("service.media")
     client = rt.sender_factory()()
     with rt.session_factory() as session:
         media.download_pending(session, client, rt.settings.media_dir, clock.now())
