@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.announcement import DELIVERED, FAILED, SKIPPED, UNKNOWN, Announcement, Delivery
 from models.report import ReportResultNotice
-from service import announcements, clock, compliance, conversation, inbox, media, notify
+from service import announcements, clock, compliance, conversation, inbox, media, notify, reports
 from service.config import Settings
 from service.texts import notices as texts
 from service.textfit import fit_utf8
@@ -83,8 +83,7 @@ def queue_report_results() -> int:
     rt = runtime()
     now = clock.now()
     with rt.session_factory() as session:
-        pending = list(session.scalars(select(ReportResultNotice).where(ReportResultNotice.status == "pending")
-                                       .order_by(ReportResultNotice.id).limit(500)))
+        pending = reports.pending_notices(session, limit=500)
     queued = 0
     for notice in pending:
         queue_system_message(rt.session_factory, f"report-result:{notice.id}", texts.REPORT_RESULT_TITLE, notice.text,
