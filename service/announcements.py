@@ -287,11 +287,3 @@ def chunks(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
-
-def pending_system_keys(session: Session, keys: Iterable[str]) -> set[str]:
-    """Which of these dedupe keys already exist (system messages are created once)."""
-    keys = list(keys)
-    if not keys:
-        return set()
-    return set(session.scalars(select(Announcement.dedupe_key).where(Announcement.dedupe_key.in_(keys))))
-
