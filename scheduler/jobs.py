@@ -105,7 +105,7 @@ def record_report_results() -> None:
             status = session.scalar(select(Delivery.status).join(Announcement).where(
                 Announcement.dedupe_key == f"report-result:{notice.id}"))
             if status == DELIVERED:
-                notice.status, notice.sent_at = "sent", announcements.utc(clock.now())
+                notice.status, notice.sent_at = "sent", clock.now()
             elif status in (FAILED, SKIPPED, UNKNOWN):
                 notice.status = "failed"
         session.commit()
@@ -156,7 +156,7 @@ def weekly_digest() -> Optional[int]:
         log.info("weekly digest: ADMIN_OPENIDS is empty, nothing to send")
         return None
     now = clock.now()
-    since = announcements.utc(now - timedelta(days=7))
+    since = now - timedelta(days=7)
     with rt.session_factory() as session:
         count = session.scalar(select(func.count()).select_from(Announcement).where(
             Announcement.kind == "announcement", Announcement.last_sent_at >= since))

@@ -154,7 +154,7 @@ def create(session: Session, data: dict[str, Any], now: datetime, created_by: Op
     run_at = first_run(send_at, rule, now)
     draft = bool(data.get("draft"))
     ann = Announcement(kind=kind, dedupe_key=dedupe_key, title=title, body=body, audience=audience,
-                       send_at=utc(send_at), recurrence=rule, next_run_at=None if draft else utc(run_at),
+                       send_at=send_at, recurrence=rule, next_run_at=None if draft else run_at,
                        status=DRAFT if draft else SCHEDULED, created_by=created_by)
     session.add(ann)
     session.flush()
@@ -186,9 +186,9 @@ def edit(session: Session, announcement_id: int, data: dict[str, Any], now: date
     # compare-and-set: the scheduler may be materialising this very announcement
     result = session.execute(
         update(Announcement).where(Announcement.id == ann.id, Announcement.status.in_(EDITABLE))
-        .values(title=title, body=body, audience=audience, recurrence=rule, send_at=utc(send_at),
-                next_run_at=None if draft else utc(run_at), status=DRAFT if draft else SCHEDULED,
-                updated_at=utc(now))
+        .values(title=title, body=body, audience=audience, recurrence=rule, send_at=send_at,
+                next_run_at=None if draft else run_at, status=DRAFT if draft else SCHEDULED,
+                updated_at=now)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         raise Conflict(texts.NOT_EDITABLE.format(status=SENDING))
@@ -201,13 +201,13 @@ def cancel(session: Session, announcement_id: int, now: datetime) -> Announcemen
     ann = get(session, announcement_id)
     result = session.execute(
         update(Announcement).where(Announcement.id == ann.id, Announcement.status.in_(CANCELLABLE))
-        .values(status=CANCELLED, cancelled_at=utc(now), next_run_at=None, updated_at=utc(now))
+        .values(status=CANCELLED, cancelled_at=now, next_run_at=None, updated_at=now)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         session.refresh(ann)
         raise Conflict(texts.NOT_CANCELLABLE.format(status=ann.status))
     session.execute(update(Delivery).where(Delivery.announcement_id == ann.id, Delivery.status == PENDING)
-                    .values(status=SKIPPED, reason=texts.REASON_CANCELLED, updated_at=utc(now))
+                    .values(status=SKIPPED, reason=texts.REASON_CANCELLED, updated_at=now)
                     .execution_options(synchronize_session=False))
     session.refresh(ann)
     return ann

@@ -7,7 +7,7 @@ compare-and-set so a lost update raises `ConcurrentUpdate` instead of silently o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -70,7 +70,6 @@ def live_drafts(session: Session, openid: str, now: datetime, for_update: bool =
 
 def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft:
     """Insert or update the draft; raises ConcurrentUpdate when the row changed since it was loaded."""
-    now = now.astimezone(timezone.utc)  # SQLite drops the offset and `local()` reads naive values back as UTC
     expires = now + ttl
     if draft.version == 0:
         existing = session.get(ConversationDraft, (draft.openid, draft.flow))
@@ -105,6 +104,5 @@ def clear(session: Session, openid: str, flow: str | None = None) -> None:
 
 def purge_expired(session: Session, now: datetime, grace: timedelta = timedelta(days=7)) -> int:
     """Delete drafts expired for longer than `grace` (kept that long so '继续' can still resume them)."""
-    cutoff = (now - grace).astimezone(timezone.utc)
-    result = session.execute(delete(ConversationDraft).where(ConversationDraft.expires_at < cutoff))
+    result = session.execute(delete(ConversationDraft).where(ConversationDraft.expires_at < now - grace))
     return result.rowcount or 0

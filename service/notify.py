@@ -44,7 +44,7 @@ from models.announcement import (CLAIMED, CS, DELIVERED, FAILED, MASS, PARTIAL, 
 from models.follower import Follower
 from models.subscription import NoticeOptOut
 from service import clock, recurrence
-from service.announcements import chunks, message_text, resolve_audience, utc
+from service.announcements import chunks, message_text, resolve_audience
 from service.config import Settings
 from service.errors import WeChatAPIError, WeChatError
 from service.texts import notices as texts
@@ -130,7 +130,7 @@ def _mass_counts(session: Session, openids: list[str], since: datetime) -> dict[
     for part in chunks(openids, IN_CHUNK):
         rows = session.execute(select(Delivery.openid, func.count()).where(
             Delivery.openid.in_(part), Delivery.channel == MASS, Delivery.status == DELIVERED,
-            Delivery.sent_at >= utc(since)).group_by(Delivery.openid))
+            Delivery.sent_at >= since).group_by(Delivery.openid))
         counts.update({openid: n for openid, n in rows})
     return counts
 
@@ -175,7 +175,7 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
     mass_counts = _mass_counts(session, openids, month_start) if use_mass else {}
 
     base = dict(announcement_id=ann.id, occurrence=occurrence, attempts=0, errcode=None, batch=None,
-                next_attempt_at=utc(now), created_at=utc(now), updated_at=utc(now), claimed_by="", lease_until=None,
+                next_attempt_at=now, created_at=now, updated_at=now, claimed_by="", lease_until=None,
                 sent_at=None)
     rows: list[dict[str, Any]] = []
     mass_rows: list[dict[str, Any]] = []
@@ -222,7 +222,7 @@ def _save_windows(session: Session, windows: dict[str, Window]) -> None:
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     items = list(windows.items())
     for part in chunks(items, 2000):
-        stmt = insert(ServiceWindow).values([{"openid": openid, "window_start": utc(w.start), "used": w.used}
+        stmt = insert(ServiceWindow).values([{"openid": openid, "window_start": w.start, "used": w.used}
                                              for openid, w in part])
         session.execute(stmt.on_conflict_do_update(index_elements=["openid"], set_={
             "window_start": stmt.excluded.window_start, "used": stmt.excluded.used}))
@@ -234,14 +234,14 @@ def materialize_due(session_factory: sessionmaker[Session], settings: Settings, 
     started: list[int] = []
     with session_factory() as session:
         due = list(session.scalars(select(Announcement.id).where(
-            Announcement.status == SCHEDULED, Announcement.next_run_at <= utc(now)).order_by(Announcement.next_run_at)))
+            Announcement.status == SCHEDULED, Announcement.next_run_at <= now).order_by(Announcement.next_run_at)))
     for ann_id in due:
         with session_factory() as session:
             result = session.execute(
                 update(Announcement).where(Announcement.id == ann_id, Announcement.status == SCHEDULED,
-                                           Announcement.next_run_at <= utc(now))
-                .values(status=SENDING, occurrence=Announcement.occurrence + 1, last_sent_at=utc(now),
-                        updated_at=utc(now))
+                                           Announcement.next_run_at <= now)
+                .values(status=SENDING, occurrence=Announcement.occurrence + 1, last_sent_at=now,
+                        updated_at=now)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 session.rollback()
@@ -259,12 +259,12 @@ def materialize_due(session_factory: sessionmaker[Session], settings: Settings, 
 def recover_expired(session: Session, now: datetime) -> dict[str, int]:
     """Claims whose lease ran out belong to a dead process: mass rows are re-sent under the same clientmsgid,
     per-user rows become 'unknown' (they may or may not have reached WeChat)."""
-    expired = and_(Delivery.status == CLAIMED, Delivery.lease_until < utc(now))
+    expired = and_(Delivery.status == CLAIMED, Delivery.lease_until < now)
     mass = session.execute(update(Delivery).where(expired, Delivery.channel == MASS).values(
-        status=PENDING, next_attempt_at=utc(now), lease_until=None, updated_at=utc(now))
+        status=PENDING, next_attempt_at=now, lease_until=None, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     unknown = session.execute(update(Delivery).where(expired, Delivery.channel != MASS).values(
-        status=UNKNOWN, reason=texts.REASON_UNKNOWN, lease_until=None, updated_at=utc(now))
+        status=UNKNOWN, reason=texts.REASON_UNKNOWN, lease_until=None, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     if mass or unknown:
         log.warning("recovered interrupted deliveries: %s mass rows to resend, %s marked unknown", mass, unknown)
@@ -285,9 +285,9 @@ def finish_completed(session: Session, now: datetime) -> list[int]:
             Delivery.announcement_id == ann.id, Delivery.occurrence == ann.occurrence,
             Delivery.status.in_((FAILED, UNKNOWN))))
         result = PARTIAL if bad else SENT
-        values: dict[str, Any] = {"status": result, "updated_at": utc(now)}
+        values: dict[str, Any] = {"status": result, "updated_at": now}
         if ann.recurrence:
-            values.update(status=SCHEDULED, next_run_at=utc(recurrence.next_run(ann.recurrence, now)))
+            values.update(status=SCHEDULED, next_run_at=recurrence.next_run(ann.recurrence, now))
         session.execute(update(Announcement).where(Announcement.id == ann.id, Announcement.status == SENDING,
                                                    Announcement.occurrence == ann.occurrence).values(**values)
                         .execution_options(synchronize_session=False))
@@ -320,7 +320,7 @@ class Outcome:
 
 def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, me: str) -> list[Job]:
     candidates = (select(Delivery.id).where(Delivery.status == PENDING, Delivery.channel.in_((CS, TEMPLATE)),
-                                            Delivery.next_attempt_at <= utc(now))
+                                            Delivery.next_attempt_at <= now)
                   .order_by(Delivery.next_attempt_at).limit(limit))  # follows ix_delivery_due: no sort of the backlog
     if _dialect(session) == "postgresql":
         # a locking CTE is evaluated exactly once; an IN (subquery … LIMIT n SKIP LOCKED) may be re-run per row
@@ -331,8 +331,8 @@ def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, 
         target = Delivery.id.in_(candidates.scalar_subquery())
     rows = session.execute(
         update(Delivery).where(target, Delivery.status == PENDING)
-        .values(status=CLAIMED, lease_until=utc(now + timedelta(seconds=lease)), attempts=Delivery.attempts + 1,
-                claimed_by=me, updated_at=utc(now))
+        .values(status=CLAIMED, lease_until=now + timedelta(seconds=lease), attempts=Delivery.attempts + 1,
+                claimed_by=me, updated_at=now)
         .returning(Delivery.id, Delivery.openid, Delivery.channel, Delivery.announcement_id, Delivery.attempts)
         .execution_options(synchronize_session=False)).all()
     return [Job([r.id], [r.openid], r.channel, r.announcement_id, r.attempts) for r in rows]
@@ -340,13 +340,13 @@ def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, 
 
 def _claim_mass_chunk(session: Session, now: datetime, lease: float, me: str) -> Optional[Job]:
     batch = session.scalar(select(Delivery.batch).where(Delivery.status == PENDING, Delivery.channel == MASS,
-                                                        Delivery.next_attempt_at <= utc(now)).limit(1))
+                                                        Delivery.next_attempt_at <= now).limit(1))
     if batch is None:
         return None
     rows = session.execute(
         update(Delivery).where(Delivery.batch == batch, Delivery.status == PENDING)
-        .values(status=CLAIMED, lease_until=utc(now + timedelta(seconds=lease)), attempts=Delivery.attempts + 1,
-                claimed_by=me, updated_at=utc(now))
+        .values(status=CLAIMED, lease_until=now + timedelta(seconds=lease), attempts=Delivery.attempts + 1,
+                claimed_by=me, updated_at=now)
         .returning(Delivery.id, Delivery.openid, Delivery.announcement_id, Delivery.attempts)
         .execution_options(synchronize_session=False)).all()
     if not rows:
@@ -384,12 +384,12 @@ def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str]
 def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, now: datetime) -> None:
     ids = Delivery.id.in_(job.ids)
     mine = and_(ids, Delivery.status == CLAIMED)
-    common = dict(lease_until=None, updated_at=utc(now), errcode=outcome.errcode)
+    common = dict(lease_until=None, updated_at=now, errcode=outcome.errcode)
     if outcome.ok:
-        values = dict(common, status=DELIVERED, sent_at=utc(now), channel=job.channel)  # keeps earlier notes
+        values = dict(common, status=DELIVERED, sent_at=now, channel=job.channel)  # keeps earlier notes
     elif outcome.retryable and job.attempts < settings.notify_max_attempts:
         delay = min(settings.notify_backoff_seconds * 2 ** (job.attempts - 1), BACKOFF_CAP)
-        values = dict(common, status=PENDING, next_attempt_at=utc(now + timedelta(seconds=delay)),
+        values = dict(common, status=PENDING, next_attempt_at=now + timedelta(seconds=delay),
                       reason=outcome.reason)
     elif outcome.retryable:
         values = dict(common, status=FAILED, reason=f"{texts.REASON_RETRIES}: {outcome.reason}"[:255])
@@ -399,13 +399,13 @@ def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, no
         session.execute(update(ServiceWindow).where(ServiceWindow.openid == job.openids[0])
                         .values(used=CS_QUOTA).execution_options(synchronize_session=False))
         if settings.wechat_template_id:  # fall back to the next channel right away
-            values = dict(common, status=PENDING, channel=TEMPLATE, next_attempt_at=utc(now),
+            values = dict(common, status=PENDING, channel=TEMPLATE, next_attempt_at=now,
                           reason=f"客服消息失败（{outcome.errcode}），改用模板消息")
         else:
             values = dict(common, status=FAILED, reason=f"{outcome.reason}；{texts.REASON_NO_CHANNEL}"[:255])
     elif job.channel == MASS:  # the mass API refused this chunk (quota, protection…): per-user channels instead
         values = dict(common, status=PENDING, channel=TEMPLATE if settings.wechat_template_id else CS, batch=None,
-                      next_attempt_at=utc(now), reason=f"群发失败（{outcome.reason}），改为逐个发送"[:255])
+                      next_attempt_at=now, reason=f"群发失败（{outcome.reason}），改为逐个发送"[:255])
     else:
         values = dict(common, status=FAILED, reason=outcome.reason)
     session.execute(update(Delivery).where(mine).values(**values).execution_options(synchronize_session=False))
@@ -422,8 +422,8 @@ def _record_all(session: Session, settings: Settings, finished: list[tuple[Job, 
     for channel, ids in ok.items():
         for part in chunks(ids, IN_CHUNK):
             session.execute(update(Delivery).where(Delivery.id.in_(part), Delivery.status == CLAIMED)
-                            .values(status=DELIVERED, sent_at=utc(now), channel=channel, errcode=0, lease_until=None,
-                                    updated_at=utc(now))
+                            .values(status=DELIVERED, sent_at=now, channel=channel, errcode=0, lease_until=None,
+                                    updated_at=now)
                             .execution_options(synchronize_session=False))
 
 

@@ -69,7 +69,7 @@ class SqlTokenStore:
             return row.value
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        expires = (clock.now() + timedelta(seconds=ttl)).astimezone(timezone.utc) if ttl else None
+        expires = clock.now() + timedelta(seconds=ttl) if ttl else None
         values = {"key": key, "value": value, "expires_at": expires, "updated_at": datetime.now(timezone.utc)}
         with self._factory.begin() as session:
             dialect = session.get_bind().dialect.name
