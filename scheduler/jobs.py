@@ -127,11 +127,17 @@ def _remind(key_prefix: str, title: str, template: str, units: list, extra: dict
     return created
 
 
+def _rules(rt) -> tuple:
+    """The compliance rules with the configured quarterly minimum, as the dashboard and the API use them."""
+    return compliance.rules(rt.settings.compliance_quarter_min)
+
+
 def monthly_compliance_reminders() -> list[int]:
     """1st of the month, 9:00: staff of every lagging unit (year to date) get a reminder, once per month."""
     today = clock.today()
-    with runtime().session_factory() as session:
-        lagging = compliance.lagging_units(session, *compliance.year_to_date(today), today)
+    rt = runtime()
+    with rt.session_factory() as session:
+        lagging = compliance.lagging_units(session, *compliance.year_to_date(today), today, _rules(rt))
     return _remind(f"reminder:{today:%Y-%m}", texts.REMINDER_TITLE, texts.REMINDER_BODY,
                    [(u, u.missed) for u in lagging], {})
 
@@ -142,8 +148,9 @@ def quarter_end_warning() -> list[int]:
     today = clock.today()
     quarter = next(compliance.periods(compliance.QUARTER, today, today))
     q_start, q_end = quarter.start, quarter.end
-    with runtime().session_factory() as session:
-        report = compliance.evaluate(session, q_start, q_end, today)
+    rt = runtime()
+    with rt.session_factory() as session:
+        report = compliance.evaluate(session, q_start, q_end, today, _rules(rt))
     behind = [(u, [r for r in u.missed if r.rule.period == compliance.QUARTER]) for u in report.units]
     return _remind(f"quarter:{q_start:%Y-%m}", texts.QUARTER_TITLE, texts.QUARTER_BODY,
                    [(u, missed) for u, missed in behind if missed], {"quarter_end": q_end.isoformat()})
@@ -163,7 +170,7 @@ def weekly_digest() -> Optional[int]:
         by_status = dict(session.execute(select(Delivery.status, func.count()).join(Announcement).where(
             Announcement.kind == "announcement", Delivery.created_at >= since).group_by(Delivery.status)).all())
         today = clock.today()
-        lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today))
+        lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today, _rules(rt)))
     body = texts.DIGEST_BODY.format(announcements=count, sent=by_status.get(DELIVERED, 0),
                                     failed=by_status.get(FAILED, 0), unknown=by_status.get(UNKNOWN, 0),
                                     lagging=lagging)

@@ -99,3 +99,16 @@ def test_trim_message_log_keeps_the_retention_window(rt, session):
     assert jobs.trim_message_log() == 1
     assert [m.dedupe_key for m in session.scalars(select(InboundMessage))] == ["new"]
     assert jobs.purge_conversation_drafts() == 0
+
+
+def test_reminders_apply_the_configured_quarterly_minimum(rt, session, fake_wechat, settings, session_factory):
+    unit, staff = staffed_unit(session, "团结社区", "社区", "o-one-a-quarter")
+    for i, day in enumerate((date(2025, 2, 10), date(2025, 5, 10), date(2025, 8, 10)), 1):
+        session.add(ActivityReport(receipt_no=f"QJ2025120100{i:02d}", unit_id=unit.id, staff_id=staff.id,
+                                   openid="o-one-a-quarter", category="社区", activity_type="宣传教育", title="宣讲",
+                                   activity_date=day, place="社区", participants=20, content="宣讲政策",
+                                   status="已通过"))
+    session.commit()
+    assert jobs.monthly_compliance_reminders() == []  # one approved activity a quarter meets the default rule
+    jobs.configure(rt.settings.with_(compliance_quarter_min=2), session_factory)
+    assert len(jobs.monthly_compliance_reminders()) == 1  # two a quarter, as configured, it does not
