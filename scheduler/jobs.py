@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.announcement import DELIVERED, FAILED, SKIPPED, UNKNOWN, Announcement, Delivery
 from models.report import ReportResultNotice
-from service import announcements, clock, compliance, conversation, inbox, media, notify, reports
+from service import announcements, clock, compliance, conversation, inbox, media, notify, reports, simulator
 from service.config import Settings
 from service.texts import notices as texts
 from service.textfit import fit_utf8
@@ -183,6 +183,8 @@ def download_report_media() -> None:
     """Fetch staff photos before WeChat's 3-day media expiry (service.media commits per photo)."""
     rt = runtime()
     client = rt.sender_factory()()
+    if rt.settings.simulator_enabled:
+        client = simulator.LocalPictures(rt.settings, client)
     with rt.session_factory() as session:
         media.download_pending(session, client, rt.settings.media_dir, clock.now())
 

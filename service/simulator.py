@@ -83,6 +83,18 @@ def picture_path(settings: Settings, media_id: str) -> Optional[Path]:
     return next((p for p in (Path(settings.media_dir) / "simulator").glob(f"{media_id}.*") if p.is_file()), None)
 
 
+class LocalPictures:
+    """A media downloader for the photo job that serves simulator pictures (`sim_…` ids, which WeChat never
+    issued) from the local store and passes every other media id on to WeChat."""
+
+    def __init__(self, settings: Settings, client: Any):
+        self.settings, self.client = settings, client
+
+    def download_media(self, media_id: str) -> bytes:
+        path = picture_path(self.settings, media_id)
+        return path.read_bytes() if path is not None else self.client.download_media(media_id)
+
+
 # ---- actions → WeChat message fields ----------------------------------------------------------------------------
 
 def _base(openid: str, msg_type: str, now: int) -> dict[str, Any]:

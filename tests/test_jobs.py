@@ -3,6 +3,7 @@ report results through the notice service, the weekly digest and housekeeping.""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -112,3 +113,22 @@ def test_reminders_apply_the_configured_quarterly_minimum(rt, session, fake_wech
     assert jobs.monthly_compliance_reminders() == []  # one approved activity a quarter meets the default rule
     jobs.configure(rt.settings.with_(compliance_quarter_min=2), session_factory)
     assert len(jobs.monthly_compliance_reminders()) == 1  # two a quarter, as configured, it does not
+
+
+def test_simulator_photos_are_stored_from_the_simulator_not_fetched_from_wechat(rt, session, fake_wechat):
+    """A photo sent from /simulator has a `sim_…` media id WeChat never issued: the media job must take the
+    picture the simulator kept, or the console would show it as "downloading" until it fails."""
+    from models.report import ReportPhoto
+    from service import simulator
+    from tests.factories import make_report, make_staff
+
+    picture = simulator.store_picture(rt.settings, b"\xff\xd8\xff\xe0jpeg")
+    report = make_report(session, make_staff(session))
+    session.add(ReportPhoto(report_id=report.id, openid="o-test", media_id=picture.media_id))
+    session.commit()
+    jobs.download_report_media()
+    photo = session.scalars(select(ReportPhoto)).one()
+    session.refresh(photo)
+    assert photo.download_status == "done", photo.last_error
+    assert (Path(rt.settings.media_dir) / photo.local_path).read_bytes() == b"\xff\xd8\xff\xe0jpeg"
+    assert fake_wechat.calls_to("media/get") == []
