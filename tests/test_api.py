@@ -243,4 +243,5 @@ def test_export_the_months_reports(api, data):
     csv_file = api().get("/exports/reports.csv?month=2026-02&status=已通过")
     parsed = list(csv.reader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
     assert csv_file.data.startswith(b"\xef\xbb\xbf") and len(parsed) == 6
+    assert csv_file.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not "…; charset=utf-8" twice
     assert api().get("/exports/reports.pdf").status_code == 422

@@ -37,7 +37,7 @@ def get_compliance():
 def export_reports(fmt: str):
     """The filtered reports as an .xlsx or .csv attachment (same filters as /reports, e.g. ?month=2026-03)."""
     file = exports.export_reports(db(), report_query.parse_filters(db(), request.args), fmt)
-    response = Response(file.content, mimetype=file.mimetype)
+    response = Response(file.content, content_type=file.mimetype)
     ascii_name = f"reports.{fmt}"
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file.filename)}")
