@@ -86,6 +86,11 @@ def queue_report_results() -> int:
         pending = reports.pending_notices(session, limit=500)
     queued = 0
     for notice in pending:
+        if not notice.openid:  # nobody to address (older rows): record it, don't stop every later delivery
+            with rt.session_factory() as session:
+                session.get(ReportResultNotice, notice.id).status = "failed"
+                session.commit()
+            continue
         queue_system_message(rt.session_factory, f"report-result:{notice.id}", texts.REPORT_RESULT_TITLE, notice.text,
                              {"type": "openids", "openids": [notice.openid]}, now)
         with rt.session_factory() as session:

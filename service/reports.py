@@ -152,6 +152,8 @@ def review(session: Session, report_id: int, approve: bool, reviewer: str, now: 
         session.refresh(report)
         raise AlreadyReviewed(f"该上报已审核（{report.status}），不能重复审核")
     session.refresh(report)
+    if not report.openid:  # entered for staff without a WeChat binding: nobody to tell
+        return report
     template = texts.RESULT_APPROVED if approve else texts.RESULT_REJECTED
     session.add(ReportResultNotice(report_id=report.id, openid=report.openid, created_at=now,
                                    text=template.format(title=report.title, receipt_no=report.receipt_no,

@@ -83,6 +83,37 @@ def test_report_results_go_out_through_the_notice_service(rt, session, fake_wech
     assert successful_calls(fake_wechat) == {"o-reporter": 1}
 
 
+def test_a_paper_report_of_an_unbound_staff_member_does_not_stop_deliveries(rt, session, fake_wechat):
+    """A report entered through the API for staff with no WeChat binding has no openid: reviewing it must not
+    leave a notice the scheduler cannot address, which used to make every deliver_announcements run raise
+    (so no announcement or other result notice went out any more)."""
+    from service import backoffice
+
+    unit, staff = staffed_unit(session, "城关社区", "社区", "o-reporter")
+    paper_staff = Staff(unit_id=unit.id, name="纸质上报人")
+    session.add(paper_staff)
+    session.flush()
+    paper = backoffice.create_report(session, {
+        "unit_id": unit.id, "staff_id": paper_staff.id, "category": "社区", "activity_type": "研究部署",
+        "title": "补录活动", "date": "2025-11-20", "place": "社区", "participants": 10,
+        "content": "补录一次线下活动的内容记录。"}, NOW)
+    online = ActivityReport(receipt_no="QJ202512010009", unit_id=unit.id, staff_id=staff.id, openid="o-reporter",
+                            category="社区", activity_type="宣讲", title="民族团结宣讲", activity_date=date(2025, 11, 30),
+                            place="社区活动中心", participants=30, content="宣讲政策")
+    session.add(online)
+    session.flush()
+    reports.review(session, paper.id, True, "admin", NOW)
+    reports.review(session, online.id, True, "admin", NOW)
+    stale = ReportResultNotice(report_id=paper.id, openid="", text="已审核通过")  # left by an earlier version
+    session.add(stale)
+    session.commit()
+    jobs.deliver_announcements()
+    assert successful_calls(fake_wechat) == {"o-reporter": 1}
+    session.expire_all()
+    assert {n.openid: n.status for n in session.scalars(select(ReportResultNotice))} == {
+        "o-reporter": "sent", "": "failed"}
+
+
 def test_weekly_digest_to_administrators(rt, session, fake_wechat):
     add_followers(session, ["o-admin"], NOW, timedelta(hours=1))
     session.commit()
