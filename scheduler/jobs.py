@@ -122,7 +122,8 @@ def _remind(key_prefix: str, title: str, template: str, units: list, extra: dict
     created = []
     now = clock.now()
     for unit, missed in units:
-        listed = "；".join(f"{r.rule.description}（{r.count}/{r.rule.min_count}）" for r in missed) or "—"
+        listed = "；".join(f"{r.rule.description}（{r.period.label}：{r.count}/{r.rule.min_count}）"
+                          for r in missed) or "—"
         ann_id = queue_system_message(rt.session_factory, f"{key_prefix}:unit{unit.unit_id}", title,
                                       template.format(unit=unit.name, missed=listed, **extra),
                                       {"type": "units", "unit_ids": [unit.unit_id]}, now)

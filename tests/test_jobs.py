@@ -53,6 +53,16 @@ def test_monthly_reminder_reaches_the_staff_of_lagging_units_once(rt, session, f
     assert ann.dedupe_key == f"reminder:2025-12:unit{lagging.id}"
 
 
+def test_monthly_reminder_says_which_quarter_each_missed_item_is_for(rt, session, fake_wechat):
+    """The same quarterly rule missed in three quarters must not read as one line repeated three times."""
+    staffed_unit(session, "城关社区", "社区", "o-lagging")
+    session.commit()
+    jobs.monthly_compliance_reminders()
+    jobs.deliver_announcements()
+    text = fake_wechat.calls_to("message/custom/send")[0].json["text"]["content"]
+    assert all(f"2025年第{q}季度" in text for q in (1, 2, 3)), text
+
+
 def test_quarter_end_warning_names_the_quarter_end(rt, session, fake_wechat):
     warned_at = datetime(2025, 12, 20, 9, 0, tzinfo=TZ)
     clock.set_now(lambda: warned_at)
