@@ -329,6 +329,7 @@ def test_announcement_compose_validates_previews_and_schedules(admin_console, se
     units = admin_console.post("/admin/announcements", {"title": "通知", "body": "正文", "audience_type": "units",
                                                         "submit": "schedule"})
     assert units.status_code == 422 and "unit_ids" in text(units)
+    assert 'id="e-audience_type"' in text(units) and "必须是非空的单位编号列表" in text(units)  # said beside 发给谁
     preview = admin_console.post("/admin/announcements", {"title": "周五活动", "body": "<b>下午三点</b>",
                                                           "audience_type": "all", "send_mode": "now",
                                                           "recurrence": "每周五 9:00", "submit": "preview"})

@@ -50,7 +50,7 @@ def _compose(values=None, errors=None, preview=None, status=200):
 def _field(exc: DomainError) -> dict[str, str]:
     """Audience sub-fields (audience.unit_ids …) are shown beside the audience choice."""
     errors = field_errors(exc)
-    return {("audience" if key.startswith("audience") else key): value for key, value in errors.items()}
+    return {("audience_type" if key.startswith("audience") else key): value for key, value in errors.items()}
 
 
 @bp.get("/announcements")
