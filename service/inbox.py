@@ -51,7 +51,8 @@ _FINISH = fastsql.Statement("UPDATE inbound_message SET reply = ?, status = ?, h
 _TOUCH_ON_MESSAGE = fastsql.Statement(
     "INSERT INTO follower (openid, subscribed, first_seen_at, last_interaction_at, last_message_at, scene, more_pages)"
     " VALUES (?, ?, ?, ?, ?, '', '[]') ON CONFLICT (openid) DO UPDATE"
-    " SET last_interaction_at = excluded.last_interaction_at, last_message_at = excluded.last_message_at")
+    " SET last_interaction_at = excluded.last_interaction_at, last_message_at = excluded.last_message_at,"
+    " subscribed = excluded.subscribed")  # only followers can send messages
 
 
 def _insert_for(session: Session):

@@ -146,6 +146,15 @@ def test_subscribe_welcomes_and_unsubscribe_is_recorded(wechat, session):
     assert not session.get(Follower, wechat.openid).subscribed
 
 
+def test_a_message_after_a_missed_subscribe_event_marks_the_user_as_following_again(wechat, session):
+    """Only followers can send messages: if the re-follow event was lost (our server down while WeChat retried),
+    the next message must not leave the user recorded as unfollowed and skipped by every announcement."""
+    wechat.send_event("unsubscribe")
+    wechat.send_text("帮助")
+    session.expire_all()
+    assert session.get(Follower, wechat.openid).subscribed
+
+
 def test_menu_clicks_do_not_open_the_customer_service_window(wechat, session):
     wechat.click("HELP")
     assert session.get(Follower, wechat.openid).last_message_at is None
