@@ -76,7 +76,7 @@ def parse_int(value: Any, name: str, minimum: int = 1) -> Optional[int]:
     return number
 
 
-def _choice(value: Any, options: tuple[str, ...], name: str) -> Optional[str]:
+def choice(value: Any, options: tuple[str, ...], name: str) -> Optional[str]:
     if value in (None, ""):
         return None
     if value not in options:
@@ -104,10 +104,10 @@ def parse_filters(session: Session, args: Mapping[str, Any]) -> ReportFilter:
         date_from, date_to = month_range(str(args["month"]))
     if date_from and date_to and date_to < date_from:
         raise InvalidInput(texts.DATE_ORDER, "date_to")
-    return ReportFilter(status=_choice(args.get("status"), STATUSES, "status"),
-                        category=_choice(args.get("category"), CATEGORIES, "category"),
+    return ReportFilter(status=choice(args.get("status"), STATUSES, "status"),
+                        category=choice(args.get("category"), CATEGORIES, "category"),
                         unit_id=unit_id,
-                        activity_type=_choice(args.get("activity_type"), ACTIVITY_TYPES, "activity_type"),
+                        activity_type=choice(args.get("activity_type"), ACTIVITY_TYPES, "activity_type"),
                         date_from=date_from, date_to=date_to, q=str(args.get("q") or "").strip()[:100])
 
 

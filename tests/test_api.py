@@ -231,6 +231,8 @@ def test_compliance_lists_lagging_units(api, data):
         ("quarterly_activity", "2026年第2季度"): "进行中"}
     assert {d["id"]: d["count"] for d in report["district"]} == {"extension_units": 1, "education_bases": 0}
     assert api().get("/compliance?date_from=2026-02-30").json["field"] == "date_from"
+    unknown = api().get("/compliance?status=落后")
+    assert unknown.status_code == 422 and unknown.json["field"] == "status"
 
 
 def test_export_the_months_reports(api, data):

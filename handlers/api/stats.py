@@ -27,9 +27,10 @@ def get_compliance():
         db(), report_query.parse_date(args.get("date_from"), "date_from") or default_from,
         report_query.parse_date(args.get("date_to"), "date_to") or default_to, today,
         rule_set=compliance.rules(quarter_min or runtime().settings.compliance_quarter_min))
+    status = report_query.choice(args.get("status"), (compliance.MET, compliance.RUNNING, compliance.LAGGING), "status")
     payload = report.to_dict()
-    if args.get("status"):
-        payload["units"] = [u for u in payload["units"] if u["status"] == args["status"]]
+    if status:
+        payload["units"] = [u for u in payload["units"] if u["status"] == status]
     return jsonify(payload)
 
 
