@@ -157,7 +157,7 @@ def review(session: Session, report_id: int, approve: bool, reviewer: str, now: 
     template = texts.RESULT_APPROVED if approve else texts.RESULT_REJECTED
     session.add(ReportResultNotice(report_id=report.id, openid=report.openid, created_at=now,
                                    text=template.format(title=report.title, receipt_no=report.receipt_no,
-                                                        reason=reason)))
+                                                        reason=reason.rstrip("。.！!；; "))))
     session.flush()
     return report
 

@@ -176,13 +176,13 @@ def test_review_approve_and_reject(session):
     reports.review(session, approved.id, True, "admin", NOW)
     with pytest.raises(reports.ReportError, match="原因"):
         reports.review(session, rejected.id, False, "admin", NOW)
-    reports.review(session, rejected.id, False, "admin", NOW, reason="照片不清晰")
-    assert (approved.status, rejected.status, rejected.review_reason) == ("已通过", "已退回", "照片不清晰")
+    reports.review(session, rejected.id, False, "admin", NOW, reason="照片不清晰。")
+    assert (approved.status, rejected.status, rejected.review_reason) == ("已通过", "已退回", "照片不清晰。")
     with pytest.raises(reports.AlreadyReviewed, match="已审核"):
         reports.review(session, approved.id, False, "admin2", NOW, reason="改主意")
     notices = reports.pending_notices(session)
     assert [n.openid for n in notices] == ["o1", "o1"]
-    assert "审核通过" in notices[0].text and "照片不清晰" in notices[1].text
+    assert "审核通过" in notices[0].text and "原因：照片不清晰。请修改后重新上报。" in notices[1].text
     with pytest.raises(reports.ReportNotFound):
         reports.review(session, 999, True, "admin", NOW)
     assert session.scalar(select(func.count()).select_from(ReportResultNotice)) == 2
