@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable, Optional
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.types import TypeDecorator
@@ -16,9 +17,21 @@ NAMING_CONVENTION = {
 }
 
 
+_clock: Optional[Callable[[], datetime]] = None
+
+
 def utcnow() -> datetime:
-    """Timezone-aware 'now' for column defaults; display code converts to Asia/Shanghai."""
-    return datetime.now(timezone.utc)
+    """Timezone-aware 'now' for column defaults; display code converts to Asia/Shanghai.
+
+    Follows `service.clock` when it is pinned (tests), so a row's `created_at` agrees with the app's 'now'.
+    """
+    return (_clock() if _clock is not None else datetime.now(timezone.utc)).astimezone(timezone.utc)
+
+
+def set_clock(fn: Optional[Callable[[], datetime]]) -> None:
+    """Called by service.clock.set_now only."""
+    global _clock
+    _clock = fn
 
 
 class UTCDateTime(TypeDecorator):

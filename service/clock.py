@@ -5,6 +5,8 @@ from datetime import date, datetime, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from models.base import set_clock
+
 TZ = ZoneInfo("Asia/Shanghai")
 
 _override: Callable[[], datetime] | None = None
@@ -32,3 +34,4 @@ def set_now(fn: Callable[[], datetime] | None) -> None:
     """Pin the clock (tests) or restore the real one with None."""
     global _override
     _override = fn
+    set_clock(fn)  # column defaults such as created_at follow the same clock

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from models.report import STATUS_APPROVED, ActivityReport
 from models.unit import Unit
+from service.clock import local
 from service.errors import InvalidInput
 from service.texts import compliance as texts
 
@@ -162,7 +163,8 @@ class UnitCompliance:
 
     @property
     def status(self) -> str:
-        return max((r.status for r in self.results), key=_SEVERITY.__getitem__, default=MET)
+        # With no period to judge yet (a unit registered during the current quarter) it is 进行中, not 达标.
+        return max((r.status for r in self.results), key=_SEVERITY.__getitem__, default=RUNNING)
 
     @property
     def missed(self) -> list[RuleResult]:
@@ -226,7 +228,8 @@ def _count(rows: Iterable[tuple[int, str, date]], unit_id: int, rule: Rule, peri
 def evaluate(session: Session, period_start: date, period_end: date, today: date,
              rule_set: Optional[tuple[Rule, ...]] = None, unit_ids: Optional[list[int]] = None) -> ComplianceReport:
     """Each active unit's status over the natural periods overlapping [period_start, period_end], and the district's
-    progress towards its targets. Periods that have not started by `today` are left out."""
+    progress towards its targets. Periods that have not started by `today`, or had started before the unit was
+    registered, are left out."""
     if period_end < period_start:
         raise InvalidInput("结束日期不能早于开始日期", "date_to")
     rule_set = RULES if rule_set is None else rule_set
@@ -247,10 +250,13 @@ def evaluate(session: Session, period_start: date, period_end: date, today: date
     results = []
     for unit in units:
         outcome = UnitCompliance(unit.id, unit.name, unit.category)
+        registered = local(unit.created_at).date()
         for rule, rule_periods in per_rule:
             if not rule.applies_to(unit):
                 continue
-            for period in rule_periods:
+            # A unit answers for the periods that began once it was registered: one added in November is not
+            # behind on that year's or that quarter's requirements, its first are the next quarter's.
+            for period in (p for p in rule_periods if p.start >= registered):
                 count = _count(rows.get(rule.approved_only, ()), unit.id, rule, period)
                 outcome.results.append(RuleResult(rule, period, count, expected_by(rule, period, today),
                                                   rule_status(rule, period, count, today)))

@@ -12,8 +12,16 @@ from models.unit import Unit
 from service import clock, reports, units
 
 
-def make_unit(session: Session, name: str = "天山区某社区", category: str = "社区", **overrides: Any) -> Unit:
-    return units.create_unit(session, name, category, **overrides)
+# Fixture units were registered long before the periods the tests judge (compliance skips earlier periods).
+REGISTERED = datetime(2020, 1, 1, tzinfo=clock.TZ)
+
+
+def make_unit(session: Session, name: str = "天山区某社区", category: str = "社区",
+              registered: datetime = REGISTERED, **overrides: Any) -> Unit:
+    unit = units.create_unit(session, name, category, **overrides)
+    unit.created_at = registered
+    session.flush()
+    return unit
 
 
 def make_staff(session: Session, unit: Unit | None = None, name: str = "张三", phone: str = "13800000000",

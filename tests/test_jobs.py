@@ -16,6 +16,7 @@ from models.unit import Unit
 from scheduler import jobs
 from service import clock, reports
 from service.clock import TZ
+from tests.factories import REGISTERED
 from tests.notice_helpers import add_followers, record_outcomes, successful_calls
 
 NOW = datetime(2025, 12, 1, 9, 0, tzinfo=TZ)
@@ -29,7 +30,7 @@ def rt(settings, session_factory, fake_wechat):
 
 
 def staffed_unit(session, name, category, openid, now=NOW):
-    unit = Unit(name=name, category=category)
+    unit = Unit(name=name, category=category, created_at=REGISTERED)
     session.add(unit)
     session.flush()
     staff = Staff(unit_id=unit.id, name=f"{name}联络员", openid=openid)
