@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from service.texts import menu as texts
+from service.textfit import utf8_len
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ CLICK_KEYS: dict[str, str] = {
     "SUBSCRIBE": "subscribe", "NOTICES": "notices", "BIND_HELP": "bind_help", "HELP": "menu",
 }
 
+MAX_KEY_BYTES = 128
+
 BUTTON_TYPES = {"click", "view", "miniprogram", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
                 "pic_photo_or_album", "pic_weixin", "location_select", "media_id", "view_limited"}
 
@@ -64,6 +67,15 @@ BUTTON_TYPES = {"click", "view", "miniprogram", "scancode_push", "scancode_waitm
 def _chinese_width(name: str) -> float:
     """WeChat counts a 汉字 as one unit and two ASCII characters as one."""
     return sum(1 if ord(ch) > 0x7F else 0.5 for ch in name)
+
+
+def name_fits(name: str, max_chars: int, max_bytes: int) -> bool:
+    return bool(name) and _chinese_width(name) <= max_chars and utf8_len(name) <= max_bytes
+
+
+def key_fits(key: str) -> bool:
+    """A CLICK/event key: present and at most 128 bytes."""
+    return bool(key) and utf8_len(key) <= MAX_KEY_BYTES
 
 
 def validate_menu(menu: dict[str, Any]) -> list[str]:
@@ -74,7 +86,7 @@ def validate_menu(menu: dict[str, Any]) -> list[str]:
         errors.append(f"top level has {len(buttons)} buttons (1-3 allowed)")
     for i, top in enumerate(buttons, 1):
         name = top.get("name", "")
-        if not name or _chinese_width(name) > 4 or len(name.encode("utf-8")) > 16:
+        if not name_fits(name, 4, 16):
             errors.append(f"top button {i} name {name!r} is empty or longer than 4 汉字/16 bytes")
         subs = top.get("sub_button")
         if subs is not None:
@@ -89,7 +101,7 @@ def validate_menu(menu: dict[str, Any]) -> list[str]:
 
 def _button_errors(button: dict[str, Any], max_chars: int, max_bytes: int) -> Iterable[str]:
     name = button.get("name", "")
-    if not name or _chinese_width(name) > max_chars or len(name.encode("utf-8")) > max_bytes:
+    if not name_fits(name, max_chars, max_bytes):
         yield f"name {name!r} is empty or longer than {max_chars} 汉字/{max_bytes} bytes"
     kind = button.get("type")
     if kind not in BUTTON_TYPES:
@@ -98,7 +110,7 @@ def _button_errors(button: dict[str, Any], max_chars: int, max_bytes: int) -> It
         yield "view button without url"
     if kind not in ("view", "miniprogram", "media_id", "view_limited"):
         key = button.get("key", "")
-        if not key or len(key.encode("utf-8")) > 128:
+        if not key_fits(key):
             yield f"key {key!r} is empty or longer than 128 bytes"
 
 

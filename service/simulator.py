@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from service.config import Settings
-from service.menu import CUSTOM_MENU
+from service.menu import CUSTOM_MENU, key_fits
 from service.texts import simulator as texts
 from service.wechat_protocol import MalformedMessage, message_xml, read_reply, wechat_request
 
@@ -111,7 +111,7 @@ def _event(openid: str, event: str, now: int, key: str = "", **extra: Any) -> di
 
 def _key(action: Mapping[str, Any]) -> str:
     key = str(action.get("key") or "").strip()
-    if not key or len(key.encode("utf-8")) > 128:
+    if not key_fits(key):
         raise SimulatorInputError(texts.BAD_KEY)
     return key
 
