@@ -5,7 +5,6 @@ from flask import Blueprint, Response, abort, request
 
 from service import clock, gateway
 from service.app import db, runtime
-from service.db import serialized_writes
 from service.wechat_protocol import InvalidSignature, check_signature
 
 bp = Blueprint("wechat", __name__)
@@ -25,9 +24,6 @@ def verify() -> Response:
 
 @bp.post("/wechat")
 def receive() -> Response:
-    body = request.get_data(cache=False)
-    session, rt = db(), runtime()
-    with serialized_writes(rt.engine):
-        result = gateway.receive(session, rt.settings, request.args, body, clock.now())
-        session.commit()
+    rt = runtime()
+    result = gateway.receive(db, rt.engine, rt.settings, request.args, request.get_data(cache=False), clock.now())
     return Response(result.body, status=result.status, content_type=result.content_type)

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+
+if TYPE_CHECKING:
+    from service.conversation import Draft
 
 
 @dataclass
@@ -42,12 +45,31 @@ class Inbound:
         return self.latitude is not None and self.longitude is not None
 
 
-@dataclass
 class ChatContext:
-    session: Session
-    settings: Settings
-    now: datetime
-    inbound: Inbound
+    """What a route sees: the message, its time, the settings and a database session.
+
+    The session may be opened on first use (`open_session`): the gateway's read-only fast path answers most
+    keyword messages without one. `drafts` are the sender's live conversations as the gateway fetched them with
+    the message's claim (None: not fetched); the router's first look uses them instead of querying again.
+    """
+
+    def __init__(self, session: Optional[Session], settings: Settings, now: datetime, inbound: Inbound,
+                 drafts: Optional[list["Draft"]] = None, open_session: Optional[Callable[[], Session]] = None):
+        self._session, self._open_session = session, open_session
+        self.settings, self.now, self.inbound, self.drafts = settings, now, inbound, drafts
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            if self._open_session is None:
+                raise RuntimeError("this chat context has no database session")
+            self._session = self._open_session()
+        return self._session
+
+    def take_drafts(self) -> Optional[list["Draft"]]:
+        """The prefetched drafts, once: whatever runs later must look again, a route may have changed them."""
+        drafts, self.drafts = self.drafts, None
+        return drafts
 
     @property
     def openid(self) -> str:

@@ -60,10 +60,20 @@ _LIVE_LOCKED = fastsql.Statement(_LIVE.by_dialect["sqlite"] + " FOR UPDATE")
 def live_drafts(session: Session, openid: str, now: datetime, for_update: bool = False) -> list[Draft]:
     """All the user's live drafts, most recently touched first (the router offers a message to each in turn).
 
-    Runs for every text message, so it is fixed SQL on the session's connection (service/fastsql.py).
+    Runs for every message, so it is fixed SQL on the session's connection (service/fastsql.py); the gateway
+    usually fetches it together with the message's claim (inbox.claim).
     """
+    statement, params = live_drafts_query(session, openid, for_update)
+    return live_drafts_from(openid, fastsql.execute(session, statement, params).fetchall(), now)
+
+
+def live_drafts_query(session: Session, openid: str, for_update: bool = False) -> tuple[fastsql.Statement, tuple]:
+    """The statement behind live_drafts, locking the rows on PostgreSQL when the caller may update them."""
     locked = for_update and session.get_bind().dialect.name == "postgresql"
-    rows = fastsql.execute(session, _LIVE_LOCKED if locked else _LIVE, (openid,)).fetchall()
+    return (_LIVE_LOCKED if locked else _LIVE), (openid,)
+
+
+def live_drafts_from(openid: str, rows: list, now: datetime) -> list[Draft]:
     return [Draft(openid, flow, step, dict(fastsql.json_from_db(data) or {}), version, False)
             for flow, step, data, version, expires_at in rows if fastsql.datetime_from_db(expires_at) > now]
 

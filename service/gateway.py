@@ -1,19 +1,22 @@
 """One inbound POST from WeChat, end to end: verify → decode → claim (exactly once) → route → encode.
 
-Flask-free so the simulator, benchmarks and tests drive the same path. The caller owns the session and commits.
+Flask-free so the simulator, benchmarks and tests drive the same path. The caller owns the session; the gateway
+commits the message's transaction itself (on PostgreSQL in the same round trip as the reply's update).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping
+from typing import Callable, Mapping
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from service import inbox, router
-from service.chat import ChatContext
+from service import fastsql, inbox, router
+from service.chat import ChatContext, Inbound
 from service.config import Settings
+from service.db import serialized_writes
 from service.texts import common as texts
 from service.wechat_protocol import (CONTROL_CHARS, InvalidSignature, MalformedMessage, decode_request,
                                      encode_reply, message_xml, to_inbound)
@@ -28,7 +31,12 @@ class GatewayResult:
     content_type: str = "application/xml; charset=utf-8"
 
 
-def receive(session: Session, settings: Settings, args: Mapping[str, str], body: bytes, now: datetime) -> GatewayResult:
+def receive(open_session: Callable[[], Session], engine: Engine, settings: Settings, args: Mapping[str, str],
+            body: bytes, now: datetime) -> GatewayResult:
+    """Answer one POST: check, decrypt and parse, handle, encrypt the reply.
+
+    `open_session` gives the request's ORM session; it is called only when a route or the general path needs one.
+    """
     try:
         data, envelope = decode_request(settings, args, body)
     except InvalidSignature as exc:
@@ -41,13 +49,51 @@ def receive(session: Session, settings: Settings, args: Mapping[str, str], body:
     inbound = to_inbound(data)
     # keep the decrypted XML in the log, not the ciphertext
     raw = message_xml(data) if envelope.encrypted else CONTROL_CHARS.sub("", body.decode("utf-8", "replace"))
+    reply = handle(open_session, engine, settings, inbound, raw, now)
+    return GatewayResult(200, encode_reply(settings, envelope, inbound, reply))
+
+
+def _read_only_reply(ctx: ChatContext) -> str | None:
+    try:
+        return router.read_only_reply(ctx)
+    except Exception:  # the full path runs the route again and answers with an apology if it fails again
+        log.warning("read-only route failed for a message from %s", ctx.openid, exc_info=True)
+        return None
+
+
+def handle(open_session: Callable[[], Session], engine: Engine, settings: Settings, inbound: Inbound, raw: str,
+           now: datetime) -> str | None:
+    """Claim, route and store one message exactly once, and commit; a retry gets the stored reply.
+
+    Fast path first: a text asking for a read-only intent (the keyword menu) has no effect but its own storage,
+    unless a conversation of the user is open. So its reply is computed first and stored with the message in one
+    write, on a pooled connection of its own, that checks for an open conversation (and for a retry); if it finds
+    one, the general path runs, in the request's ORM session.
+    Only the writing runs behind the SQLite writer gate (service/db.py), so the gate is held briefly.
+    """
+    ctx = ChatContext(None, settings, now, inbound, open_session=open_session)
+    reply = _read_only_reply(ctx)
+    if reply is not None:
+        with fastsql.checkout(engine) as wire, serialized_writes(engine):
+            stored = inbox.record_if_idle(wire, inbound, raw, reply, now)
+        if stored:
+            return reply
+    session = ctx.session
+    with serialized_writes(engine):
+        reply = _claim_and_route(ctx, raw)
+    session.commit()
+    return reply
+
+
+def _claim_and_route(ctx: ChatContext, raw: str) -> str | None:
+    """The general path, one transaction: claim the message first, then route it, then store the reply."""
+    session, inbound, now = ctx.session, ctx.inbound, ctx.now
     claim = inbox.claim(session, inbound, raw, now)
     if claim.duplicate:
+        session.rollback()  # the claim changed nothing; end the transaction (and SQLite's write lock)
         log.info("retry of an already handled message from %s: replaying its reply", inbound.openid)
-        return GatewayResult(200, encode_reply(settings, envelope, inbound, claim.replay))
-
-    inbox.touch_follower(session, inbound, now)
-    ctx = ChatContext(session=session, settings=settings, now=now, inbound=inbound)
+        return claim.replay
+    ctx.drafts = claim.drafts
     failed = False
     try:
         reply = router.dispatch(ctx)
@@ -57,8 +103,8 @@ def receive(session: Session, settings: Settings, args: Mapping[str, str], body:
         session.rollback()
         claim = inbox.claim(session, inbound, raw, now)
         if claim.duplicate:  # another worker handled a retry meanwhile
-            return GatewayResult(200, encode_reply(settings, envelope, inbound, claim.replay))
-        inbox.touch_follower(session, inbound, now)
+            session.rollback()
+            return claim.replay
         reply, failed = texts.APOLOGY, True
     inbox.finish(session, claim, reply, now, failed=failed)
-    return GatewayResult(200, encode_reply(settings, envelope, inbound, reply))
+    return reply

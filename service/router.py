@@ -63,6 +63,10 @@ INTENTS: dict[str, Route] = {
     "notices": subscriptions.recent_notices,
 }
 
+# Intents that only read: with no conversation open, the gateway answers them on its read-only fast path, storing
+# the message and its reply in one write (gateway.handle). A route that writes anything must not be listed.
+READ_ONLY_INTENTS: frozenset[str] = frozenset({"menu", "ask", "bind_help"})
+
 # Exact keywords (after normalisation); the numbered menu options and their synonyms are added below.
 KEYWORDS: dict[str, str] = {
     "帮助": "menu", "菜单": "menu", "?": "menu", "0": "menu", "help": "menu", "主菜单": "menu",
@@ -107,7 +111,10 @@ def normalise(text: str) -> str:
 
 def _active_flow(ctx: ChatContext) -> Optional[str]:
     """Offer the message to each live conversation, newest first, until one takes it."""
-    for draft in conversation.live_drafts(ctx.session, ctx.openid, ctx.now, for_update=True):
+    drafts = ctx.take_drafts()
+    if drafts is None:
+        drafts = conversation.live_drafts(ctx.session, ctx.openid, ctx.now, for_update=True)
+    for draft in drafts:
         handler = FLOWS.get(draft.flow)
         reply = handler(ctx, draft) if handler else None
         if reply is not None:
@@ -129,6 +136,19 @@ def route_text(ctx: ChatContext) -> Optional[str]:
         if text.startswith(prefix) and len(text) > len(prefix):
             return route(ctx, text[len(prefix):].strip())
     return FALLBACK(ctx)
+
+
+def read_only_reply(ctx: ChatContext) -> Optional[str]:
+    """The reply to a text that asks for a read-only intent and fits one page, or None: then dispatch() decides.
+
+    The caller uses it only if no conversation of the user is open (a conversation sees every text first)."""
+    if ctx.inbound.kind != "text":
+        return None
+    intent = KEYWORDS.get(normalise(ctx.inbound.content))
+    if intent not in READ_ONLY_INTENTS:
+        return None
+    reply = INTENTS[intent](ctx)
+    return reply if reply is not None and utf8_len(reply) <= REPLY_LIMIT else None
 
 
 def route_voice(ctx: ChatContext) -> Optional[str]:

@@ -2,6 +2,7 @@
 import json
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 
 from models.follower import Follower
 from models.inbound import InboundMessage
-from service import router
+from service import clock, conversation, router
 from service.texts import common as common_texts
 from service.wechat_protocol import (decode_body, dedupe_key, message_xml, read_reply, sign, to_inbound,
                                      wechat_request)
@@ -52,6 +53,32 @@ def test_plaintext_mode_replies_with_the_menu_and_stores_the_message(wechat, ses
     assert row.reply == reply and "<Content><![CDATA[帮助]]></Content>" in row.raw_xml
     follower = session.get(Follower, wechat.openid)
     assert follower.subscribed and follower.last_message_at is not None
+
+
+def test_the_menu_fast_path_updates_a_known_follower_and_yields_to_an_open_conversation(wechat, session,
+                                                                                       monkeypatch):
+    """`帮助` is read-only, so the gateway answers it with one write (service/gateway.py) — unless a conversation
+    of the user is open: that conversation sees every text first, until its draft expires."""
+    monkeypatch.setitem(router.FLOWS, "echo", lambda ctx, draft: f"流程收到：{ctx.inbound.content}")
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=clock.TZ)
+    clock.set_now(lambda: start)
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")
+    first = session.get(Follower, wechat.openid)
+    assert first.first_seen_at == first.last_message_at == start
+    session.expire_all()
+
+    clock.set_now(lambda: start + timedelta(minutes=5))
+    conversation.save(session, conversation.Draft(wechat.openid, "echo"), clock.now(), timedelta(minutes=10))
+    session.commit()
+    assert wechat.send_text("帮助") == "流程收到：帮助"
+    clock.set_now(lambda: start + timedelta(minutes=16))  # the draft has expired
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")
+
+    rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [(r.content, r.status) for r in rows] == [("帮助", "done")] * 3
+    assert rows[1].reply == "流程收到：帮助" and "请回复数字或文字选择" in rows[2].reply
+    follower = session.get(Follower, wechat.openid)
+    assert follower.first_seen_at == start and follower.last_message_at == start + timedelta(minutes=16)
 
 
 def test_safe_mode_decrypts_and_encrypts_the_reply(app, client, settings, session):
@@ -186,21 +213,32 @@ def test_peer_samples_in_safe_mode_too(app, client, settings, session):
 
 # ---- exactly once ---------------------------------------------------------------------------------------------
 
-def test_a_retry_replays_the_first_reply_without_a_second_side_effect(wechat, session, monkeypatch):
+@pytest.mark.parametrize("keyword, intent", [("通知", "notices"), ("帮助", "menu")])
+def test_a_retry_replays_the_first_reply_without_a_second_side_effect(wechat, session, monkeypatch, keyword, intent):
+    """The general path (`通知`) claims first, so the retry never reaches the route; the read-only fast path (`帮助`)
+    may compute the reply again, but answers with the stored one and stores nothing more."""
     calls = []
 
     def counted(ctx):
         calls.append(ctx.openid)
         return f"第 {len(calls)} 次处理"
 
-    monkeypatch.setitem(router.INTENTS, "menu", counted)
-    fields = wechat.fields("text", Content="帮助")
+    monkeypatch.setitem(router.INTENTS, intent, counted)
+    fields = wechat.fields("text", Content=keyword)
     first, second = wechat.reply(fields), wechat.reply(fields)
-    assert first == second == "第 1 次处理" and calls == [wechat.openid]
+    assert first == second == "第 1 次处理"
+    if intent not in router.READ_ONLY_INTENTS:
+        assert calls == [wechat.openid]
     assert count(session) == 1
+    follower = session.get(Follower, wechat.openid)
+    assert follower.last_message_at is not None
 
 
-def test_concurrent_retries_store_one_message_and_reply_identically(app, settings, session, monkeypatch):
+@pytest.mark.parametrize("keyword, intent", [("通知", "notices"), ("帮助", "menu")])
+def test_concurrent_retries_store_one_message_and_reply_identically(app, settings, session, monkeypatch, keyword,
+                                                                    intent):
+    """`通知` takes the full path (claim first: the route runs once); `帮助` is read-only and takes the fast path,
+    where concurrent attempts may each compute the menu but only the first stored reply is ever answered."""
     calls = []
 
     def slow(ctx):
@@ -208,8 +246,9 @@ def test_concurrent_retries_store_one_message_and_reply_identically(app, setting
         time.sleep(0.3)  # both attempts are in flight at once
         return f"处理结果 {len(calls)}"
 
-    monkeypatch.setitem(router.INTENTS, "menu", slow)
-    fields = WeChatUser(None, settings).fields("text", Content="帮助")
+    monkeypatch.setitem(router.INTENTS, intent, slow)
+    assert (intent in router.READ_ONLY_INTENTS) == (intent == "menu")
+    fields = WeChatUser(None, settings).fields("text", Content=keyword)
     xml = message_xml(fields)
     bodies, barrier = [], threading.Barrier(3)
 
@@ -225,9 +264,13 @@ def test_concurrent_retries_store_one_message_and_reply_identically(app, setting
         t.start()
     for t in threads:
         t.join()
-    assert calls == [1]
-    assert bodies == [(200, "处理结果 1")] * 3
-    assert count(session) == 1
+    stored = session.scalars(select(InboundMessage)).one()
+    assert stored.status == "done" and stored.reply.startswith("处理结果 ")
+    assert bodies == [(200, stored.reply)] * 3
+    if intent not in router.READ_ONLY_INTENTS:
+        assert calls == [1] and stored.reply == "处理结果 1"
+    follower = session.get(Follower, fields["FromUserName"])
+    assert follower is not None and follower.last_message_at is not None
 
 
 def test_events_are_deduplicated_by_user_time_event_and_key(wechat, session):
