@@ -12,10 +12,8 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
-from xml.etree.ElementTree import Element
+from xml.parsers import expat
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
@@ -62,28 +60,57 @@ def _crypto(settings: Settings) -> WeChatCrypto:
     return WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
 
 
-def _parse_xml(text: str) -> Element:
-    try:
-        return fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise MalformedMessage(f"forbidden XML construct: {type(exc).__name__}") from exc
-    except Exception as exc:  # ParseError and friends
-        raise MalformedMessage(f"not XML: {exc}") from exc
+class _Forbidden(Exception):
+    """A DTD, an entity declaration or an external reference: never in a WeChat message (XXE, billion laughs)."""
 
 
-def _to_dict(element: Element) -> Any:
-    children = list(element)
-    if not children:
-        return (element.text or "").strip()
-    result: dict[str, Any] = {}
-    for child in children:
-        value = _to_dict(child)
-        if child.tag in result:  # repeated tags (PicList/item) become a list
-            existing = result[child.tag]
-            result[child.tag] = existing + [value] if isinstance(existing, list) else [existing, value]
+def _refuse(*_args: Any) -> None:
+    raise _Forbidden
+
+
+def _parse_fields(text: str) -> Any:
+    """XML → the root's value: a dict of its children (repeated tags as lists) or a leaf's stripped text.
+
+    Straight from expat events, without building an element tree (this runs for every message), and refusing
+    any DOCTYPE, entity declaration or external entity, as defusedxml does with forbid_dtd/entities/external.
+    """
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _refuse
+    parser.EntityDeclHandler = _refuse
+    parser.UnparsedEntityDeclHandler = _refuse
+    parser.ExternalEntityRefHandler = _refuse
+    # one frame per open element: [its children by tag, or None while it has none; its text pieces]
+    stack: list[list[Any]] = [[None, []]]
+
+    def start(_tag: str, _attrs: Any) -> None:
+        stack.append([None, []])
+
+    def characters(data: str) -> None:
+        stack[-1][1].append(data)
+
+    def end(tag: str) -> None:
+        children, pieces = stack.pop()
+        value = children if children is not None else "".join(pieces).strip()
+        parent = stack[-1]
+        if parent[0] is None:
+            parent[0] = {}
+        fields = parent[0]
+        if tag in fields:  # repeated tags (PicList/item) become a list
+            existing = fields[tag]
+            fields[tag] = existing + [value] if isinstance(existing, list) else [existing, value]
         else:
-            result[child.tag] = value
-    return result
+            fields[tag] = value
+
+    parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler = start, characters, end
+    try:
+        parser.Parse(text, True)
+    except _Forbidden:
+        raise MalformedMessage("forbidden XML construct: DTD or entity") from None
+    except expat.ExpatError as exc:
+        raise MalformedMessage(f"not XML: {exc}") from exc
+    (root,) = stack[0][0].values()
+    return root
 
 
 def decode_body(body: bytes) -> dict[str, Any]:
@@ -94,7 +121,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedMessage("body is not UTF-8") from exc
-    data = _to_dict(_parse_xml(CONTROL_CHARS.sub("", text)))
+    data = _parse_fields(CONTROL_CHARS.sub("", text))
     if not isinstance(data, dict):
         raise MalformedMessage("root element has no fields")
     return data

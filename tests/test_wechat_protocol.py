@@ -87,9 +87,22 @@ def test_entities_and_dtds_are_refused():
     laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
               b"<xml><Content>&lol2;</Content></xml>")
     xxe = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Content>&e;</Content></xml>'
-    for body in (laughs, xxe):
+    parameter = (b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:9/evil.dtd"> %p;]>'
+                 b"<xml><Content>x</Content></xml>")
+    external_dtd = b'<!DOCTYPE xml SYSTEM "http://127.0.0.1:9/x.dtd"><xml><Content>x</Content></xml>'
+    harmless_looking = b"<!DOCTYPE xml><xml><Content>x</Content></xml>"
+    undeclared = b"<xml><Content>&e;</Content></xml>"
+    for body in (laughs, xxe, parameter, external_dtd, harmless_looking, undeclared):
         with pytest.raises(MalformedMessage):
             decode_body(body)
+
+
+def test_nested_and_repeated_fields_are_read_like_wechat_writes_them():
+    data = decode_body(b"<xml><SendPicsInfo><Count>2</Count><PicList><item><PicMd5Sum><![CDATA[a]]></PicMd5Sum></item>"
+                       b"<item><PicMd5Sum><![CDATA[b]]></PicMd5Sum></item></PicList></SendPicsInfo>"
+                       b"<Content><![CDATA[ x &amp; y ]]></Content><Empty/><Amp>1 &amp; 2</Amp></xml>")
+    assert data == {"SendPicsInfo": {"Count": "2", "PicList": {"item": [{"PicMd5Sum": "a"}, {"PicMd5Sum": "b"}]}},
+                    "Content": "x &amp; y", "Empty": "", "Amp": "1 & 2"}
 
 
 def test_control_characters_are_stripped_before_parsing():
