@@ -204,10 +204,12 @@ def create_report(session: Session, data: Mapping[str, Any], now: datetime) -> A
         raise InvalidInput(texts.UNKNOWN_STAFF, "staff_id")
     if staff.unit_id != unit.id:
         raise Forbidden(texts.STAFF_OTHER_UNIT, "staff_id")
-    activity_date = parse_date(text_field(data, "date", 10, required=True), "date")
+    # `activity_date`, as reports are read back; `date` is the older name and still accepted
+    date_field = "date" if "date" in data and "activity_date" not in data else "activity_date"
+    activity_date = parse_date(text_field(data, date_field, 10, required=True), date_field)
     assert activity_date is not None
     if activity_date > local(now).date():
-        raise InvalidInput(texts.FUTURE_DATE, "date")
+        raise InvalidInput(texts.FUTURE_DATE, date_field)
     draft = {
         "category": choice_field(data, "category", CATEGORIES, required=True),
         "activity_type": choice_field(data, "activity_type", ACTIVITY_TYPES, required=True),

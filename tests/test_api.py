@@ -211,6 +211,21 @@ def test_admin_enters_a_report_for_a_staff_member_of_that_unit_only(api, session
     assert api("reviewer").post("/reports", json=body | {"staff_id": data["clerk"]}).status_code == 403
 
 
+def test_a_report_is_entered_with_the_field_names_it_is_read_back_with(api, data):
+    body = {"unit_id": data["organ"], "staff_id": data["clerk"], "category": "机关", "activity_type": "研究部署",
+            "title": "学习会", "activity_date": "2026-04-09", "place": "三楼会议室", "participants": 12,
+            "content": "学习政策"}
+    future = api().post("/reports", json=body | {"activity_date": "2026-05-01"})
+    assert future.status_code == 422 and future.json["field"] == "activity_date"
+    missing = api().post("/reports", json={k: v for k, v in body.items() if k != "activity_date"})
+    assert missing.status_code == 422 and missing.json["field"] == "activity_date"
+    created = api().post("/reports", json=body)
+    assert created.status_code == 201
+    read_back = api().get(f"/reports/{created.json['id']}").json
+    assert {k: read_back[k] for k in body if k not in ("unit_id", "staff_id")} == {
+        k: v for k, v in body.items() if k not in ("unit_id", "staff_id")}
+
+
 # ---- statistics, compliance, exports ----------------------------------------------------------------------------
 
 def test_statistics(api, data):
