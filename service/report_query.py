@@ -70,9 +70,9 @@ def parse_int(value: Any, name: str, minimum: int = 1) -> Optional[int]:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise InvalidInput(texts.bad_int(name), name) from None
+        raise InvalidInput(texts.bad_int(name, minimum), name) from None
     if number < minimum:
-        raise InvalidInput(texts.bad_int(name), name)
+        raise InvalidInput(texts.bad_int(name, minimum), name)
     return number
 
 

@@ -132,3 +132,14 @@ def test_scheduled_announcement_is_sent_at_its_time_with_per_recipient_results(a
     assert [(i["openid"], i["status"], i["channel"], i["attempts"]) for i in items] == [
         ("o-1", "sent", "cs", 1), ("o-2", "sent", "cs", 1)]
     assert api("patch", f"/announcements/{ann['id']}", json={"title": "晚了"}).status_code == 409
+
+
+def test_listing_pages_are_checked_and_capped(api):
+    for _ in range(3):
+        assert api("post", "/announcements", json={**BASE, "draft": True}).status_code == 201
+    assert len(api("get", "/announcements?limit=2").json["items"]) == 2
+    assert len(api("get", "/announcements?limit=2&offset=2").json["items"]) == 1
+    assert len(api("get", "/announcements?limit=100000").json["items"]) == 3  # capped, not refused
+    for bad in ("limit=abc", "limit=-1", "offset=1.5"):
+        res = api("get", f"/announcements?{bad}")
+        assert res.status_code == 422 and res.json["field"] == bad.split("=")[0], bad

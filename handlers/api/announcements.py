@@ -6,20 +6,12 @@ from flask import g, jsonify, request
 from handlers.api import admin_only, bp, json_body
 from service import announcements, clock
 from service.app import db
-from service.errors import InvalidInput
+from service.report_query import parse_int
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} 必须是整数", name) from None
-    if value < 0:
-        raise InvalidInput(f"{name} 不能为负数", name)
-    return min(value, maximum)
+    value = parse_int(request.args.get(name), name, minimum=0)
+    return default if value is None else min(value, maximum)
 
 
 @bp.post("/announcements")

@@ -15,8 +15,8 @@ def bad_date(name: str) -> str:
     return f"{name} 必须是 YYYY-MM-DD 格式的日期"
 
 
-def bad_int(name: str) -> str:
-    return f"{name} 必须是正整数"
+def bad_int(name: str, minimum: int = 1) -> str:
+    return f"{name} 必须是正整数" if minimum == 1 else f"{name} 必须是不小于 {minimum} 的整数"
 
 
 def bad_month() -> str:
