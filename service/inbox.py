@@ -80,7 +80,8 @@ _RECORD_AND_TOUCH = fastsql.Statement(
     " SELECT ?, true, ?, ?, ?, '', '[]'::json FROM claimed ON CONFLICT (openid) DO UPDATE"
     " SET last_interaction_at = excluded.last_interaction_at, last_message_at = excluded.last_message_at,"
     " subscribed = true)"
-    " SELECT id, set_config('synchronous_commit', 'off', true) FROM claimed")
+    # no column to read back (psycopg sets up a loader per result column): the row count says whether it was stored
+    " SELECT FROM claimed WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL")
 
 
 def _insert_for(session: Session):
@@ -136,7 +137,7 @@ def record_if_idle(wire: fastsql.Wire, inbound: Inbound, raw_xml: str, reply: st
         return False
     row = _message_row(dedupe_key(inbound), inbound, raw_xml, now) + (reply, now, inbound.openid, now)
     if wire.dialect == "postgresql":
-        return wire.execute(_RECORD_AND_TOUCH, row + (inbound.openid, now, now, now)).fetchone() is not None
+        return wire.execute(_RECORD_AND_TOUCH, row + (inbound.openid, now, now, now)).rowcount == 1
     stored = wire.execute(_RECORD, row).fetchone() is not None
     if stored:
         wire.execute(_TOUCH_ON_MESSAGE, (inbound.openid, True, now, now, now))
