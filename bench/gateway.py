@@ -1,11 +1,13 @@
 """Throughput and latency of the /wechat `帮助` path under gunicorn, against a bare Flask endpoint.
 
-    python -m bench.gateway [--seconds 10] [--warmup 2] [--connections 16] [--users 1000] [--no-postgres]
+    python -m bench.gateway [--seconds 10] [--warmup 2] [--connections 16] [--users 1000] [--runs 1]
+                            [--no-postgres]
 
 Starts `gunicorn -w 2` (sync workers) three times — the real app on a fresh SQLite file, the real app on a fresh
 PostgreSQL database (`bench_gateway`, dropped and re-created), and bench/bare_app.py — and loads each with signed
 plain-mode text messages `帮助`: unique MsgIds, `--users` distinct openids, `--connections` concurrent clients.
-Prints req/s, p50 and p99 for each and the ratio to the bare endpoint; writes the figures to bench/out/.
+Prints req/s, p50 and p99 for each and the ratio to the bare endpoint; with --runs N, the median ratio over N
+rounds too (the bare figure alone varies by 10-15 % between runs here); writes the figures to bench/out/.
 
 The client sends pre-built requests over raw sockets (gunicorn's sync workers close each connection, so every
 request is a new connection for all targets alike) and reports its own CPU use so one can see it is not the limit.
@@ -19,6 +21,7 @@ import os
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -243,21 +246,12 @@ def fresh_postgres(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + PG_DB
 
 
-def main(argv: Optional[list[str]] = None) -> list[Result]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL))
-    args = parser.parse_args(argv)
+def one_round(args: argparse.Namespace) -> list[Result]:
+    """The bare endpoint, then the gateway on SQLite and on PostgreSQL, each under a fresh gunicorn."""
     from service.texts.menu import MENU_TITLE
 
-    expect_menu = MENU_TITLE.encode()
     run = dict(seconds=args.seconds, warmup=args.warmup, connections=args.connections, users=args.users)
     results: list[Result] = []
-
     with Gunicorn("bench.bare_app:app", app_env("sqlite://")) as server:
         results.append(load("bare flask", server.port, b"success", workers=server.workers, **run))
 
@@ -270,10 +264,13 @@ def main(argv: Optional[list[str]] = None) -> list[Result]:
             upgrade(env)
             with Gunicorn("wsgi:app", env) as server:
                 backends = (lambda: postgres_backends(args.pg_admin_url, PG_DB)) if url.startswith("postgresql") else list
-                result = load(name, server.port, expect_menu, workers=server.workers, db_backends=backends, **run)
+                result = load(name, server.port, MENU_TITLE.encode(), workers=server.workers, db_backends=backends, **run)
             result.stored_rows = count_rows(url)
             results.append(result)
+    return results
 
+
+def print_round(results: list[Result]) -> None:
     bare = results[0].rps
     print(f"\n{'target':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}{'errors':>7}{'client cpu':>11}"
           f"{'app cpu/req':>12}{'db cpu/req':>11}{'rows':>8}")
@@ -282,12 +279,41 @@ def main(argv: Optional[list[str]] = None) -> list[Result]:
               f"{r.client_cpu_pct:>10.0f}%{r.server_cpu_ms:>9.2f} ms{r.db_cpu_ms:>8.2f} ms"
               f"{'' if r.stored_rows is None else r.stored_rows:>8}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other processes skew the figures)")
+
+
+def print_summary(rounds: list[list[Result]]) -> None:
+    """Across rounds: each target's ratio to the bare endpoint of the same round (median and range), worst p99."""
+    print(f"\nover {len(rounds)} rounds")
+    print(f"{'target':<28}{'median ratio':>14}{'range':>14}{'worst p99 ms':>14}")
+    for i, name in enumerate(r.name for r in rounds[0]):
+        ratios = [round_[i].rps / round_[0].rps for round_ in rounds]
+        print(f"{name:<28}{statistics.median(ratios):>14.2f}{f'{min(ratios):.2f}–{max(ratios):.2f}':>14}"
+              f"{max(round_[i].p99_ms for round_ in rounds):>14.2f}")
+
+
+def main(argv: Optional[list[str]] = None) -> list[list[Result]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=1, help="repeat all targets this many times (the machine is noisy)")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL))
+    args = parser.parse_args(argv)
+
+    rounds = []
+    for _ in range(max(1, args.runs)):
+        rounds.append(one_round(args))
+        print_round(rounds[-1])
+    if len(rounds) > 1:
+        print_summary(rounds)
     print(f"targets: ratio >= 0.50 and p99 <= 25 ms ({os.cpu_count()} CPUs, {args.connections} connections, "
           f"{args.users} users, {args.seconds:g} s after {args.warmup:g} s warm-up)")
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
-    (out / "gateway.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
-    return results
+    (out / "gateway.json").write_text(json.dumps([[asdict(r) for r in round_] for round_ in rounds], indent=2))
+    return rounds
 
 
 if __name__ == "__main__":
