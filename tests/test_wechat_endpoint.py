@@ -12,8 +12,10 @@ from models.follower import Follower
 from models.inbound import InboundMessage
 from service import clock, conversation, router
 from service.texts import common as common_texts
+from service.texts import report as report_texts
 from service.wechat_protocol import (decode_body, dedupe_key, message_xml, read_reply, sign, to_inbound,
                                      wechat_request)
+from tests.factories import make_staff, make_unit
 from tests.wechat_xml import WeChatUser
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -79,6 +81,18 @@ def test_the_menu_fast_path_updates_a_known_follower_and_yields_to_an_open_conve
     assert rows[1].reply == "流程收到：帮助" and "请回复数字或文字选择" in rows[2].reply
     follower = session.get(Follower, wechat.openid)
     assert follower.first_seen_at == start and follower.last_message_at == start + timedelta(minutes=16)
+
+
+def test_a_read_only_intent_that_reads_the_database_answers_on_the_fast_path(wechat, session):
+    """绑定 (menu 7) reads who the user is bound as through the ORM session the fast path opens only on demand."""
+    assert "绑定" in router.KEYWORDS and router.KEYWORDS["绑定"] in router.READ_ONLY_INTENTS
+    assert wechat.send_text("绑定") == report_texts.BIND_HELP
+    make_staff(session, make_unit(session, "团结社区"), name="李四", openid=wechat.openid)
+    session.commit()
+    assert wechat.send_text("7") == report_texts.ALREADY_BOUND.format(name="李四", unit="团结社区")
+    rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [(r.content, r.status) for r in rows] == [("绑定", "done"), ("7", "done")]
+    assert rows[1].reply.startswith("您已绑定为")
 
 
 def test_safe_mode_decrypts_and_encrypts_the_reply(app, client, settings, session):
