@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from models.admin import AdminUser
 from models.audit import AuditLog
-from service import audit
+from models.subscription import TOPICS
+from service import audit, clock
 
 XSS = "<script>alert(1)</script>"
 
@@ -352,6 +353,46 @@ def test_announcement_compose_validates_previews_and_schedules(admin_console, se
     assert "不能取消" in text(again)
     actions = sorted(a for a in session.scalars(select(AuditLog.action)) if a.startswith("announcement."))
     assert actions == ["announcement.cancel", "announcement.schedule"]
+
+
+def test_a_scheduled_announcement_is_edited_in_the_console_until_it_goes_out(admin_console, session):
+    from models.announcement import Announcement
+
+    saved = admin_console.post("/admin/announcements", {"title": "周五活动", "body": "下午三点",
+                                                        "audience_type": "topic", "topic": next(iter(TOPICS)),
+                                                        "send_mode": "at", "send_at": "2031-05-09T15:00",
+                                                        "submit": "schedule"})
+    assert saved.status_code == 302
+    ann = session.scalar(select(Announcement))
+    detail = text(admin_console.get(saved.headers["Location"]))
+    assert 'id="edit-announcement"' in detail
+    form = text(admin_console.get(f"/admin/announcements/{ann.id}/edit"))
+    assert "修改通知" in form and 'value="周五活动"' in form and 'value="2031-05-09T15:00"' in form
+    assert f'action="/admin/announcements/{ann.id}/edit"' in form
+
+    fields = {"title": "周五活动改期", "body": "改到下午四点", "audience_type": "categories", "categories": ["学校"],
+              "send_mode": "at", "send_at": "2031-05-09T16:00", "recurrence": ""}
+    bad = admin_console.post(f"/admin/announcements/{ann.id}/edit", fields | {"title": "标" * 21, "submit": "schedule"})
+    assert bad.status_code == 422 and 'id="e-title"' in text(bad)
+    preview = admin_console.post(f"/admin/announcements/{ann.id}/edit", fields | {"submit": "preview"})
+    assert preview.status_code == 200 and "【周五活动改期】\n改到下午四点" in text(preview)
+    session.expire_all()
+    assert session.get(Announcement, ann.id).title == "周五活动"  # neither the error nor the preview changed it
+    changed = admin_console.post(f"/admin/announcements/{ann.id}/edit", fields | {"submit": "schedule"})
+    assert changed.status_code == 302
+    session.expire_all()
+    ann = session.get(Announcement, ann.id)
+    assert (ann.title, ann.body, ann.status) == ("周五活动改期", "改到下午四点", "已排期")
+    assert ann.audience == {"type": "categories", "categories": ["学校"]}
+    assert clock.local(ann.send_at).strftime("%Y-%m-%d %H:%M") == "2031-05-09 16:00"
+
+    admin_console.post(f"/admin/announcements/{ann.id}/cancel")
+    refused = admin_console.get(f"/admin/announcements/{ann.id}/edit", follow_redirects=True)
+    assert "不能在这里修改" in text(refused) and 'id="edit-announcement"' not in text(refused)
+    late = admin_console.post(f"/admin/announcements/{ann.id}/edit", fields | {"submit": "schedule"})
+    assert late.status_code == 422 and "不能再修改" in text(late)
+    actions = sorted(a for a in session.scalars(select(AuditLog.action)) if a.startswith("announcement."))
+    assert actions == ["announcement.cancel", "announcement.edit", "announcement.schedule"]
 
 
 def test_announcements_are_for_administrators_only(reviewer_console):

@@ -1,5 +1,6 @@
 """Announcements (管理员): compose with a live count per channel, audience, time or recurrence, preview, schedule or
-save as draft, cancel, and the delivery page. Same `service.announcements` functions as /api/v1/announcements."""
+save as draft, edit while a draft or scheduled, cancel, and the delivery page. Same `service.announcements`
+functions as /api/v1/announcements."""
 from __future__ import annotations
 
 from typing import Any
@@ -40,11 +41,38 @@ def _form() -> tuple[dict[str, Any], dict[str, Any]]:
     return data, values
 
 
-def _compose(values=None, errors=None, preview=None, status=200):
+def _compose(values=None, errors=None, preview=None, status=200, editing=None):
+    """The compose form; with `editing` (an announcement's id) it changes that announcement instead."""
     return render("announcement_form.html", status, values=values or {"audience_type": "all", "send_mode": "now"},
                   errors=errors or {}, preview=preview, audiences=AUDIENCES, topics=list(TOPICS.items()),
                   categories=CATEGORIES, units=units.list_units(db()), title_limit=announcements.TITLE_LIMIT,
-                  text_limit=announcements.TEXT_LIMIT)
+                  text_limit=announcements.TEXT_LIMIT, editing=editing)
+
+
+def _preview(ann) -> dict[str, Any]:
+    """What the form's 预览 shows; the caller rolls back, as a preview stores nothing."""
+    return {"text": announcements.message_text(ann.title, ann.body),
+            "recipients": len(announcements.resolve_audience(db(), ann.audience)),
+            "first_run": ann.next_run_at or ann.send_at}
+
+
+def _time_input(value) -> str:
+    """A stored time as the form's datetime-local value (Asia/Shanghai, to the minute)."""
+    return clock.local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def _values_of(ann) -> dict[str, Any]:
+    """The compose form filled in from an existing announcement."""
+    audience = ann.audience or {}
+    return {"title": ann.title, "body": ann.body, "audience_type": audience.get("type", "all"),
+            "topic": audience.get("topic", ""), "unit_ids": [str(u) for u in audience.get("unit_ids", [])],
+            "categories": list(audience.get("categories", [])), "send_mode": "at",
+            "send_at": _time_input(ann.send_at), "recurrence": ann.recurrence or ""}
+
+
+def editable_here(ann) -> bool:
+    """Drafts and scheduled announcements whose audience the form can show (the API can also name openids)."""
+    return ann.status in announcements.EDITABLE and (ann.audience or {}).get("type") in dict(AUDIENCES)
 
 
 def _field(exc: DomainError) -> dict[str, str]:
@@ -75,9 +103,7 @@ def create_announcement():
     try:
         ann = announcements.create(db(), data, clock.now(), created_by=current_admin().id)
         if request.form.get("submit") == "preview":
-            preview = {"text": announcements.message_text(ann.title, ann.body),
-                       "recipients": len(announcements.resolve_audience(db(), ann.audience)),
-                       "first_run": ann.next_run_at or ann.send_at}
+            preview = _preview(ann)
             db().rollback()  # a preview stores nothing
             return _compose(values, preview=preview)
     except DomainError as exc:
@@ -95,7 +121,38 @@ def announcement_detail(announcement_id: int):
     status = request.args.get("status", "")
     return render("announcement_detail.html", ann=ann, counts=announcements.delivery_counts(db(), ann.id),
                   deliveries=announcements.deliveries(db(), ann.id, status or None, limit=500), chosen=status,
-                  cancellable=ann.status in announcements.CANCELLABLE, topics=TOPICS)
+                  cancellable=ann.status in announcements.CANCELLABLE, editable=editable_here(ann), topics=TOPICS)
+
+
+@bp.get("/announcements/<int:announcement_id>/edit")
+@admin_required
+def edit_announcement(announcement_id: int):
+    ann = announcements.get(db(), announcement_id)
+    if not editable_here(ann):
+        flash(texts.ANNOUNCEMENT_NOT_EDITABLE.format(status=ann.status), "error")
+        return redirect(url_for("admin.announcement_detail", announcement_id=announcement_id))
+    return _compose(_values_of(ann), editing=announcement_id)
+
+
+@bp.post("/announcements/<int:announcement_id>/edit")
+@admin_required
+def update_announcement(announcement_id: int):
+    ann = announcements.get(db(), announcement_id)
+    data, values = _form()
+    if values["send_mode"] == "at" and values["send_at"] == _time_input(ann.send_at):
+        del data["send_at"]  # left as it was: kept, even when a recurring notice's first run is past
+    try:
+        ann = announcements.edit(db(), announcement_id, data, clock.now())
+        if request.form.get("submit") == "preview":
+            preview = _preview(ann)
+            db().rollback()  # a preview stores nothing
+            return _compose(values, preview=preview, editing=announcement_id)
+    except DomainError as exc:
+        db().rollback()
+        return _compose(values, _field(exc), status=422, editing=announcement_id)
+    return audited("announcement.edit", ann, {"title": ann.title, "audience": ann.audience,
+                                              "recurrence": ann.recurrence, "status": ann.status},
+                   url_for("admin.announcement_detail", announcement_id=ann.id), texts.ANNOUNCEMENT_SAVED[ann.status])
 
 
 @bp.post("/announcements/<int:announcement_id>/cancel")

@@ -10,6 +10,7 @@ DELETED = "已删除"
 DEACTIVATED = "已停用"
 ANNOUNCEMENT_SAVED = {"草稿": "已存为草稿", "已排期": "已排期，到时间后自动发送"}
 ANNOUNCEMENT_CANCELLED = "通知已取消，未发出的消息不会再发送"
+ANNOUNCEMENT_NOT_EDITABLE = "通知状态为“{status}”（或受众由接口指定），不能在这里修改"
 CODES_REVOKED = "已撤销 {count} 个未使用的绑定码"
 REVIEWED = {"approve": "已通过上报 {receipt}", "reject": "已退回上报 {receipt}"}
 UNANSWERED_GONE = "这个未回答问题已被处理，请刷新列表"
