@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,9 +101,16 @@ def submit(session: Session, staff: Staff, openid: str, data: dict[str, Any], no
 
 # --- reading -------------------------------------------------------------------------------------------------
 
+def _mine(session: Session, openid: str):
+    """The reports of the staff member this WeChat account is bound to, whichever account they were sent from
+    (a liaison who re-binds a new phone keeps their history; the old account, no longer bound, sees none)."""
+    staff_id = session.scalar(select(Staff.id).where(Staff.openid == openid))
+    return ActivityReport.staff_id == staff_id if staff_id is not None else false()
+
+
 def list_mine(session: Session, openid: str, limit: int = MY_REPORTS_LIMIT) -> list[ActivityReport]:
     """The user's latest reports, newest first."""
-    return list(session.scalars(select(ActivityReport).where(ActivityReport.openid == openid)
+    return list(session.scalars(select(ActivityReport).where(_mine(session, openid))
                                 .order_by(ActivityReport.submitted_at.desc(), ActivityReport.id.desc()).limit(limit)))
 
 
@@ -115,8 +122,7 @@ def find_mine(session: Session, openid: str, ref: str) -> ActivityReport:
         if 1 <= int(ref) <= len(mine):
             return mine[int(ref) - 1]
         raise ReportNotFound("没有找到这条上报")
-    report = session.scalar(select(ActivityReport).where(ActivityReport.receipt_no == ref,
-                                                         ActivityReport.openid == openid))
+    report = session.scalar(select(ActivityReport).where(ActivityReport.receipt_no == ref, _mine(session, openid)))
     if report is None:
         raise ReportNotFound("没有找到这条上报")
     return report

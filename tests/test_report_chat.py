@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from models.report import ActivityReport, ReportPhoto
-from models.staff import BindingAttempt
+from models.staff import BindingAttempt, Staff
 from service import clock, conversation, media, report_chat, reports, units
 from service.chat import ChatContext, Inbound
 from service.db import make_engine, make_session_factory, session_scope
+from service.texts import report as report_texts
 from tests.factories import make_staff, make_unit
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=clock.TZ)
@@ -177,6 +178,22 @@ def test_quick_report(phone, session_factory):
     with session_scope(session_factory) as s:
         report = s.scalars(select(ActivityReport)).one()
         assert (report.activity_type, report.participants, str(report.activity_date)) == ("研究部署", 35, "2026-11-20")
+
+
+def test_my_reports_follow_the_staff_member_to_a_new_phone(phone, session_factory, settings):
+    phone.call(report_chat.quick_report, "进社区 研究部署 2026-11-20 民族团结知识讲座 35人")
+    for answer in ("社区活动室", CONTENT, "跳过"):
+        phone.send(answer)
+    receipt = phone.send("确认").split("QJ", 1)[1][:12]
+    with session_scope(session_factory) as s:
+        staff = s.scalars(select(Staff)).one()
+        code = units.issue_binding_code(s, staff.id, NOW)
+    new_phone = Phone(session_factory, settings, openid="staff-new-phone")
+    assert "绑定成功" in new_phone.call(report_chat.bind, code)
+    assert "民族团结知识讲座【待审核】" in new_phone.call(report_chat.my_reports)
+    assert "社区活动室" in new_phone.call(report_chat.detail, f"QJ{receipt}")
+    assert phone.call(report_chat.my_reports) == report_texts.MY_REPORTS_NONE  # the old account is no longer bound
+    assert phone.call(report_chat.detail, f"QJ{receipt}") == report_texts.DETAIL_NOT_FOUND
 
 
 def test_quick_report_unbound(session_factory, settings, pinned):
