@@ -59,6 +59,7 @@ MASS_CHUNK = 10_000
 WINDOW_CLOSED = frozenset({45015, 45047})  # out of the 48 h window / count exhausted → next channel
 NOT_FOLLOWING = 43004  # "require subscribe": the user unfollowed
 BACKOFF_CAP = 1800.0
+TEMPLATE_BATCH = "tpl:"  # Delivery.batch of a template row once sent: "tpl:" + WeChat's msgid
 IN_CHUNK = 5000  # ids per IN (...) list
 
 
@@ -316,6 +317,7 @@ class Outcome:
     reason: str = ""
     retryable: bool = False
     http: bool = False
+    platform_id: Optional[str] = None  # a template send's msgid, for its TEMPLATESENDJOBFINISH event
 
 
 def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, me: str) -> list[Job]:
@@ -356,6 +358,25 @@ def _claim_mass_chunk(session: Session, now: datetime, lease: float, me: str) ->
                max(r.attempts for r in rows), batch)
 
 
+def template_job_finished(session: Session, openid: str, msgid: str, status: str, now: datetime) -> bool:
+    """WeChat's TEMPLATESENDJOBFINISH event: whether a template message reached the user (a refusal or a failure
+    turns its delivery row to failed, with the reason). False when no row of ours carries that msgid."""
+    if not msgid:
+        return False
+    row = session.scalar(select(Delivery).where(Delivery.batch == TEMPLATE_BATCH + msgid, Delivery.openid == openid,
+                                                Delivery.channel == TEMPLATE))
+    if row is None:
+        return False
+    if status == "success":
+        note = texts.TEMPLATE_RECEIVED
+    else:
+        row.status = FAILED
+        note = texts.TEMPLATE_REFUSED if "block" in status else texts.template_failed(status[:64])
+    row.reason = "；".join(part for part in (row.reason, note) if part)[:255]
+    row.updated_at = now
+    return True
+
+
 def _template_data(title: str, when: datetime) -> dict[str, Any]:
     """Keyword values ≤ 20 characters, no line breaks (template rules since 2023-05)."""
     return {"thing1": {"value": title[:20]}, "time2": {"value": when.strftime("%Y-%m-%d %H:%M")},
@@ -368,7 +389,9 @@ def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str]
         if job.channel == CS:
             sender.send_text(job.openids[0], message_text(title, body))
         elif job.channel == TEMPLATE:
-            sender.send_template(job.openids[0], settings.wechat_template_id, _template_data(title, when))
+            answer = sender.send_template(job.openids[0], settings.wechat_template_id, _template_data(title, when))
+            msgid = answer.get("msgid") if isinstance(answer, dict) else None
+            return Outcome(True, 0, platform_id=str(msgid) if msgid else None)
         else:
             sender.mass_send_text(job.openids, message_text(title, body), clientmsgid=job.batch)
         return Outcome(True, 0)
@@ -387,6 +410,8 @@ def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, no
     common = dict(lease_until=None, updated_at=now, errcode=outcome.errcode)
     if outcome.ok:
         values = dict(common, status=DELIVERED, sent_at=now, channel=job.channel)  # keeps earlier notes
+        if job.channel == TEMPLATE and outcome.platform_id:
+            values["batch"] = TEMPLATE_BATCH + outcome.platform_id
     elif outcome.retryable and job.attempts < settings.notify_max_attempts:
         delay = min(settings.notify_backoff_seconds * 2 ** (job.attempts - 1), BACKOFF_CAP)
         values = dict(common, status=PENDING, next_attempt_at=now + timedelta(seconds=delay),
@@ -412,10 +437,11 @@ def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, no
 
 
 def _record_all(session: Session, settings: Settings, finished: list[tuple[Job, Outcome]], now: datetime) -> None:
-    """Successes share their values, so they are written with one UPDATE per channel; the rest one by one."""
+    """Successes share their values, so they are written with one UPDATE per channel; the rest one by one (and
+    template sends, which each keep their own msgid)."""
     ok: dict[str, list[int]] = {}
     for job, outcome in finished:
-        if outcome.ok:
+        if outcome.ok and not outcome.platform_id:
             ok.setdefault(job.channel, []).extend(job.ids)
         else:
             _record(session, settings, job, outcome, now)

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from sqlalchemy import update
 
 from models.follower import Follower
-from service import conversation, menu, policy_chat, report_chat, subscriptions
+from service import conversation, menu, notify, policy_chat, report_chat, subscriptions
 from service.chat import ChatContext
 from service.conversation import Draft
 from service.texts import common as common_texts
@@ -171,6 +171,16 @@ def route_flow_event(ctx: ChatContext) -> Optional[str]:
     return _active_flow(ctx)
 
 
+def on_template_finished(ctx: ChatContext) -> None:
+    """TEMPLATESENDJOBFINISH: whether an announcement's template message reached the user, kept on its delivery
+    row for the console; WeChat expects no reply."""
+    raw = ctx.inbound.raw
+    msgid, status = raw.get("MsgID") or raw.get("MsgId"), raw.get("Status")
+    if isinstance(msgid, str) and isinstance(status, str):
+        notify.template_job_finished(ctx.session, ctx.openid, msgid.strip(), status.strip(), ctx.now)
+    return None
+
+
 def route_click(ctx: ChatContext) -> Optional[str]:
     intent = menu.CLICK_KEYS.get(ctx.inbound.event_key)
     if intent in INTENTS:
@@ -218,11 +228,12 @@ EVENT_ROUTES: dict[str, Route] = {
     "pic_photo_or_album": route_flow_event,
     "pic_weixin": route_flow_event,
     "location_select": route_flow_event,
+    "templatesendjobfinish": on_template_finished,
 }
 
 # Events we know and deliberately do not answer (platform callbacks, automatic reports, other products).
 IGNORED_EVENTS: frozenset[str] = frozenset({
-    "view", "view_miniprogram", "location", "templatesendjobfinish", "masssendjobfinish",
+    "view", "view_miniprogram", "location", "masssendjobfinish",
     "subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event",
     "kf_create_session", "kf_close_session", "kf_switch_session",
 })

@@ -278,3 +278,29 @@ def test_recurring_announcement_is_rescheduled_after_each_occurrence(session, se
     run(session_factory, cfg)
     assert sorted(d.occurrence for d in session.scalars(select(Delivery))) == [1, 2]
     assert len(fake.calls_to("message/custom/send")) + len(fake.calls_to("message/template/send")) == 2
+
+
+def test_templatesendjobfinish_records_whether_the_template_reached_the_user(session, session_factory, cfg, fake,
+                                                                            client):
+    """WeChat's report on a template message arrives as an event at /wechat; it lands on the delivery row."""
+    from tests.wechat_xml import WeChatUser
+
+    add_followers(session, ["o-got", "o-blocked", "o-other"], NOW, timedelta(days=3))  # outside the window
+    ann = announce(session)
+    run(session_factory, cfg)
+    got = rows(session, ann.id)
+    assert {(d.status, d.channel) for d in got.values()} == {(DELIVERED, TEMPLATE)}
+    msgids = {openid: d.batch.removeprefix(notify.TEMPLATE_BATCH) for openid, d in got.items()}
+    assert all(d.batch.startswith(notify.TEMPLATE_BATCH) and msgids[o].isdigit() for o, d in got.items())
+
+    events = {"o-got": "success", "o-blocked": "failed:user block", "o-other": "failed: system failed"}
+    for openid, status in events.items():
+        user = WeChatUser(client, cfg, openid=openid)
+        assert user.post(user.fields("event", Event="TEMPLATESENDJOBFINISH", MsgID=msgids[openid],
+                                     Status=status)).status_code == 200
+    stranger = WeChatUser(client, cfg, openid="o-got")  # a msgid that is not ours changes nothing
+    stranger.post(stranger.fields("event", Event="TEMPLATESENDJOBFINISH", MsgID="999999999", Status="failed:user block"))
+    got = rows(session, ann.id)
+    assert got["o-got"].status == DELIVERED and "用户已收到" in got["o-got"].reason
+    assert got["o-blocked"].status == FAILED and "拒收" in got["o-blocked"].reason
+    assert got["o-other"].status == FAILED and "system failed" in got["o-other"].reason

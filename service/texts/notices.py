@@ -26,6 +26,12 @@ REASON_NO_CHANNEL = "不在48小时客服窗口内，且未配置模板消息"
 REASON_CANCELLED = "通知已取消"
 REASON_UNKNOWN = "发送时进程中断，无法确认是否送达；为避免重复，不自动重发"
 REASON_RETRIES = "多次重试仍失败"
+TEMPLATE_RECEIVED = "微信确认用户已收到"
+TEMPLATE_REFUSED = "用户拒收模板消息"
+
+
+def template_failed(status: str) -> str:
+    return f"微信未能送达模板消息（{status}）"
 
 # Template message keyword values (≤ 20 characters each, no line breaks).
 TEMPLATE_HINT = "请在公众号内回复“通知”查看全文"
