@@ -161,6 +161,16 @@ def create(session: Session, data: dict[str, Any], now: datetime, created_by: Op
     return ann
 
 
+def draft_policy_update(session: Session, document_title: str, version: int, clauses: int, now: datetime,
+                        created_by: Optional[int] = None) -> Announcement:
+    """A draft notice to the 政策更新 subscribers about a new policy version: the administrator reviews and
+    schedules it (nothing goes out by itself)."""
+    data = {"title": texts.POLICY_UPDATE_TITLE.format(title=document_title)[:TITLE_LIMIT],
+            "body": texts.POLICY_UPDATE_BODY.format(title=document_title, version=version, count=clauses),
+            "audience": {"type": "topic", "topic": "policy"}, "draft": True}
+    return create(session, data, now, created_by=created_by)
+
+
 def get(session: Session, announcement_id: int) -> Announcement:
     ann = session.get(Announcement, announcement_id)
     if ann is None or ann.kind != "announcement":

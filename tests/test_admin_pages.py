@@ -109,6 +109,28 @@ def test_policy_upload_shows_the_tree_and_is_audited(admin_console, session):
     assert entry.detail["version"] == 2 and entry.detail["file"] == "plan.txt"
 
 
+def test_a_new_policy_version_prepares_a_draft_notice_for_its_subscribers(admin_console, session):
+    from io import BytesIO
+
+    from models.announcement import Announcement
+
+    def upload(content: str):
+        return admin_console.post("/admin/policy/upload", {"title": "民族团结进步创建七进活动实施方案",
+                                                           "file": (BytesIO(content.encode()), "plan.txt")},
+                                  content_type="multipart/form-data", follow_redirects=True)
+
+    assert "通知草稿" in text(upload(POLICY))
+    assert "通知草稿" not in text(upload(POLICY))  # the same text again: nothing new to announce
+    assert "通知草稿" in text(upload(POLICY + "三、附则\n"))
+    drafts = session.scalars(select(Announcement).order_by(Announcement.id)).all()
+    assert [(a.status, a.audience) for a in drafts] == [("草稿", {"type": "topic", "topic": "policy"})] * 2
+    assert all(a.title.startswith("政策更新：") and len(a.title) <= 20 for a in drafts)
+    assert "第1版" in drafts[0].body and "发布了第2版，共4条" in drafts[1].body and "回复“政策”" in drafts[1].body
+    assert drafts[1].next_run_at is None  # a draft: nothing is sent until an administrator schedules it
+    listing = text(admin_console.get("/admin/announcements"))
+    assert "政策更新：" in listing
+
+
 def test_policy_upload_refuses_bad_types_and_sizes(admin_console):
     from io import BytesIO
 

@@ -6,7 +6,7 @@ from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, bp, current_admin, form_values, render, upload_limit
 from models.policy import UnansweredQuestion
-from service import audit, policy_docs, policy_faq, policy_import
+from service import announcements, audit, clock, policy_docs, policy_faq, policy_import
 from service.app import db
 from service.errors import InvalidInput
 from service.policy_chat import preview_answer
@@ -50,8 +50,15 @@ def upload_policy():
         return _policy_page(values, {"file": str(exc)}, 422)
     audit.record(db(), current_admin(), "policy.upload", ("policy_document", result.document_id),
                  {"file": name, "status": result.status, "version": result.version, "clauses": result.clause_count})
+    message = texts.POLICY_IMPORTED[result.status].format(version=result.version, count=result.clause_count)
+    if result.status != "unchanged":  # subscribers of 政策更新 get a notice once an administrator schedules it
+        draft = announcements.draft_policy_update(db(), title, result.version, result.clause_count, clock.now(),
+                                                  created_by=current_admin().id)
+        audit.record(db(), current_admin(), "announcement.create", draft, {"title": draft.title,
+                                                                            "audience": draft.audience})
+        message += texts.POLICY_NOTICE_DRAFTED
     db().commit()
-    flash(texts.POLICY_IMPORTED[result.status].format(version=result.version, count=result.clause_count), "ok")
+    flash(message, "ok")
     return redirect(url_for("admin.policy_document", document_id=result.document_id))
 
 

@@ -19,6 +19,7 @@ POLICY_IMPORTED = {
     "updated": "已更新为第 {version} 版，共 {count} 条条款",
     "unchanged": "内容与当前第 {version} 版相同，未做改动",
 }
+POLICY_NOTICE_DRAFTED = "；已为订阅“政策更新”的用户准备了通知草稿，请到“通知”中确认后发送"
 
 # Audit actions → what the audit page shows.
 ACTIONS = {

@@ -26,6 +26,8 @@ REASON_NO_CHANNEL = "不在48小时客服窗口内，且未配置模板消息"
 REASON_CANCELLED = "通知已取消"
 REASON_UNKNOWN = "发送时进程中断，无法确认是否送达；为避免重复，不自动重发"
 REASON_RETRIES = "多次重试仍失败"
+POLICY_UPDATE_TITLE = "政策更新：{title}"
+POLICY_UPDATE_BODY = "《{title}》发布了第{version}版，共{count}条。回复“政策”浏览最新内容，也可以直接用自己的话提问。"
 TEMPLATE_RECEIVED = "微信确认用户已收到"
 TEMPLATE_REFUSED = "用户拒收模板消息"
 
