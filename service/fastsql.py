@@ -16,7 +16,7 @@ BEGIN and COMMIT commands.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
@@ -59,17 +59,8 @@ class Wire:
 
         PostgreSQL gets them, and the COMMIT, in one pipeline.
         """
-        if self.dialect != "postgresql":
+        with self.driver.pipeline() if self.dialect == "postgresql" else nullcontext():
             cursors = [self.execute(statement, params) for statement, params in steps]
-            if commit:
-                self.driver.commit()
-            return cursors
-        with self.driver.pipeline():
-            cursors = []
-            for statement, params in steps:
-                cursor = self.driver.cursor()
-                cursor.execute(statement.by_dialect[self.dialect], self._params(params))
-                cursors.append(cursor)
             if commit:
                 self.driver.commit()
         return cursors

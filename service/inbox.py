@@ -53,11 +53,13 @@ _ASYNC_COMMIT = fastsql.Statement("SET LOCAL synchronous_commit = off")
 _REPLAY = fastsql.Statement("SELECT reply FROM inbound_message WHERE dedupe_key = ?")
 _FINISH = fastsql.Statement("UPDATE inbound_message SET reply = ?, status = ?, handled_at = ? WHERE id = ?")
 # The common case of the follower upsert: a user message (events take the general statement below).
-_TOUCH_SQL = (
-    "INSERT INTO follower (openid, subscribed, first_seen_at, last_interaction_at, last_message_at, scene, more_pages)"
-    " VALUES (?, ?, ?, ?, ?, '', '[]') ON CONFLICT (openid) DO UPDATE"
-    " SET last_interaction_at = excluded.last_interaction_at, last_message_at = excluded.last_message_at,"
-    " subscribed = excluded.subscribed")  # only followers can send messages
+_FOLLOWER_INSERT = ("INSERT INTO follower (openid, subscribed, first_seen_at, last_interaction_at, last_message_at,"
+                    " scene, more_pages)")
+_FOLLOWER_ON_MESSAGE = (" ON CONFLICT (openid) DO UPDATE"
+                        " SET last_interaction_at = excluded.last_interaction_at,"
+                        " last_message_at = excluded.last_message_at,"
+                        " subscribed = excluded.subscribed")  # only followers can send messages
+_TOUCH_SQL = _FOLLOWER_INSERT + " VALUES (?, ?, ?, ?, ?, '', '[]')" + _FOLLOWER_ON_MESSAGE
 _TOUCH_ON_MESSAGE = fastsql.Statement(_TOUCH_SQL)
 # The same, in the claim's round trip: it checks the claim itself. A message row still 'processing' is this
 # transaction's own (rows are committed 'done' or 'failed'), so a retry changes nothing; its follower row exists
@@ -76,10 +78,7 @@ _RECORD = fastsql.Statement(_RECORD_SQL)
 # PostgreSQL: the same, the follower upsert and the asynchronous commit in one self-committing statement.
 _RECORD_AND_TOUCH = fastsql.Statement(
     "WITH claimed AS (" + _RECORD_SQL + "), touched AS ("
-    " INSERT INTO follower (openid, subscribed, first_seen_at, last_interaction_at, last_message_at, scene, more_pages)"
-    " SELECT ?, true, ?, ?, ?, '', '[]'::json FROM claimed ON CONFLICT (openid) DO UPDATE"
-    " SET last_interaction_at = excluded.last_interaction_at, last_message_at = excluded.last_message_at,"
-    " subscribed = true)"
+    + _FOLLOWER_INSERT + " SELECT ?, true, ?, ?, ?, '', '[]'::json FROM claimed" + _FOLLOWER_ON_MESSAGE + ")"
     # no column to read back (psycopg sets up a loader per result column): the row count says whether it was stored
     " SELECT FROM claimed WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL")
 
@@ -119,7 +118,7 @@ def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Cl
 
 
 def _message_row(key: str, inbound: Inbound, raw_xml: str, now: datetime) -> tuple:
-    event_key = inbound.raw.get("EventKey")
+    event_key = inbound.raw.get("EventKey")  # as WeChat sent it (Inbound.event_key drops the qrscene_ prefix)
     return (key, inbound.openid, inbound.kind[:32], inbound.event[:64] if inbound.event else None,
             event_key[:255] if isinstance(event_key, str) else "", inbound.msg_id, inbound.content or inbound.label,
             inbound.media_id[:255], raw_xml, now)
