@@ -3,7 +3,7 @@ save as draft, edit while a draft or scheduled, cancel, and the delivery page. S
 functions as /api/v1/announcements."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import flash, redirect, request, url_for
 
@@ -96,22 +96,29 @@ def new_announcement():
     return _compose()
 
 
+def _save(save: Callable[[], Any], values: dict[str, Any], action: Callable[[Any], str], editing=None):
+    """Run `save` (create or edit) and finish the form: a preview shows and stores nothing, a refusal re-shows the
+    form with the reasons beside the fields, a success is audited as `action(ann)` and opens the announcement."""
+    try:
+        ann = save()
+        if request.form.get("submit") == "preview":
+            preview = _preview(ann)
+            db().rollback()  # a preview stores nothing
+            return _compose(values, preview=preview, editing=editing)
+    except DomainError as exc:
+        db().rollback()
+        return _compose(values, _field(exc), status=422, editing=editing)
+    return audited(action(ann), ann, {"title": ann.title, "audience": ann.audience, "recurrence": ann.recurrence,
+                                      "status": ann.status},
+                   url_for("admin.announcement_detail", announcement_id=ann.id), texts.ANNOUNCEMENT_SAVED[ann.status])
+
+
 @bp.post("/announcements")
 @admin_required
 def create_announcement():
     data, values = _form()
-    try:
-        ann = announcements.create(db(), data, clock.now(), created_by=current_admin().id)
-        if request.form.get("submit") == "preview":
-            preview = _preview(ann)
-            db().rollback()  # a preview stores nothing
-            return _compose(values, preview=preview)
-    except DomainError as exc:
-        db().rollback()
-        return _compose(values, _field(exc), status=422)
-    return audited("announcement.create" if ann.status == DRAFT else "announcement.schedule", ann,
-                   {"title": ann.title, "audience": ann.audience, "recurrence": ann.recurrence},
-                   url_for("admin.announcement_detail", announcement_id=ann.id), texts.ANNOUNCEMENT_SAVED[ann.status])
+    return _save(lambda: announcements.create(db(), data, clock.now(), created_by=current_admin().id), values,
+                 lambda ann: "announcement.create" if ann.status == DRAFT else "announcement.schedule")
 
 
 @bp.get("/announcements/<int:announcement_id>")
@@ -141,18 +148,8 @@ def update_announcement(announcement_id: int):
     data, values = _form()
     if values["send_mode"] == "at" and values["send_at"] == _time_input(ann.send_at):
         del data["send_at"]  # left as it was: kept, even when a recurring notice's first run is past
-    try:
-        ann = announcements.edit(db(), announcement_id, data, clock.now())
-        if request.form.get("submit") == "preview":
-            preview = _preview(ann)
-            db().rollback()  # a preview stores nothing
-            return _compose(values, preview=preview, editing=announcement_id)
-    except DomainError as exc:
-        db().rollback()
-        return _compose(values, _field(exc), status=422, editing=announcement_id)
-    return audited("announcement.edit", ann, {"title": ann.title, "audience": ann.audience,
-                                              "recurrence": ann.recurrence, "status": ann.status},
-                   url_for("admin.announcement_detail", announcement_id=ann.id), texts.ANNOUNCEMENT_SAVED[ann.status])
+    return _save(lambda: announcements.edit(db(), announcement_id, data, clock.now()), values,
+                 lambda ann: "announcement.edit", editing=announcement_id)
 
 
 @bp.post("/announcements/<int:announcement_id>/cancel")

@@ -14,13 +14,16 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     return default if value is None else min(value, maximum)
 
 
+def _saved(ann, status: int = 200):
+    """Commit the change and answer with the announcement as it now stands (as handlers/api/units.py does)."""
+    db().commit()
+    return jsonify(announcements.to_dict(db(), ann)), status
+
+
 @bp.post("/announcements")
 @admin_only
 def create_announcement():
-    session = db()
-    ann = announcements.create(session, json_body(), clock.now(), created_by=g.api_user.id)
-    session.commit()
-    return jsonify(announcements.to_dict(session, ann)), 201
+    return _saved(announcements.create(db(), json_body(), clock.now(), created_by=g.api_user.id), 201)
 
 
 @bp.get("/announcements")
@@ -43,19 +46,13 @@ def show_announcement(announcement_id: int):
 @bp.put("/announcements/<int:announcement_id>")
 @admin_only
 def edit_announcement(announcement_id: int):
-    session = db()
-    ann = announcements.edit(session, announcement_id, json_body(), clock.now())
-    session.commit()
-    return jsonify(announcements.to_dict(session, ann))
+    return _saved(announcements.edit(db(), announcement_id, json_body(), clock.now()))
 
 
 @bp.post("/announcements/<int:announcement_id>/cancel")
 @admin_only
 def cancel_announcement(announcement_id: int):
-    session = db()
-    ann = announcements.cancel(session, announcement_id, clock.now())
-    session.commit()
-    return jsonify(announcements.to_dict(session, ann))
+    return _saved(announcements.cancel(db(), announcement_id, clock.now()))
 
 
 @bp.get("/announcements/<int:announcement_id>/deliveries")
