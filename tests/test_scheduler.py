@@ -63,6 +63,26 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def kill_midway_then_finish(session_factory, settings, fake, log: Path, ann_id: int, path: str, calls: int,
+                            **env) -> int:
+    """Run the scheduler until the fake has `calls` calls to `path`, SIGKILL it, start a fresh one and wait for the
+    broadcast to end; returns the number of those calls at the kill."""
+    first = start_scheduler(settings, fake, log, **env)
+    try:
+        wait_for(lambda: len(fake.calls_to(path)) >= calls, 60, f"{calls} calls to {path}")
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        at_kill = len(fake.calls_to(path))
+        second = start_scheduler(settings, fake, log, **env)
+        try:
+            wait_for(lambda: status_of(session_factory, ann_id) in (SENT, PARTIAL), 90, "the broadcast to finish")
+        finally:
+            stop(second)
+    finally:
+        stop(first)
+    return at_kill
+
+
 def make_broadcast(session, n: int, messaged_ago=timedelta(hours=1)) -> tuple[int, list[str]]:
     openids = [f"o-{i:05d}" for i in range(n)]
     add_followers(session, openids, clock.now(), messaged_ago)
@@ -78,20 +98,9 @@ def test_killed_mid_send_and_restarted_no_recipient_gets_two_messages(session, s
     # the suite uses 3,000 to stay fast; the documented manual run sets CRASH_RECIPIENTS=10000
     n = int(os.environ.get("CRASH_RECIPIENTS", "3000"))
     ann_id, openids = make_broadcast(session, n)
-    first = start_scheduler(settings, fake, tmp_path / "scheduler.log")
-    try:
-        wait_for(lambda: len(fake.calls_to("message/custom/send")) >= n // 3, 60, "a third of the sends")
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
-        at_kill = len(fake.calls_to("message/custom/send"))
-        assert at_kill < n, "the kill came too late to test anything"
-        second = start_scheduler(settings, fake, tmp_path / "scheduler.log")
-        try:
-            wait_for(lambda: status_of(session_factory, ann_id) in (SENT, PARTIAL), 90, "the broadcast to finish")
-        finally:
-            stop(second)
-    finally:
-        stop(first)
+    at_kill = kill_midway_then_finish(session_factory, settings, fake, tmp_path / "scheduler.log", ann_id,
+                                      "message/custom/send", n // 3)
+    assert at_kill < n, "the kill came too late to test anything"
 
     calls = successful_calls(fake)
     with session_factory() as s:
@@ -115,19 +124,9 @@ def test_killed_during_a_mass_send_chunk_every_recipient_gets_exactly_one(sessio
     n = 10_001  # two mass chunks (5,000 + 5,001): the limit per call is 10,000
     fake.inject("message/mass/send", latency=1.5, times=None)
     ann_id, openids = make_broadcast(session, n, messaged_ago=timedelta(days=5))
-    log = tmp_path / "scheduler.log"
-    first = start_scheduler(settings, fake, log, WECHAT_MASS_SEND_ALL="1")
-    try:
-        wait_for(lambda: len(fake.calls_to("message/mass/send")) >= 1, 60, "the first mass call")
-        os.kill(first.pid, signal.SIGKILL)  # the answer to the first chunk is never read
-        first.wait(10)
-        second = start_scheduler(settings, fake, log, WECHAT_MASS_SEND_ALL="1")
-        try:
-            wait_for(lambda: status_of(session_factory, ann_id) in (SENT, PARTIAL), 90, "the broadcast to finish")
-        finally:
-            stop(second)
-    finally:
-        stop(first)
+    # killed once the first mass call is made: the answer to that chunk is never read
+    kill_midway_then_finish(session_factory, settings, fake, tmp_path / "scheduler.log", ann_id, "message/mass/send", 1,
+                            WECHAT_MASS_SEND_ALL="1")
     calls = successful_calls(fake)
     assert calls == {o: 1 for o in openids}
     mass = fake.calls_to("message/mass/send")
