@@ -1,7 +1,7 @@
 """Throughput and latency of the /wechat `帮助` path under gunicorn, against a bare Flask endpoint.
 
     python -m bench.gateway [--seconds 10] [--warmup 2] [--connections 16] [--users 1000] [--runs 1]
-                            [--no-postgres]
+                            [--no-postgres] [--no-sqlite]
 
 Starts `gunicorn -w 2` (sync workers) three times — the real app on a fresh SQLite file, the real app on a fresh
 PostgreSQL database (`bench_gateway`, dropped and re-created), and bench/bare_app.py — and loads each with signed
@@ -256,7 +256,7 @@ def one_round(args: argparse.Namespace) -> list[Result]:
         results.append(load("bare flask", server.port, b"success", workers=server.workers, **run))
 
     with tempfile.TemporaryDirectory() as tmp:
-        databases = [("gateway sqlite", f"sqlite:///{tmp}/bench.db")]
+        databases = [] if args.no_sqlite else [("gateway sqlite", f"sqlite:///{tmp}/bench.db")]
         if not args.no_postgres:
             databases.append(("gateway postgres", fresh_postgres(args.pg_admin_url)))
         for name, url in databases:
@@ -299,6 +299,7 @@ def main(argv: Optional[list[str]] = None) -> list[list[Result]]:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=1, help="repeat all targets this many times (the machine is noisy)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL))
     args = parser.parse_args(argv)
 

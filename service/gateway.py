@@ -67,16 +67,18 @@ def handle(open_session: Callable[[], Session], engine: Engine, settings: Settin
 
     Fast path first: a text asking for a read-only intent (the keyword menu) has no effect but its own storage,
     unless a conversation of the user is open. So its reply is computed first and stored with the message in one
-    write, on a pooled connection of its own, that checks for an open conversation (and for a retry); if it finds
-    one, the general path runs, in the request's ORM session.
+    write, on a connection this thread keeps for it, that checks for an open conversation (and for a retry); if it
+    finds one, the general path runs, in the request's ORM session.
     Only the writing runs behind the SQLite writer gate (service/db.py), so the gate is held briefly.
     """
     ctx = ChatContext(None, settings, now, inbound, open_session=open_session)
     reply = _read_only_reply(ctx)
     if reply is not None:
-        with fastsql.checkout(engine) as wire, serialized_writes(engine):
-            stored = inbox.record_if_idle(wire, inbound, raw, reply, now)
-        if stored:
+        def record(wire: fastsql.Wire) -> bool:
+            with serialized_writes(engine):
+                return inbox.record_if_idle(wire, inbound, raw, reply, now)
+
+        if fastsql.kept_write(engine, record):
             return reply
     session = ctx.session
     with serialized_writes(engine):

@@ -136,7 +136,7 @@ def record_if_idle(wire: fastsql.Wire, inbound: Inbound, raw_xml: str, reply: st
         return False
     row = _message_row(dedupe_key(inbound), inbound, raw_xml, now) + (reply, now, inbound.openid, now)
     if wire.dialect == "postgresql":
-        return wire.execute(_RECORD_AND_TOUCH, row + (inbound.openid, now, now, now)).rowcount == 1
+        return wire.count(_RECORD_AND_TOUCH, row + (inbound.openid, now, now, now)) == 1
     stored = wire.execute(_RECORD, row).fetchone() is not None
     if stored:
         wire.execute(_TOUCH_ON_MESSAGE, (inbound.openid, True, now, now, now))

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from models.follower import Follower
 from models.inbound import InboundMessage
-from service import clock, conversation, router
+from service import clock, conversation, fastsql, router
 from service.texts import common as common_texts
 from service.texts import report as report_texts
 from service.wechat_protocol import (decode_body, dedupe_key, message_xml, read_reply, sign, to_inbound,
@@ -81,6 +81,49 @@ def test_the_menu_fast_path_updates_a_known_follower_and_yields_to_an_open_conve
     assert rows[1].reply == "流程收到：帮助" and "请回复数字或文字选择" in rows[2].reply
     follower = session.get(Follower, wechat.openid)
     assert follower.first_seen_at == start and follower.last_message_at == start + timedelta(minutes=16)
+
+
+def test_the_fast_path_keeps_one_connection_per_thread_until_the_engine_is_disposed(app, wechat, session):
+    """The fast path writes on a connection its thread keeps (service/fastsql.py), not one from the pool."""
+    engine = app.extensions["qijin"].engine
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")
+    with fastsql.checkout(engine) as wire:
+        kept = wire.driver
+    assert "请回复数字或文字选择" in wechat.send_text("菜单")
+    with fastsql.checkout(engine) as wire:
+        assert wire.driver is kept and wire.usable()
+    engine.dispose()
+    assert not wire.usable()
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")  # on a new one
+    assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 3
+
+
+def test_a_lost_fast_path_connection_is_replaced_and_the_message_still_stored(app, wechat, session, caplog):
+    """A database restart ends the kept connection under the worker: the next message is written again on a new
+    one (the write is idempotent), answered and stored once."""
+    engine = app.extensions["qijin"].engine
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")
+    with fastsql.checkout(engine) as wire:
+        lost = wire
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as other:  # as a restart would
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({lost.driver.info.backend_pid})")
+        deadline = time.time() + 5
+        while session.execute(text(f"SELECT 1 FROM pg_stat_activity WHERE pid = {lost.driver.info.backend_pid}"))\
+                .first() and time.time() < deadline:
+            session.rollback()
+            time.sleep(0.05)
+        session.rollback()
+    else:
+        lost.driver.close()
+    assert lost.driver is not None
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")
+    with fastsql.checkout(engine) as wire:
+        assert wire is not lost and wire.usable()
+    rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [(r.content, r.status) for r in rows] == [("帮助", "done")] * 2 and rows[0].dedupe_key != rows[1].dedupe_key
+    if engine.dialect.name == "postgresql":  # psycopg only learns of the loss when it sends the statement
+        assert "lost a kept postgresql connection" in caplog.text
 
 
 def test_a_read_only_intent_that_reads_the_database_answers_on_the_fast_path(wechat, session):
