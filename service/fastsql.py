@@ -156,6 +156,17 @@ _kept_lock = threading.Lock()
 _inherited: list[_Kept] = []  # a parent process's, kept from the garbage collector, which would close them
 
 
+def _forget_parents_connections() -> None:
+    """In a forked child: the kept connections are the parent's (their sockets are shared), the child opens its own."""
+    global _kept_lock
+    _kept_lock = threading.Lock()  # a thread of the parent may have held it at the fork
+    _inherited.extend(_kept.values())
+    _kept.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parents_connections)
+
+
 @contextmanager
 def checkout(engine: Engine) -> Iterator[Wire]:
     """This thread's own connection to `engine`'s database, kept open between requests, for a self-contained
@@ -177,12 +188,10 @@ def checkout(engine: Engine) -> Iterator[Wire]:
             pooled.close()  # the pool rolls back whatever is left
         return
     kept = _kept.get(engine)
-    if kept is None or kept.pid != os.getpid():
+    if kept is None:
         with _kept_lock:
             kept = _kept.get(engine)
-            if kept is None or kept.pid != os.getpid():
-                if kept is not None:
-                    _inherited.append(kept)
+            if kept is None:
                 kept = _kept[engine] = _Kept(engine)
     wire = kept.get(engine)
     try:

@@ -1,5 +1,6 @@
 """/wechat end to end: verification, the three modes, every message type, exactly-once retries, bad input."""
 import json
+import os
 import threading
 import time
 from datetime import datetime, timedelta
@@ -95,6 +96,37 @@ def test_the_fast_path_keeps_one_connection_per_thread_until_the_engine_is_dispo
     engine.dispose()
     assert not wire.usable()
     assert "请回复数字或文字选择" in wechat.send_text("帮助")  # on a new one
+    assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 3
+
+
+def test_a_forked_worker_opens_its_own_fast_path_connection_and_leaves_the_parents_alone(app, wechat, session):
+    """gunicorn --preload forks workers from a process that may have served: a child must not write on (or close)
+    its parent's kept connection, whose socket it shares."""
+    engine = app.extensions["qijin"].engine
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")
+    with fastsql.checkout(engine) as wire:
+        parents = wire.driver
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's clean-ups
+        verdict = b"?"
+        try:
+            os.close(read)
+            with fastsql.checkout(engine) as wire:
+                ok = wire.driver is not parents and wire.usable()
+            ok = ok and "请回复数字或文字选择" in WeChatUser(app.test_client(), wechat.settings, "o_child").send_text("菜单")
+            engine.dispose(close=False)  # as SQLAlchemy advises for a forked child
+            verdict = b"1" if ok else b"0"
+        finally:
+            os.write(write, verdict)
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        assert pipe.read() == b"1"
+    os.waitpid(pid, 0)
+    assert "请回复数字或文字选择" in wechat.send_text("帮助")  # the parent's connection still works
+    with fastsql.checkout(engine) as wire:
+        assert wire.driver is parents and wire.usable()
     assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 3
 
 
