@@ -108,12 +108,14 @@ class Wire:
 
 
 class _Kept:
-    """One engine's kept connections: each thread's own, and all of them, to close when the engine is disposed."""
+    """One engine's kept connections: each thread's own, and all of them with their threads, so that those of
+    threads that ended are closed (the development server runs each request in a thread of its own) and all are
+    closed when the engine is disposed."""
 
     def __init__(self, engine: Engine) -> None:
         self.local = threading.local()
         self.lock = threading.Lock()
-        self.wires: list[Wire] = []
+        self.owned: list[tuple[Wire, "weakref.ref[threading.Thread]"]] = []
         self.pid = os.getpid()
         event.listen(engine, "engine_disposed", lambda _engine: self.close_all())
 
@@ -130,7 +132,11 @@ class _Kept:
         if wire.dialect == "postgresql":
             driver.autocommit = True
         with self.lock:
-            self.wires.append(wire)
+            ended = [pair for pair in self.owned if not _alive(pair[1]())]
+            self.owned = [pair for pair in self.owned if pair not in ended]
+            self.owned.append((wire, weakref.ref(threading.current_thread())))
+        for old, _thread in ended:
+            old.close()
         return wire
 
     def discard(self, wire: Wire) -> None:
@@ -138,17 +144,20 @@ class _Kept:
         if getattr(self.local, "wire", None) is wire:
             self.local.wire = None
         with self.lock:
-            if wire in self.wires:
-                self.wires.remove(wire)
+            self.owned = [pair for pair in self.owned if pair[0] is not wire]
         wire.close()
 
     def close_all(self) -> None:
         if self.pid != os.getpid():  # a parent's connections: closing them here would end the parent's sessions
             return
         with self.lock:
-            wires, self.wires = self.wires, []
-        for wire in wires:
+            owned, self.owned = self.owned, []
+        for wire, _thread in owned:
             wire.close()
+
+
+def _alive(thread: threading.Thread | None) -> bool:
+    return thread is not None and thread.is_alive()
 
 
 _kept: "weakref.WeakKeyDictionary[Engine, _Kept]" = weakref.WeakKeyDictionary()

@@ -99,6 +99,35 @@ def test_the_fast_path_keeps_one_connection_per_thread_until_the_engine_is_dispo
     assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 3
 
 
+def _open_connections(engine) -> int:
+    """Connections to the test database: PostgreSQL's count, or this process's descriptors on the SQLite file."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            return conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()").scalar_one() - 1
+    database = os.path.realpath(engine.url.database)
+    return sum(1 for fd in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{fd}") == database)
+
+
+def test_threads_that_end_leave_no_fast_path_connection_behind(app, settings, session):
+    """The development server runs each request in a new thread: a kept connection must not outlive its thread
+    for long (the next thread to open one closes those of threads that ended)."""
+    engine = app.extensions["qijin"].engine
+    before = _open_connections(engine)
+
+    def one(n: int) -> None:
+        assert "请回复数字或文字选择" in WeChatUser(app.test_client(), settings, f"o_thread_{n}").send_text("帮助")
+
+    for n in range(6):
+        thread = threading.Thread(target=one, args=(n,))
+        thread.start()
+        thread.join()
+    assert _open_connections(engine) <= before + 1  # the last thread's, until another thread opens one
+    one(6)  # this thread's own kept connection replaces it
+    assert _open_connections(engine) <= before + 1
+    assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 7
+
+
 def test_a_forked_worker_opens_its_own_fast_path_connection_and_leaves_the_parents_alone(app, wechat, session):
     """gunicorn --preload forks workers from a process that may have served: a child must not write on (or close)
     its parent's kept connection, whose socket it shares."""
