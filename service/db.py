@@ -4,7 +4,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -39,10 +39,10 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 _gates: dict[str, tuple[threading.Lock, int]] = {}
 _gates_lock = threading.Lock()
+_NO_GATE = nullcontext()
 
 
-@contextmanager
-def serialized_writes(engine: Engine) -> Iterator[None]:
+def serialized_writes(engine: Engine) -> AbstractContextManager[None]:
     """Queue this process's write transaction behind the others on an OS file lock (SQLite files only).
 
     SQLite allows one writer at a time and its busy handler waits by sleeping 1, 2, 5, 10... ms; when several
@@ -51,8 +51,12 @@ def serialized_writes(engine: Engine) -> Iterator[None]:
     """
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
-        yield
-        return
+        return _NO_GATE
+    return _gate(database)
+
+
+@contextmanager
+def _gate(database: str) -> Iterator[None]:
     with _gates_lock:
         gate = _gates.get(database)
         if gate is None:

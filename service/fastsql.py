@@ -6,7 +6,7 @@ are written once here as plain SQL that SQLite and PostgreSQL both accept (`ON C
 two small conversions SQLAlchemy would otherwise do: placeholders and date-times.
 
 A `Wire` is the DBAPI connection under a Session (joining its transaction) or one checked out of the pool for a
-single self-contained write (`checkout`): an ORM session's own set-up and commit cost as much as the statements.
+single self-contained write (`kept_write`): an ORM session's own set-up and commit cost as much as the statements.
 
 On PostgreSQL each command is a network round trip and costs both processes more than the statement itself:
 `Wire.run` sends a group of statements as one libpq pipeline (the server still runs them one after the other,
@@ -20,10 +20,10 @@ import logging
 import os
 import threading
 import weakref
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -176,54 +176,44 @@ def _forget_parents_connections() -> None:
 os.register_at_fork(after_in_child=_forget_parents_connections)
 
 
-@contextmanager
-def checkout(engine: Engine) -> Iterator[Wire]:
-    """This thread's own connection to `engine`'s database, kept open between requests, for a self-contained
-    write.
+def kept_write(engine: Engine, write: Callable[[Wire], T]) -> T:
+    """`write(wire)` on this thread's own connection to `engine`'s database, kept open between requests; once
+    more on a new connection if the kept one turned out lost, as after a database restart. For self-contained
+    writes that are idempotent: the first attempt may have landed.
 
     Kept rather than checked out of the pool each time: a pool checkout and check-in (with its reset) and a new
     cursor cost a good share of what the read-only fast path's one statement costs. A kept connection is never
     inside a transaction between uses: on PostgreSQL each statement commits by itself (the caller writes with a
-    single statement); on SQLite the caller commits, and anything left uncommitted is rolled back here. One that
-    fails is closed and replaced at the next checkout; disposing of the engine closes them all (a forked child
-    opens its own rather than share its parent's socket).
+    single statement); on SQLite `write` commits, and anything left uncommitted is rolled back here. One that
+    fails is closed and replaced; disposing of the engine closes them all; a forked child opens its own rather
+    than share its parent's socket.
     """
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
         # one connection is the whole database: lend the pool's, as a detached one would be a database apart
         pooled = engine.raw_connection()
         try:
-            yield Wire(pooled.driver_connection, "sqlite")
+            return write(Wire(pooled.driver_connection, "sqlite"))
         finally:
             pooled.close()  # the pool rolls back whatever is left
-        return
     kept = _kept.get(engine)
     if kept is None:
         with _kept_lock:
             kept = _kept.get(engine)
             if kept is None:
                 kept = _kept[engine] = _Kept(engine)
-    wire = kept.get(engine)
-    try:
-        yield wire
-    except BaseException:
-        kept.discard(wire)
-        raise
-    if wire.dialect == "sqlite" and wire.driver.in_transaction:
-        wire.driver.rollback()
-
-
-def kept_write(engine: Engine, write: Callable[[Wire], T]) -> T:
-    """`write(wire)` on this thread's kept connection (`checkout`); once more on a new connection if the kept one
-    turned out lost, as after a database restart. For writes that are idempotent: the first may have landed."""
     for attempt in (1, 2):
-        wire: Wire | None = None
+        wire = kept.get(engine)
         try:
-            with checkout(engine) as wire:
-                return write(wire)
-        except engine.dialect.loaded_dbapi.Error:
-            if attempt == 2 or wire is None or not wire.lost:
+            result = write(wire)
+        except BaseException as exc:
+            kept.discard(wire)
+            if attempt == 2 or not wire.lost or not isinstance(exc, engine.dialect.loaded_dbapi.Error):
                 raise
             log.warning("lost a kept %s connection; writing again on a new one", engine.dialect.name)
+            continue
+        if wire.dialect == "sqlite" and wire.driver.in_transaction:
+            wire.driver.rollback()
+        return result
     raise AssertionError("unreachable")
 
 

@@ -129,7 +129,7 @@ def record_if_idle(wire: fastsql.Wire, inbound: Inbound, raw_xml: str, reply: st
     a live conversation or the message is stored already; False then, and nothing changed.
 
     The gateway's fast path: the route ran first, but it only read, so storing the message last is still exactly
-    once. `wire` is a connection of its own (fastsql.checkout): PostgreSQL does it in one self-committing
+    once. `wire` is a connection of its own (fastsql.kept_write): PostgreSQL does it in one self-committing
     statement; SQLite in one transaction behind the writer gate, so the conversation check is exact there.
     """
     if inbound.kind == "event" or not inbound.openid:

@@ -6,6 +6,7 @@ Custom-menu limits: https://developers.weixin.qq.com/doc/offiaccount/Custom_Menu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 from service.texts import menu as texts
@@ -116,6 +117,12 @@ def _button_errors(button: dict[str, Any], max_chars: int, max_bytes: int) -> It
 
 def main_menu_text(available_intents: Iterable[str]) -> str:
     """The numbered text menu, listing the options whose features are installed."""
+    return _menu_text(tuple(available_intents))
+
+
+@lru_cache(maxsize=16)
+def _menu_text(available_intents: tuple[str, ...]) -> str:
+    """Built once per set of installed features: the menu answers most keyword messages."""
     available = set(available_intents)
     lines = [texts.MENU_TITLE]
     lines += [f"{o.number}. {o.label}" for o in MAIN_MENU if o.intent in available]

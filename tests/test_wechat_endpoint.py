@@ -84,15 +84,19 @@ def test_the_menu_fast_path_updates_a_known_follower_and_yields_to_an_open_conve
     assert follower.first_seen_at == start and follower.last_message_at == start + timedelta(minutes=16)
 
 
+def _kept_wire(engine) -> fastsql.Wire:
+    """The connection this thread keeps for the fast path (opened if it has none)."""
+    return fastsql.kept_write(engine, lambda wire: wire)
+
+
 def test_the_fast_path_keeps_one_connection_per_thread_until_the_engine_is_disposed(app, wechat, session):
     """The fast path writes on a connection its thread keeps (service/fastsql.py), not one from the pool."""
     engine = app.extensions["qijin"].engine
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
-    with fastsql.checkout(engine) as wire:
-        kept = wire.driver
+    kept = _kept_wire(engine).driver
     assert "请回复数字或文字选择" in wechat.send_text("菜单")
-    with fastsql.checkout(engine) as wire:
-        assert wire.driver is kept and wire.usable()
+    wire = _kept_wire(engine)
+    assert wire.driver is kept and wire.usable()
     engine.dispose()
     assert not wire.usable()
     assert "请回复数字或文字选择" in wechat.send_text("帮助")  # on a new one
@@ -133,16 +137,15 @@ def test_a_forked_worker_opens_its_own_fast_path_connection_and_leaves_the_paren
     its parent's kept connection, whose socket it shares."""
     engine = app.extensions["qijin"].engine
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
-    with fastsql.checkout(engine) as wire:
-        parents = wire.driver
+    parents = _kept_wire(engine).driver
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report, then leave without running the parent's clean-ups
         verdict = b"?"
         try:
             os.close(read)
-            with fastsql.checkout(engine) as wire:
-                ok = wire.driver is not parents and wire.usable()
+            wire = _kept_wire(engine)
+            ok = wire.driver is not parents and wire.usable()
             ok = ok and "请回复数字或文字选择" in WeChatUser(app.test_client(), wechat.settings, "o_child").send_text("菜单")
             engine.dispose(close=False)  # as SQLAlchemy advises for a forked child
             verdict = b"1" if ok else b"0"
@@ -154,8 +157,8 @@ def test_a_forked_worker_opens_its_own_fast_path_connection_and_leaves_the_paren
         assert pipe.read() == b"1"
     os.waitpid(pid, 0)
     assert "请回复数字或文字选择" in wechat.send_text("帮助")  # the parent's connection still works
-    with fastsql.checkout(engine) as wire:
-        assert wire.driver is parents and wire.usable()
+    wire = _kept_wire(engine)
+    assert wire.driver is parents and wire.usable()
     assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 3
 
 
@@ -164,8 +167,7 @@ def test_a_lost_fast_path_connection_is_replaced_and_the_message_still_stored(ap
     one (the write is idempotent), answered and stored once."""
     engine = app.extensions["qijin"].engine
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
-    with fastsql.checkout(engine) as wire:
-        lost = wire
+    lost = _kept_wire(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect() as other:  # as a restart would
             other.exec_driver_sql(f"SELECT pg_terminate_backend({lost.driver.info.backend_pid})")
@@ -179,8 +181,8 @@ def test_a_lost_fast_path_connection_is_replaced_and_the_message_still_stored(ap
         lost.driver.close()
     assert lost.driver is not None
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
-    with fastsql.checkout(engine) as wire:
-        assert wire is not lost and wire.usable()
+    wire = _kept_wire(engine)
+    assert wire is not lost and wire.usable()
     rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
     assert [(r.content, r.status) for r in rows] == [("帮助", "done")] * 2 and rows[0].dedupe_key != rows[1].dedupe_key
     if engine.dialect.name == "postgresql":  # psycopg only learns of the loss when it sends the statement
