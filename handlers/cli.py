@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from service import admin_accounts, menu, policy_import, schema
+from service import admin_accounts, announcements, audit, clock, menu, policy_import, schema
 from service.errors import WeChatAPIError, WeChatUnavailable
 from service.db import session_scope
 from service.app import runtime
@@ -67,10 +67,20 @@ def register_commands(app: Flask) -> None:
     def import_policy_cmd(path: str, title: str | None) -> None:
         """Import a policy document (.txt/.md/.docx) into the knowledge base; the same text again changes nothing."""
         rt = runtime()
+        draft_id = None
         try:
             with session_scope(rt.session_factory) as session:
                 result = policy_import.import_file(session, path, title)
+                if result.status != "unchanged":  # as after an upload in the console: a notice, scheduled by hand
+                    draft = announcements.draft_policy_update(session, result.title, result.version,
+                                                              result.clause_count, clock.now())
+                    audit.record(session, None, "announcement.create", draft,
+                                 {"title": draft.title, "audience": draft.audience})
+                    draft_id = draft.id
         except policy_import.PolicyParseError as exc:
             raise click.ClickException(f"nothing imported: {exc}") from exc
         click.echo(f"{result.status}: document {result.document_id} version {result.version}, "
                    f"{result.clause_count} clauses")
+        if draft_id is not None:
+            click.echo(f"drafted announcement {draft_id} for the 政策更新 subscribers: review and schedule it in the "
+                       "console (通知) to send it")

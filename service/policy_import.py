@@ -73,6 +73,7 @@ class ImportResult:
     document_id: int
     version: int
     clause_count: int
+    title: str = ""  # the document's
 
 
 def cn_to_int(numeral: str) -> int:
@@ -289,7 +290,7 @@ def import_document(session: Session, title: str, text: str, source: str) -> Imp
     for doc in current:
         if doc.content_hash == digest:
             count = session.scalar(select(func.count(PolicyClause.id)).where(PolicyClause.document_id == doc.id))
-            return ImportResult("unchanged", doc.id, doc.version, count or 0)
+            return ImportResult("unchanged", doc.id, doc.version, count or 0, doc.title)
     parsed = parse_policy(text)
     latest = session.scalar(select(func.max(PolicyDocument.version)).where(PolicyDocument.source_name == source))
     for doc in current:
@@ -305,7 +306,7 @@ def import_document(session: Session, title: str, text: str, source: str) -> Imp
         rows.append(row)
         session.add(row)
     session.flush()
-    return ImportResult("updated" if latest else "created", document.id, document.version, len(rows))
+    return ImportResult("updated" if latest else "created", document.id, document.version, len(rows), title)
 
 
 def ensure_seed(session: Session, path: Path = DEFAULT_SEED) -> ImportResult | None:

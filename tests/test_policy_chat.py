@@ -1,11 +1,14 @@
 """The policy menu flow, 进X shortcuts, free-text answers and bad input, driven through ChatContext."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from models.announcement import DRAFT, Announcement
+from models.audit import AuditLog
 from models.policy import PolicyDocument, UnansweredQuestion
 from service import clock, conversation, policy_chat
 from service.chat import ChatContext, Inbound
@@ -140,15 +143,30 @@ def test_wechat_end_to_end_menu_and_question(wechat, session):
 
 
 def test_cli_import_policy(app, session, tmp_path):
+    """Like an upload in the console, a new or changed version prepares a draft notice for 政策更新 that an
+    administrator schedules; the same text again prepares nothing."""
     good = tmp_path / "方案.md"
     good.write_text("# 方案\n## 一、总则\n（一）适用范围。全区。\n", encoding="utf-8")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["import-policy", str(good)])
-    assert result.exit_code == 0 and "created" in result.output
-    assert "unchanged" in runner.invoke(args=["import-policy", str(good)]).output
+    first = runner.invoke(args=["import-policy", str(good), "--title", "测试方案"])
+    assert first.exit_code == 0 and "created" in first.output and "drafted announcement" in first.output
+    again = runner.invoke(args=["import-policy", str(good)]).output
+    assert "unchanged" in again and "drafted" not in again
+    good.write_text("# 方案\n## 一、总则\n（一）适用范围。全区。\n（二）时间。全年。\n", encoding="utf-8")
+    second = runner.invoke(args=["import-policy", str(good), "--title", "测试方案"])
+    assert "updated" in second.output
+    drafts = session.scalars(select(Announcement).order_by(Announcement.id)).all()
+    assert [(a.status, a.title, a.audience) for a in drafts] == [
+        (DRAFT, "政策更新：测试方案", {"type": "topic", "topic": "policy"})] * 2
+    counts = [re.search(r"(\d+) clauses", r.output).group(1) for r in (first, second)]
+    assert f"第1版，共{counts[0]}条" in drafts[0].body and f"第2版，共{counts[1]}条" in drafts[1].body
+    entries = session.scalars(select(AuditLog).where(AuditLog.action == "announcement.create")).all()
+    assert [(e.actor, e.target_id) for e in entries] == [("system", str(a.id)) for a in drafts]
     bad = tmp_path / "bad.txt"
     bad.write_text("一、总则\n二、附则\n一、重复\n", encoding="utf-8")
     result = runner.invoke(args=["import-policy", str(bad)])
     assert result.exit_code != 0 and "第3行" in result.output
     session.expire_all()
-    assert [d.source_name for d in session.scalars(select(PolicyDocument))] == ["方案.md"]
+    assert [(d.source_name, d.version) for d in session.scalars(select(PolicyDocument).order_by(PolicyDocument.id))] \
+        == [("方案.md", 1), ("方案.md", 2)]  # the malformed file added nothing
+    assert len(session.scalars(select(Announcement)).all()) == 2
