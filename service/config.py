@@ -23,6 +23,7 @@ class Settings:
     wechat_appid: str = "wx0000000000000000"
     wechat_secret: str = ""
     wechat_aes_key: str = ""  # EncodingAESKey; set means safe mode
+    wechat_aes_key_previous: str = ""  # the key before the last change: still accepted, answered with itself
     wechat_api_base: str = DEFAULT_API_BASE
     wechat_template_id: str = ""  # template used for notices outside the 48 h window
     wechat_mass_send_all: bool = False  # whether "all followers" goes through mass send
@@ -71,6 +72,7 @@ class Settings:
             wechat_appid=env("WECHAT_APPID") or defaults.wechat_appid,
             wechat_secret=env("WECHAT_SECRET", ""),
             wechat_aes_key=env("WECHAT_AES_KEY", ""),
+            wechat_aes_key_previous=env("WECHAT_AES_KEY_PREVIOUS", ""),
             wechat_api_base=env("WECHAT_API_BASE") or DEFAULT_API_BASE,
             wechat_template_id=env("WECHAT_TEMPLATE_ID", ""),
             wechat_mass_send_all=_bool(env("WECHAT_MASS_SEND_ALL"), False),

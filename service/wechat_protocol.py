@@ -10,7 +10,7 @@ import hmac
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 from urllib.parse import unquote_plus
 from xml.parsers import expat
@@ -39,6 +39,7 @@ class Envelope:
     encrypted: bool
     timestamp: str
     nonce: str
+    aes_key: str = ""  # the EncodingAESKey that decrypted the message: the reply is encrypted with it
 
 
 def sign(*parts: str) -> str:
@@ -75,8 +76,30 @@ def check_signature(token: str, args: Mapping[str, str]) -> None:
         raise InvalidSignature("bad or missing signature")
 
 
-def _crypto(settings: Settings) -> WeChatCrypto:
-    return WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+def _crypto(settings: Settings, aes_key: str = "") -> WeChatCrypto:
+    return WeChatCrypto(settings.wechat_token, aes_key or settings.wechat_aes_key, settings.wechat_appid)
+
+
+def _decrypt(settings: Settings, encrypted: str, msg_signature: str, envelope: Envelope) -> tuple[str, str]:
+    """The plaintext XML and the key that decrypted it: the current EncodingAESKey, else the previous one.
+
+    While an administrator changes the key in WeChat's console, messages encrypted with the old one may still
+    arrive (wechat-platform.md, key rotation): WECHAT_AES_KEY_PREVIOUS keeps them readable, and each is answered
+    with the key it came with. A message neither key decrypts is refused as the current key refuses it.
+    """
+    wrapped = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    first: Exception | None = None
+    for key in (settings.wechat_aes_key, settings.wechat_aes_key_previous):
+        if not key:
+            continue
+        try:
+            return _crypto(settings, key).decrypt_message(wrapped, msg_signature, envelope.timestamp,
+                                                          envelope.nonce), key
+        except Exception as exc:  # a wrong key shows as a foreign appid, bad padding or garbage
+            first = first or exc
+    if isinstance(first, (InvalidAppIdException, InvalidSignatureException)):
+        raise InvalidSignature(f"decryption refused: {type(first).__name__}") from first
+    raise MalformedMessage(f"cannot decrypt: {first}") from first
 
 
 class _Forbidden(Exception):
@@ -161,14 +184,8 @@ def decode_request(settings: Settings, args: Mapping[str, str], body: bytes) -> 
         if not msg_signature or not _same(
                 sign(settings.wechat_token, envelope.timestamp, envelope.nonce, encrypted), msg_signature):
             raise InvalidSignature("bad or missing msg_signature")
-        try:
-            plain = _crypto(settings).decrypt_message(
-                f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>", msg_signature, envelope.timestamp,
-                envelope.nonce)
-        except (InvalidAppIdException, InvalidSignatureException) as exc:
-            raise InvalidSignature(f"decryption refused: {type(exc).__name__}") from exc
-        except Exception as exc:
-            raise MalformedMessage(f"cannot decrypt: {exc}") from exc
+        plain, key = _decrypt(settings, encrypted, msg_signature, envelope)
+        envelope = replace(envelope, aes_key=key)
         data = decode_body(plain.encode("utf-8") if isinstance(plain, str) else plain)
     if not data.get("MsgType") or not isinstance(data["MsgType"], str):
         raise MalformedMessage("no MsgType")
@@ -258,7 +275,7 @@ def encode_reply(settings: Settings, envelope: Envelope, inbound: Inbound, reply
         return "success"
     xml = render_text_reply(inbound, str(inbound.raw.get("ToUserName", "")), CONTROL_CHARS.sub("", reply))
     if envelope.encrypted:
-        return _crypto(settings).encrypt_message(xml, envelope.nonce, envelope.timestamp)
+        return _crypto(settings, envelope.aes_key).encrypt_message(xml, envelope.nonce, envelope.timestamp)
     return xml
 
 

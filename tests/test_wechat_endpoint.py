@@ -214,6 +214,28 @@ def test_safe_mode_decrypts_and_encrypts_the_reply(app, client, settings, sessio
     assert session.scalars(select(InboundMessage.content)).one() == "帮助"
 
 
+def test_during_key_rotation_both_keys_are_answered_each_with_its_own(app, client, settings, session):
+    """WECHAT_AES_KEY_PREVIOUS: messages still encrypted with the old EncodingAESKey are answered, encrypted
+    with that old key; those with the new key, with the new key; a third key is refused (400: signed with our
+    token, but unreadable) and stores nothing."""
+    old, new, stranger = ("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+                          "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut")
+    app.extensions["qijin"].settings = settings.with_(wechat_aes_key=new, wechat_aes_key_previous=old)
+    for key, openid in ((old, "o_old_key"), (new, "o_new_key")):
+        sender = settings.with_(wechat_aes_key=key)
+        args, body = wechat_request(sender, message_xml(WeChatUser(None, sender, openid).fields("text",
+                                                                                               Content="帮助")))
+        response = client.post("/wechat", query_string=args, data=body, content_type="text/xml")
+        assert response.status_code == 200
+        reply = read_reply(sender, response.get_data(as_text=True))  # decrypts only with the sender's key
+        assert "请回复数字或文字选择" in reply["Content"] and reply["ToUserName"] == openid
+    sender = settings.with_(wechat_aes_key=stranger)
+    args, body = wechat_request(sender, message_xml(WeChatUser(None, sender, "o_stranger").fields("text",
+                                                                                                  Content="帮助")))
+    assert client.post("/wechat", query_string=args, data=body, content_type="text/xml").status_code == 400
+    assert sorted(session.scalars(select(InboundMessage.openid))) == ["o_new_key", "o_old_key"]
+
+
 def test_compatible_mode_body_with_plaintext_and_encrypt_fields(app, client, settings):
     safe = settings.with_(wechat_aes_key=AES_KEY)
     app.extensions["qijin"].settings = safe

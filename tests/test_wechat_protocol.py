@@ -136,3 +136,19 @@ def test_query_fields_read_what_werkzeug_reads(pairs, raw):
     environ = EnvironBuilder(query_string=query).get_environ()
     args = Request(environ).args
     assert query_fields(environ["QUERY_STRING"]) == {name: args.get(name) for name in args}
+
+
+OTHER_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"  # 43 characters, not the official one
+
+
+def test_key_rotation_decrypts_the_official_v3_message_with_the_previous_key():
+    """After the EncodingAESKey changed in WeChat's console, a message still encrypted with the old key is read
+    with WECHAT_AES_KEY_PREVIOUS; the envelope keeps that key for the reply."""
+    body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
+    rotated = SAFE.with_(wechat_aes_key=OTHER_KEY, wechat_aes_key_previous=V2["key"])
+    data, envelope = decode_request(rotated, _v3_args(), body)
+    assert data["Content"] == "hello" and envelope.aes_key == V2["key"]
+    with pytest.raises((InvalidSignature, MalformedMessage)):  # without the previous key: refused, as before
+        decode_request(SAFE.with_(wechat_aes_key=OTHER_KEY), _v3_args(), body)
+    data, envelope = decode_request(SAFE.with_(wechat_aes_key_previous=OTHER_KEY), _v3_args(), body)
+    assert data["Content"] == "hello" and envelope.aes_key == V2["key"]  # the current key first
