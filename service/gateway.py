@@ -18,7 +18,7 @@ from service.chat import ChatContext, Inbound
 from service.config import Settings
 from service.db import serialized_writes
 from service.texts import common as texts
-from service.wechat_protocol import (CONTROL_CHARS, InvalidSignature, MalformedMessage, decode_request,
+from service.wechat_protocol import (InvalidSignature, MalformedMessage, decode_request,
                                      encode_reply, message_xml, to_inbound)
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def receive(open_session: Callable[[], Session], engine: Engine, settings: Setti
 
     inbound = to_inbound(data)
     # keep the decrypted XML in the log, not the ciphertext
-    raw = message_xml(data) if envelope.encrypted else CONTROL_CHARS.sub("", body.decode("utf-8", "replace"))
+    raw = message_xml(data) if envelope.encrypted else envelope.body_text
     reply = handle(open_session, engine, settings, inbound, raw, now)
     return GatewayResult(200, encode_reply(settings, envelope, inbound, reply))
 

@@ -40,6 +40,7 @@ class Envelope:
     timestamp: str
     nonce: str
     aes_key: str = ""  # the EncodingAESKey that decrypted the message: the reply is encrypted with it
+    body_text: str = ""  # the body as decoded for parsing (control characters stripped), for the message log
 
 
 def sign(*parts: str) -> str:
@@ -157,13 +158,21 @@ def _parse_fields(text: str) -> Any:
 
 def decode_body(body: bytes) -> dict[str, Any]:
     """Bytes → flat-ish dict of the <xml> root, with control characters stripped first."""
+    return _fields(_body_text(body))
+
+
+def _body_text(body: bytes) -> str:
     if not body or not body.strip():
         raise MalformedMessage("empty body")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedMessage("body is not UTF-8") from exc
-    data = _parse_fields(CONTROL_CHARS.sub("", text))
+    return CONTROL_CHARS.sub("", text)
+
+
+def _fields(text: str) -> dict[str, Any]:
+    data = _parse_fields(text)
     if not isinstance(data, dict):
         raise MalformedMessage("root element has no fields")
     return data
@@ -172,8 +181,10 @@ def decode_body(body: bytes) -> dict[str, Any]:
 def decode_request(settings: Settings, args: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], Envelope]:
     """Verify `signature` (always), then `msg_signature` and decrypt in safe/compatible mode."""
     check_signature(settings.wechat_token, args)
-    envelope = Envelope(args.get("encrypt_type", "raw").lower() == "aes", args["timestamp"], args["nonce"])
-    data = decode_body(body)
+    text = _body_text(body)
+    envelope = Envelope(args.get("encrypt_type", "raw").lower() == "aes", args["timestamp"], args["nonce"],
+                        body_text=text)
+    data = _fields(text)
     if envelope.encrypted:
         if not settings.wechat_aes_key:
             raise MalformedMessage("encrypted message but WECHAT_AES_KEY is not configured")
