@@ -5,13 +5,13 @@ SQLAlchemy's execution machinery those statements cost more CPU than everything 
 are written once here as plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT`, `RETURNING`), with the
 two small conversions SQLAlchemy would otherwise do: placeholders and date-times.
 
-A `Wire` is the DBAPI connection under a Session (joining its transaction) or one checked out of the pool for a
-single self-contained write (`kept_write`): an ORM session's own set-up and commit cost as much as the statements.
+A `Wire` is the DBAPI connection under a Session (joining its transaction) or one a thread keeps for
+self-contained writes (`kept_write`): an ORM session's own set-up and commit cost as much as the statements.
 
 On PostgreSQL each command is a network round trip and costs both processes more than the statement itself:
 `Wire.run` sends a group of statements as one libpq pipeline (the server still runs them one after the other,
-each with its own snapshot), and a checked-out wire runs each statement as its own transaction, without the
-BEGIN and COMMIT commands.
+each with its own snapshot), and a kept wire runs each statement as its own transaction, without the BEGIN and
+COMMIT commands.
 """
 from __future__ import annotations
 
@@ -50,7 +50,6 @@ class Wire:
         self.driver = driver
         self.dialect = dialect
         self._cursor: Any = None  # for count()
-        self.lost = False  # set when a kept connection is discarded: whether it had been lost
 
     @classmethod
     def of(cls, session: Session) -> "Wire":
@@ -131,16 +130,20 @@ class _Kept:
         wire = self.local.wire = Wire(driver, engine.dialect.name)
         if wire.dialect == "postgresql":
             driver.autocommit = True
+        ended: list[Wire] = []
         with self.lock:
-            ended = [pair for pair in self.owned if not _alive(pair[1]())]
-            self.owned = [pair for pair in self.owned if pair not in ended]
-            self.owned.append((wire, weakref.ref(threading.current_thread())))
-        for old, _thread in ended:
+            owned = [(wire, weakref.ref(threading.current_thread()))]
+            for pair in self.owned:
+                if _alive(pair[1]()):
+                    owned.append(pair)
+                else:
+                    ended.append(pair[0])
+            self.owned = owned
+        for old in ended:
             old.close()
         return wire
 
     def discard(self, wire: Wire) -> None:
-        wire.lost = not wire.usable()
         if getattr(self.local, "wire", None) is wire:
             self.local.wire = None
         with self.lock:
@@ -206,8 +209,9 @@ def kept_write(engine: Engine, write: Callable[[Wire], T]) -> T:
         try:
             result = write(wire)
         except BaseException as exc:
+            lost = not wire.usable()
             kept.discard(wire)
-            if attempt == 2 or not wire.lost or not isinstance(exc, engine.dialect.loaded_dbapi.Error):
+            if attempt == 2 or not lost or not isinstance(exc, engine.dialect.loaded_dbapi.Error):
                 raise
             log.warning("lost a kept %s connection; writing again on a new one", engine.dialect.name)
             continue

@@ -73,7 +73,7 @@ class ImportResult:
     document_id: int
     version: int
     clause_count: int
-    title: str = ""  # the document's
+    title: str  # the document's
 
 
 def cn_to_int(numeral: str) -> int:
