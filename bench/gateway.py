@@ -110,9 +110,9 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICK
 
 
-def postgres_backends(admin_url: str, database: str) -> list[int]:
+def postgres_processes(admin_url: str, database: str) -> list[int]:
     """Server processes serving `database`, and the server's own (WAL writer, checkpointer, autovacuum...): the
-    WAL writer, woken by almost every asynchronous commit, costs a sixth as much as the backends."""
+    WAL writer, woken by almost every asynchronous commit, costs about a sixth as much as the backends here."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(admin_url)
@@ -125,7 +125,7 @@ def postgres_backends(admin_url: str, database: str) -> list[int]:
 
 
 def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, connections: int, users: int,
-         workers: Callable[[], list[int]] = list, db_backends: Callable[[], list[int]] = list) -> Result:
+         workers: Callable[[], list[int]] = list, db_processes: Callable[[], list[int]] = list) -> Result:
     messages = Messages(port, users)
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
@@ -152,7 +152,7 @@ def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, con
     for t in threads:
         t.start()
     time.sleep(warmup)
-    server_pids, db_pids = workers(), db_backends()
+    server_pids, db_pids = workers(), db_processes()
     server0, db0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
     # processes that appear during the window (a respawned worker, a new connection) count from zero
     cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
@@ -161,11 +161,11 @@ def load(name: str, port: int, expect: bytes, seconds: float, warmup: float, con
     phase["stop"] = True
     t1, cpu1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     late_server = [pid for pid in workers() if pid not in server_pids]
-    late_db = [pid for pid in db_backends() if pid not in db_pids]
+    late_db = [pid for pid in db_processes() if pid not in db_pids]
     server_cpu = cpu_seconds(server_pids) - server0 + cpu_seconds(late_server)
     db_cpu = cpu_seconds(db_pids) - db0 + cpu_seconds(late_db)
     if late_server or late_db:
-        print(f"{name}: {len(late_server)} workers and {len(late_db)} DB connections started while measuring",
+        print(f"{name}: {len(late_server)} workers and {len(late_db)} database processes started while measuring",
               file=sys.stderr)
     for t in threads:
         t.join(timeout=30)
@@ -266,8 +266,8 @@ def one_round(args: argparse.Namespace) -> list[Result]:
             env = app_env(url)
             upgrade(env)
             with Gunicorn("wsgi:app", env) as server:
-                backends = (lambda: postgres_backends(args.pg_admin_url, PG_DB)) if url.startswith("postgresql") else list
-                result = load(name, server.port, MENU_TITLE.encode(), workers=server.workers, db_backends=backends, **run)
+                processes = (lambda: postgres_processes(args.pg_admin_url, PG_DB)) if url.startswith("postgresql") else list
+                result = load(name, server.port, MENU_TITLE.encode(), workers=server.workers, db_processes=processes, **run)
             result.stored_rows = count_rows(url)
             results.append(result)
     return results
