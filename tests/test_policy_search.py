@@ -40,6 +40,7 @@ def test_accuracy_thresholds(seeded):
 def test_synonyms_and_homophones_map_to_policy_words():
     assert "连队" in expand_synonyms("当兵的要学什么")
     assert "宗教活动场所" in expand_synonyms("清真寺要挂宣传栏吗")
+    assert "七进" in expand_synonyms("民族团结进步创建要进哪些地方")  # asks for the seven places
     assert "社区" in correct_homophones("进社曲的要求")
     assert "社区" not in correct_homophones("社保卡丢了")
 
