@@ -115,6 +115,13 @@ def _button_errors(button: dict[str, Any], max_chars: int, max_bytes: int) -> It
             yield f"key {key!r} is empty or longer than 128 bytes"
 
 
+def options_named_in(text: str) -> list[MenuOption]:
+    """The menu options whose keywords a free-text message contains ("我要上报", "怎么订阅通知"): a message the
+    policy search cannot answer may be asking for a feature instead. Single-character keywords (numbers) don't
+    count."""
+    return [o for o in MAIN_MENU if any(len(word) > 1 and word in text for word in o.keywords)]
+
+
 def main_menu_text(available_intents: Iterable[str]) -> str:
     """The numbered text menu, listing the options whose features are installed."""
     return _menu_text(tuple(available_intents))

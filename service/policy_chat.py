@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.policy import PolicyClause, PolicyDocument, UnansweredQuestion
-from service import conversation
+from service import conversation, menu
 from service.chat import ChatContext
 from service.conversation import Draft
 from service.policy_search import SearchResult, compact, related_hits, search
@@ -182,7 +182,7 @@ class Composed:
     """What the bot would say to a text, and why (for the console's preview and for `answer`)."""
 
     reply: str
-    kind: str  # "faq" | "clause" | "not_found" | "bad_input"
+    kind: str  # "faq" | "clause" | "not_found" | "menu_hint" | "bad_input"
     result: SearchResult | None = None
     clause_id: int | None = None
     related_ids: list[int] = field(default_factory=list)
@@ -217,12 +217,24 @@ def compose_answer(session: Session, text: str) -> Composed:
     if result.faq is not None:
         return Composed(fit_utf8(f"{result.faq.answer}\n{T.FAQ_FOOTER}"), "faq", result)
     if not result.answered or result.best is None:
-        return Composed(T.NOT_FOUND.format(examples=T.examples_block()), "not_found", result)
+        return _not_found(text, result)
     clause = session.get(PolicyClause, result.best.entry.id)
     related = [c for c in (session.get(PolicyClause, h.entry.id) for h in related_hits(result)) if c is not None]
     if clause is None:  # the index was built from rows this session cannot see: treat as not found
         return Composed(T.NOT_FOUND.format(examples=T.examples_block()), "not_found", result)
     return Composed(_render_answer(session, clause, related), "clause", result, clause.id, [c.id for c in related])
+
+
+def _not_found(text: str, result: SearchResult) -> Composed:
+    """No clause answers: point to the features the text names (not a policy question then), else give examples.
+
+    The policy features themselves are left out: NOT_FOUND offers them already, and a policy question that names
+    政策 belongs in the unanswered-question inbox."""
+    options = [o for o in menu.options_named_in(text) if o.intent not in ("policy", "ask")]
+    if options:
+        lines = "\n".join(T.MENU_HINT_OPTION.format(number=o.number, label=o.label) for o in options)
+        return Composed(T.MENU_HINT.format(options=lines), "menu_hint", result)
+    return Composed(T.NOT_FOUND.format(examples=T.examples_block()), "not_found", result)
 
 
 def preview_answer(session: Session, text: str) -> Composed:

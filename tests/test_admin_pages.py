@@ -173,6 +173,8 @@ def test_faq_create_validates_try_it_and_edit(admin_console, session):
     assert session.get(FaqEntry, faq.id).answer == "新答案"
     assert admin_console.post(f"/admin/policy/faq/{faq.id}/delete").status_code == 302
     assert admin_console.get(f"/admin/policy/faq/{faq.id}").status_code == 404
+    tried = text(admin_console.get("/admin/policy/faq?q=怎么上报活动"))  # no FAQ now: the bot points to the feature
+    assert "回答方式：功能指引" in tried and "3. 活动上报（工作人员）" in tried
     actions = [a for a in session.scalars(select(AuditLog.action)) if a.startswith("faq.")]
     assert sorted(actions) == ["faq.create", "faq.delete", "faq.update"]
 

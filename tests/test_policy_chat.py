@@ -105,6 +105,19 @@ def test_off_topic_is_recorded_never_a_random_clause(chat, session):
     assert chat("明天会下雨吗").startswith("天气请查看气象部门发布的预报。")
 
 
+def test_unanswered_text_that_names_a_feature_points_to_it(chat, session):
+    from service.texts import report as report_texts
+
+    reply = chat("我要上报")
+    assert "您是不是想用这些功能" in reply and "3. 活动上报（工作人员）" in reply and "出处" not in reply
+    assert chat("3") == report_texts.NOT_BOUND  # the number it offers opens the feature
+    assert "5. 订阅通知\n6. 最新通知" in chat("怎么订阅通知")
+    assert session.scalars(select(UnansweredQuestion)).all() == []  # not policy questions: not for the inbox
+    # a failed policy question that says 政策 is no feature request: examples, and recorded for the inbox
+    assert "也可以这样问" in chat("医保政策怎么报销")
+    assert [r.normalized for r in session.scalars(select(UnansweredQuestion))] == ["医保政策怎么报销"]
+
+
 @pytest.mark.parametrize("text, expected", [
     ("   ", "没有输入内容"),
     ("😀😀🎉", "请用文字提问"),
