@@ -33,6 +33,14 @@ def show_menu(ctx: ChatContext) -> str:
     return menu.main_menu_text(INTENTS)
 
 
+def greet(ctx: ChatContext) -> str:
+    return f"{texts.GREETING}\n{show_menu(ctx)}"
+
+
+def reply_with(text: str, ctx: ChatContext) -> str:
+    return text
+
+
 def next_page(ctx: ChatContext) -> str:
     follower = ctx.session.get(Follower, ctx.openid)
     pages = list(follower.more_pages or []) if follower else []
@@ -49,6 +57,9 @@ def cancel(ctx: ChatContext) -> str:
 
 INTENTS: dict[str, Route] = {
     "menu": show_menu,
+    "greet": greet,
+    "thanks": partial(reply_with, texts.THANKS),
+    "ack": partial(reply_with, texts.ACKNOWLEDGED),
     "more": next_page,
     "cancel": cancel,
     "policy": policy_chat.open_menu,
@@ -65,7 +76,7 @@ INTENTS: dict[str, Route] = {
 
 # Intents that only read: with no conversation open, the gateway answers them on its read-only fast path, storing
 # the message and its reply in one write (gateway.handle). A route that writes anything must not be listed.
-READ_ONLY_INTENTS: frozenset[str] = frozenset({"menu", "ask", "bind_help"})
+READ_ONLY_INTENTS: frozenset[str] = frozenset({"menu", "greet", "thanks", "ack", "ask", "bind_help"})
 
 # Exact keywords (after normalisation); the numbered menu options and their synonyms are added below.
 KEYWORDS: dict[str, str] = {
@@ -74,6 +85,8 @@ KEYWORDS: dict[str, str] = {
     **{name: f"policy:{name}" for name in policy_chat.SECTION_NAMES},
     "继续": "resume", "上报详情": "my_reports",
     "订阅": "subscribe", "退订": "unsubscribe", "通知": "notices",
+    **dict.fromkeys(texts.GREETING_WORDS, "greet"), **dict.fromkeys(texts.THANKS_WORDS, "thanks"),
+    **dict.fromkeys(texts.ACK_WORDS, "ack"),
 }
 for _option in menu.MAIN_MENU:
     KEYWORDS.setdefault(_option.number, _option.intent)

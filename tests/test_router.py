@@ -1,5 +1,6 @@
 """Routing across features, end to end through /wechat: conversations, keywords and free text side by side."""
 import pytest
+from sqlalchemy import select
 
 from service import clock, units
 from service.policy_import import ensure_seed
@@ -42,3 +43,16 @@ def test_free_text_goes_to_the_policy_answer(wechat):
 
 def test_off_topic_free_text_says_nothing_was_found(wechat):
     assert "没有找到" in wechat.send_text("明天会下雨吗")
+
+
+def test_greetings_and_thanks_get_a_friendly_answer_not_a_policy_search(wechat, session):
+    from models.policy import UnansweredQuestion
+    from service.texts import menu as texts
+
+    hello = wechat.send_text("你好！")
+    assert hello.startswith(texts.GREETING) and texts.MENU_TITLE in hello
+    assert wechat.send_text("谢谢") == texts.THANKS
+    assert wechat.send_text("Thank you") == texts.THANKS
+    assert wechat.send_text("好的。") == texts.ACKNOWLEDGED
+    assert session.scalars(select(UnansweredQuestion)).all() == []
+    assert "出处：" in wechat.send_text("你好，部队里怎么搞民族团结")  # a question that greets first is a question

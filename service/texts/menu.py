@@ -10,3 +10,10 @@ MEDIA_NAMES = {"image": "图片", "voice": "语音", "video": "视频", "shortvi
 VOICE_UNRECOGNISED = "抱歉，没能识别这段语音，请改用文字发送。回复“帮助”查看主菜单。"
 EMPTY_TEXT = "您发送的内容是空的。回复“帮助”查看主菜单，或直接输入想咨询的问题。"
 SCAN_WELCOME = "欢迎回来！"
+GREETING = "您好！这里是民族团结进步创建“七进”活动服务号。"
+THANKS = "不客气！有需要随时回复“帮助”查看菜单，或直接用文字提问。"
+ACKNOWLEDGED = "好的。有需要随时回复“帮助”查看菜单，或直接用文字提问。"
+# Small talk, answered like a keyword: otherwise it would reach the policy search and the unanswered-question inbox.
+GREETING_WORDS = ("你好", "您好", "你好呀", "您好呀", "你们好", "hi", "hello", "嗨", "哈喽", "在吗", "在不在", "有人吗")
+THANKS_WORDS = ("谢谢", "谢谢你", "谢谢您", "感谢", "多谢", "非常感谢", "好的谢谢", "thanks", "thank you")
+ACK_WORDS = ("好的", "好", "ok", "收到", "嗯", "嗯嗯", "知道了", "明白了")
