@@ -2,6 +2,7 @@
 processes at once, the job table, and the jobs themselves (reminders, digest, report results, housekeeping)."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -164,3 +165,23 @@ def test_jobs_have_explicit_ids_and_coalesce(settings):
     assert first == datetime(2025, 4, 1, 9, 0, tzinfo=clock.TZ)
     assert scheduler._job_defaults["coalesce"] is True
     assert scheduler._job_defaults["misfire_grace_time"] == settings.scheduler_misfire_grace
+
+
+def _failing_job() -> None:
+    raise RuntimeError("boom")
+
+
+def test_job_runs_are_quiet_but_failures_are_logged(settings, caplog):
+    """The 5-second delivery job must not write two log lines a run; a failing job must still be logged."""
+    scheduler = build_scheduler(settings)
+    scheduler.add_job(_failing_job, id="failing", next_run_time=clock.now())
+    caplog.set_level(logging.INFO)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(r.levelno >= logging.ERROR for r in caplog.records):
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown()
+    executor = [r for r in caplog.records if r.name.startswith("apscheduler.executors")]
+    assert [r.levelname for r in executor] == ["ERROR"] and "failing" in executor[0].getMessage()
