@@ -40,8 +40,9 @@ def _text_width(label: str) -> float:
 
 
 def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, title: str = "",
-                      width: int = 360, height: int = 220) -> str:
-    """Bars per label, each split into the named series (one series ⇒ a plain bar chart). Returns SVG markup."""
+                      width: int = 360, height: int = 220, colors: Sequence[str] = PALETTE) -> str:
+    """Bars per label, each split into the named series (one series ⇒ a plain bar chart), coloured in order from
+    `colors`. Returns SVG markup; `width` is the drawing's width in px at scale 1 (the viewBox)."""
     labels = [str(label) for label in labels]
     series = [(str(name), [float(v or 0) for v in values]) for name, values in series]
     for name, values in series:
@@ -73,7 +74,7 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
             if h > 0:
                 y -= h
                 out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                           f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)} {escape(name)}: '
+                           f'fill="{colors[s % len(colors)]}"><title>{escape(label)} {escape(name)}: '
                            f'{_fmt(values[i])}</title></rect>')
         if totals[i]:
             out.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
@@ -86,7 +87,7 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
             out.append(f'<text x="{cx:.1f}" y="{ly:.1f}" text-anchor="middle" fill="#374151">{escape(label)}</text>')
     x = left
     for s, (name, _) in enumerate(series if legend else []):
-        out.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{PALETTE[s % len(PALETTE)]}"/>')
+        out.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{colors[s % len(colors)]}"/>')
         out.append(f'<text x="{x + 16}" y="14" fill="#374151">{escape(name)}</text>')
         x += 16 + _text_width(name) + 14
     out.append("</svg>")

@@ -94,12 +94,27 @@ def test_dashboard_charts_on_a_phone(phone, live_server, session_factory):
     assert phone.locator("#month-total").inner_text() == "2"
     assert phone.locator(".chart svg").count() == 3
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    # every chart's axis labels render legibly; the wide monthly one scrolls sideways rather than shrink its text
+    heights = phone.evaluate("[...document.querySelectorAll('.chart svg')].map("
+                             "svg => svg.querySelector('text').getBoundingClientRect().height)")
+    assert len(heights) == 3 and min(heights) >= 10, heights
+    # bars in the console's status colours: pending amber, approved green
+    assert phone.locator('.chart rect[fill="#d97706"]').count() and phone.locator('.chart rect[fill="#16a34a"]').count()
     screenshot(phone, "phone-dashboard")
     for path, name in (("/admin/announcements/new", "phone-compose"), ("/admin/units", "phone-units"),
                        ("/admin/policy/faq", "phone-faq")):
         phone.goto(live_server.url + path)
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375, path
         screenshot(phone, name)
+
+
+def test_dashboard_charts_on_a_desktop_share_one_text_size(desktop, live_server, session_factory):
+    """The monthly chart spans the page, the others half of it: its text must not come out twice as large."""
+    make_console_user(session_factory, "admin")
+    sign_in(desktop, live_server.url, "admin")
+    heights = desktop.evaluate("[...document.querySelectorAll('.chart svg')].map("
+                               "svg => svg.querySelector('text').getBoundingClientRect().height)")
+    assert len(heights) == 3 and min(heights) >= 10 and max(heights) <= 1.2 * min(heights), heights
 
 
 def test_schedule_an_announcement_and_see_it_delivered(desktop, live_server, session_factory, settings, fake_wechat):
