@@ -80,6 +80,12 @@ def test_reviewer_approves_a_report_on_a_phone(phone, live_server, session_facto
     assert dialogs == []
 
 
+def chart_text_heights(page) -> list[float]:
+    """The rendered height of each dashboard chart's first text (an axis value), in CSS px."""
+    return page.evaluate("[...document.querySelectorAll('.chart svg')].map("
+                         "svg => svg.querySelector('text').getBoundingClientRect().height)")
+
+
 def test_dashboard_charts_on_a_phone(phone, live_server, session_factory):
     from tests.factories import make_reviewed_report, make_staff, make_unit
 
@@ -95,8 +101,7 @@ def test_dashboard_charts_on_a_phone(phone, live_server, session_factory):
     assert phone.locator(".chart svg").count() == 3
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     # every chart's axis labels render legibly; the wide monthly one scrolls sideways rather than shrink its text
-    heights = phone.evaluate("[...document.querySelectorAll('.chart svg')].map("
-                             "svg => svg.querySelector('text').getBoundingClientRect().height)")
+    heights = chart_text_heights(phone)
     assert len(heights) == 3 and min(heights) >= 10, heights
     # bars in the console's status colours: pending amber, approved green
     assert phone.locator('.chart rect[fill="#d97706"]').count() and phone.locator('.chart rect[fill="#16a34a"]').count()
@@ -112,8 +117,7 @@ def test_dashboard_charts_on_a_desktop_share_one_text_size(desktop, live_server,
     """The monthly chart spans the page, the others half of it: its text must not come out twice as large."""
     make_console_user(session_factory, "admin")
     sign_in(desktop, live_server.url, "admin")
-    heights = desktop.evaluate("[...document.querySelectorAll('.chart svg')].map("
-                               "svg => svg.querySelector('text').getBoundingClientRect().height)")
+    heights = chart_text_heights(desktop)
     assert len(heights) == 3 and min(heights) >= 10 and max(heights) <= 1.2 * min(heights), heights
 
 
