@@ -74,9 +74,10 @@ def main() -> None:
     import models  # noqa: F401  (complete metadata)
     from models.base import Base
     from models.follower import Follower
-    from service import announcements, clock, notify
-    from service.config import Settings
-    from service.db import make_engine, make_session_factory
+    from service.notices import announcements, delivery as notify
+    from service.core import clock
+    from service.core.config import Settings
+    from service.core.db import make_engine, make_session_factory
 
     fake_proc = subprocess.Popen([sys.executable, __file__, "--serve-fake", "0", "--latency", str(args.latency)],
                                  stdout=subprocess.PIPE, text=True)

@@ -37,7 +37,7 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DB = "bench_gateway"
 sys.path.insert(0, str(ROOT))
 
-from service.wechat_protocol import sign  # noqa: E402
+from service.wechat.protocol import sign  # noqa: E402
 
 
 @dataclass
@@ -251,7 +251,7 @@ def fresh_postgres(admin_url: str) -> str:
 
 def one_round(args: argparse.Namespace) -> list[Result]:
     """The bare endpoint, then the gateway on SQLite and on PostgreSQL, each under a fresh gunicorn."""
-    from service.texts.menu import MENU_TITLE
+    from service.chat.texts import MENU_TITLE
 
     run = dict(seconds=args.seconds, warmup=args.warmup, connections=args.connections, users=args.users)
     results: list[Result] = []

@@ -20,12 +20,12 @@ from sqlalchemy.pool import StaticPool  # noqa: E402
 
 import models  # noqa: E402,F401
 from models.base import Base  # noqa: E402
-from service import policy_search  # noqa: E402
-from service.db import make_engine, make_session_factory  # noqa: E402
-from service.policy_eval import evaluate, load_questions  # noqa: E402
-from service.policy_import import ensure_seed, parse_policy  # noqa: E402
-from service.config import DEFAULT_SEED  # noqa: E402
-from service.policy_search import ClauseEntry, Index, search, search_index  # noqa: E402
+from service.policy import search as policy_search  # noqa: E402
+from service.core.db import make_engine, make_session_factory  # noqa: E402
+from bench.policy_eval import evaluate, load_questions  # noqa: E402
+from service.policy.importer import ensure_seed, parse_policy  # noqa: E402
+from service.core.config import DEFAULT_SEED  # noqa: E402
+from service.policy.search import ClauseEntry, Index, search, search_index  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "data" / "policy_questions.json"
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from service import admin_accounts, announcements, audit, clock, menu, policy_import, schema
-from service.errors import WeChatAPIError, WeChatUnavailable
-from service.db import session_scope
+from service.console import accounts as admin_accounts, audit
+from service.notices import announcements
+from service.core import clock, schema
+from service.chat import menu
+from service.policy import importer as policy_import
+from service.core.errors import WeChatAPIError, WeChatUnavailable
+from service.core.db import session_scope
 from service.app import runtime
 
 

@@ -11,9 +11,9 @@ from typing import Mapping
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
 
-from service import simulator
+from service.wechat import simulator
 from service.app import runtime
-from service.texts import simulator as texts
+from service.wechat import texts
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
 
-from service import clock, gateway
+from service.core import clock
+from service.wechat import gateway
 from service.app import db, runtime
-from service.wechat_protocol import InvalidSignature, check_signature, query_fields
+from service.wechat.protocol import InvalidSignature, check_signature, query_fields
 
 bp = Blueprint("wechat", __name__)
 

@@ -6,9 +6,9 @@ from sqlalchemy import pool
 
 import models  # noqa: F401  (complete metadata)
 from models.base import Base
-from service.config import Settings
-from service.db import make_engine
-from service.schema import include_object
+from service.core.config import Settings
+from service.core.db import make_engine
+from service.core.schema import include_object
 
 config = context.config
 target_metadata = Base.metadata

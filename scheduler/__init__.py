@@ -17,9 +17,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import DBAPIError
 
 from scheduler import jobs
-from service.clock import TZ
-from service.config import Settings
-from service.db import make_engine, make_session_factory
+from service.core.clock import TZ
+from service.core.config import Settings
+from service.core.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"

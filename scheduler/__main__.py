@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from scheduler import build_scheduler
-from service.config import Settings
+from service.core.config import Settings
 
 
 def main() -> None:

@@ -16,10 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.announcement import DELIVERED, FAILED, SKIPPED, UNKNOWN, Announcement, Delivery
 from models.report import ReportResultNotice
-from service import announcements, clock, compliance, conversation, inbox, media, notify, reports, simulator
-from service.config import Settings
-from service.texts import notices as texts
-from service.textfit import fit_utf8
+from service.notices import announcements, delivery as notify
+from service.core import clock
+from service.reporting import compliance, media, reports
+from service.chat import conversation
+from service.wechat import inbox
+from service.core.config import Settings
+from service.notices import texts
+from service.core.textfit import fit_utf8
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +194,7 @@ def download_report_media() -> None:
     rt = runtime()
     client = rt.sender_factory()()
     if rt.settings.simulator_enabled:
-        client = simulator.LocalPictures(rt.settings, client)
+        client = media.LocalUploadsFirst(rt.settings.media_dir, client)  # development: simulator pictures
     with rt.session_factory() as session:
         media.download_pending(session, client, rt.settings.media_dir, clock.now())
 

@@ -15,11 +15,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from service.config import ROOT, Settings
-from service.db import make_engine, make_session_factory
+from service.core.config import ROOT, Settings
+from service.core.db import make_engine, make_session_factory
 
 if TYPE_CHECKING:
-    from service.wechat_client import ApiClient
+    from service.wechat_api.client import ApiClient
 
 MAX_BODY = 1024 * 1024  # WeChat bodies are a few KiB; anything over 1 MiB is refused with 413
 
@@ -36,8 +36,8 @@ class Runtime:
     def wechat_client(self) -> "ApiClient":
         """The one outbound WeChat client of this process (token shared through the database or Redis)."""
         if self._client is None:
-            from service.token_store import make_token_store
-            from service.wechat_client import make_client
+            from service.wechat_api.token_store import make_token_store
+            from service.wechat_api.client import make_client
 
             self._client = make_client(self.settings, make_token_store(self.settings, self.session_factory))
         return self._client

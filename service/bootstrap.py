@@ -6,9 +6,11 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import admin_accounts, policy_import, schema
-from service.config import Settings
-from service.db import session_scope
+from service.console import accounts as admin_accounts
+from service.policy import importer as policy_import
+from service.core import schema
+from service.core.config import Settings
+from service.core.db import session_scope
 
 # Each step loads one kind of default data and returns a line for the log; the steps are idempotent.
 STEPS: list[Callable[[Session, Settings], str]] = [

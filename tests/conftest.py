@@ -14,11 +14,11 @@ if str(ROOT) not in sys.path:
 
 import models  # noqa: E402  (complete metadata)
 from models.base import Base  # noqa: E402
-from service import clock  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.db import make_engine, make_session_factory  # noqa: E402
-from service.token_store import make_token_store  # noqa: E402
-from service.wechat_client import make_client  # noqa: E402
+from service.core import clock  # noqa: E402
+from service.core.config import Settings  # noqa: E402
+from service.core.db import make_engine, make_session_factory  # noqa: E402
+from service.wechat_api.token_store import make_token_store  # noqa: E402
+from service.wechat_api.client import make_client  # noqa: E402
 from tests.fake_wechat_api import FakeWeChatAPI  # noqa: E402
 
 # Console fixtures (signed-in test clients) and the browser harness (live server, headless Chromium).

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER
-from service import admin_accounts
+from service.console import accounts as admin_accounts
 
 PASSWORD = "correct-horse-9"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from models.report import STATUS_APPROVED, STATUS_PENDING, ActivityReport
 from models.staff import Staff
 from models.unit import Unit
-from service import clock, reports, units
+from service.core import clock
+from service.reporting import reports, units
 
 
 # Fixture units were registered long before the periods the tests judge (compliance skips earlier periods).

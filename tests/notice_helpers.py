@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 
 from models.follower import Follower
-from service import notify
+from service.notices import delivery as notify
 
 MESSAGE_PATHS = ("message/custom/send", "message/template/send", "message/mass/send")
 

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
 from models.audit import AuditLog
-from service import admin_accounts, clock
-from service.config import Settings
+from service.console import accounts as admin_accounts
+from service.core import clock
+from service.core.config import Settings
 from tests.console import PASSWORD, Console, make_console_user
 
 PUBLIC = {"admin.login"}

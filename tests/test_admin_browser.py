@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from models.admin import ROLE_REVIEWER
 from models.audit import AuditLog
-from service import audit
+from service.console import audit
 from tests.browser import screenshot, sign_in
 from tests.console import make_console_user
 
@@ -123,7 +123,8 @@ def test_dashboard_charts_on_a_desktop_share_one_text_size(desktop, live_server,
 
 def test_schedule_an_announcement_and_see_it_delivered(desktop, live_server, session_factory, settings, fake_wechat):
     from models.follower import Follower
-    from service import clock, notify
+    from service.core import clock
+    from service.notices import delivery as notify
 
     make_console_user(session_factory, "admin")
     with session_factory() as s:  # a follower who wrote within 48 h, so a customer-service message is allowed

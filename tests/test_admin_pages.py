@@ -6,7 +6,8 @@ from sqlalchemy import select
 from models.admin import AdminUser
 from models.audit import AuditLog
 from models.subscription import TOPICS
-from service import audit, clock
+from service.console import audit
+from service.core import clock
 
 XSS = "<script>alert(1)</script>"
 
@@ -134,7 +135,7 @@ def test_a_new_policy_version_prepares_a_draft_notice_for_its_subscribers(admin_
 def test_policy_upload_refuses_bad_types_and_sizes(admin_console):
     from io import BytesIO
 
-    from service.policy_docs import MAX_UPLOAD_BYTES
+    from service.policy.documents import MAX_UPLOAD_BYTES
 
     cases = [((BytesIO(b"MZ\x00\x00"), "virus.exe"), "只能上传"),
              ((BytesIO(b"not a zip"), "fake.docx"), "不是 Word"),
@@ -181,8 +182,8 @@ def test_faq_create_validates_try_it_and_edit(admin_console, session):
 
 def test_unanswered_question_becomes_an_faq_in_one_step(admin_console, session_factory, session):
     from models.policy import FaqEntry, UnansweredQuestion
-    from service import clock
-    from service.policy_chat import record_unanswered
+    from service.core import clock
+    from service.policy.chat import record_unanswered
 
     with session_factory() as s:
         row = record_unanswered(s, "食堂几点开门" + XSS, clock.now())
@@ -322,8 +323,8 @@ def test_units_are_for_administrators_only(reviewer_console):
 # ---- dashboard ------------------------------------------------------------------------------------------------
 
 def test_dashboard_shows_counts_targets_lagging_and_questions(admin_console, session_factory):
-    from service import clock
-    from service.policy_chat import record_unanswered
+    from service.core import clock
+    from service.policy.chat import record_unanswered
 
     _reports(session_factory)
     with session_factory() as s:

@@ -10,8 +10,10 @@ from models.announcement import Announcement
 from models.staff import Staff
 from models.subscription import Subscription
 from models.unit import Unit
-from service import admin_accounts, announcements, clock, notify
-from service.clock import TZ
+from service.console import accounts as admin_accounts
+from service.notices import announcements, delivery as notify
+from service.core import clock
+from service.core.clock import TZ
 from tests.notice_helpers import add_followers, record_outcomes, sender_factory, successful_calls
 
 NOW = datetime(2025, 3, 3, 10, 0, tzinfo=TZ)

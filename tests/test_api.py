@@ -15,9 +15,9 @@ from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
 from models.report import STATUS_PENDING, ActivityReport, ReportPhoto, ReportResultNotice
 from models.staff import BindingCode
 from models.unit import Unit
-from service import clock
-from service.admin_accounts import create_api_token
-from service.clock import TZ
+from service.core import clock
+from service.console.accounts import create_api_token
+from service.core.clock import TZ
 from tests.factories import make_reviewed_report, make_staff, make_unit
 
 NOW = datetime(2026, 4, 10, 9, 30, tzinfo=TZ)

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from service.charts import _nice_max, bar_chart, stacked_bar_chart
+from service.console.charts import _nice_max, bar_chart, stacked_bar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 
 from models.report import STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED
-from service import compliance
-from service.compliance import LAGGING, MET, RUNNING, Period, evaluate, expected_by, lagging_units, periods
-from service.errors import InvalidInput
+from service.reporting import compliance
+from service.reporting.compliance import LAGGING, MET, RUNNING, Period, evaluate, expected_by, lagging_units, periods
+from service.core.errors import InvalidInput
 from tests.factories import make_reviewed_report, make_staff, make_unit
 
 YEAR_2026 = (date(2026, 1, 1), date(2026, 12, 31))
@@ -152,7 +152,7 @@ def test_no_units_and_a_future_range(session):
 def test_a_unit_answers_only_for_periods_that_began_after_it_was_registered(session):
     from datetime import datetime
 
-    from service.clock import TZ
+    from service.core.clock import TZ
 
     make_unit(session, name="老社区", category="社区")
     make_unit(session, name="新社区", category="社区", registered=datetime(2026, 11, 5, 10, 0, tzinfo=TZ))

@@ -8,9 +8,9 @@ import pytest
 from openpyxl import load_workbook
 
 from models.report import STATUS_REJECTED, ReportPhoto
-from service.errors import InvalidInput
-from service.exports import HEADERS, export_reports
-from service.report_query import ReportFilter, parse_filters
+from service.core.errors import InvalidInput
+from service.reporting.exports import HEADERS, export_reports
+from service.reporting.query import ReportFilter, parse_filters
 from tests.factories import make_reviewed_report, make_staff, make_unit
 
 

@@ -14,8 +14,9 @@ from models.report import ActivityReport, ReportResultNotice
 from models.staff import Staff
 from models.unit import Unit
 from scheduler import jobs
-from service import clock, reports
-from service.clock import TZ
+from service.core import clock
+from service.reporting import reports
+from service.core.clock import TZ
 from tests.factories import REGISTERED
 from tests.notice_helpers import add_followers, record_outcomes, successful_calls
 
@@ -98,7 +99,7 @@ def test_a_paper_report_of_an_unbound_staff_member_does_not_stop_deliveries(rt, 
     """A report entered through the API for staff with no WeChat binding has no openid: reviewing it must not
     leave a notice the scheduler cannot address, which used to make every deliver_announcements run raise
     (so no announcement or other result notice went out any more)."""
-    from service import backoffice
+    from service.console import backoffice
 
     unit, staff = staffed_unit(session, "城关社区", "社区", "o-reporter")
     paper_staff = Staff(unit_id=unit.id, name="纸质上报人")
@@ -161,7 +162,7 @@ def test_simulator_photos_are_stored_from_the_simulator_not_fetched_from_wechat(
     """A photo sent from /simulator has a `sim_…` media id WeChat never issued: the media job must take the
     picture the simulator kept, or the console would show it as "downloading" until it fails."""
     from models.report import ReportPhoto
-    from service import simulator
+    from service.wechat import simulator
     from tests.factories import make_report, make_staff
 
     picture = simulator.store_picture(rt.settings, b"\xff\xd8\xff\xe0jpeg")

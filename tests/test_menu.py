@@ -1,6 +1,7 @@
 """Menus as data: the custom menu obeys WeChat's limits and every option reaches a real intent."""
-from service import menu, router
-from service.menu import CUSTOM_MENU, validate_menu
+from service.chat import menu
+from service.wechat import router
+from service.chat.menu import CUSTOM_MENU, validate_menu
 
 
 def test_the_custom_menu_is_valid():

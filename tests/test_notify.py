@@ -10,8 +10,9 @@ from sqlalchemy import select
 from models.announcement import (CANCELLED, CS, DELIVERED, FAILED, MASS, PARTIAL, PENDING, SCHEDULED, SENT, SKIPPED,
                                  TEMPLATE, UNKNOWN, Delivery, ServiceWindow)
 from models.subscription import NoticeOptOut
-from service import announcements, clock, notify
-from service.clock import TZ
+from service.notices import announcements, delivery as notify
+from service.core import clock
+from service.core.clock import TZ
 from tests.notice_helpers import add_followers, record_outcomes, sender_factory, successful_calls
 
 NOW = datetime(2025, 3, 3, 10, 0, tzinfo=TZ)

@@ -10,12 +10,14 @@ from sqlalchemy import select
 from models.announcement import DRAFT, Announcement
 from models.audit import AuditLog
 from models.policy import PolicyDocument, UnansweredQuestion
-from service import clock, conversation, policy_chat
-from service.chat import ChatContext, Inbound
-from service.policy_faq import create_faq, list_unanswered, make_faq_from_unanswered
-from service.policy_import import ensure_seed, import_document
-from service.router import dispatch
-from service.textfit import utf8_len
+from service.core import clock
+from service.chat import conversation
+from service.policy import chat as policy_chat
+from service.chat.contract import ChatContext, Inbound
+from service.policy.faq import create_faq, list_unanswered, make_faq_from_unanswered
+from service.policy.importer import ensure_seed, import_document
+from service.wechat.router import dispatch
+from service.core.textfit import utf8_len
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=clock.TZ)
 
@@ -106,7 +108,7 @@ def test_off_topic_is_recorded_never_a_random_clause(chat, session):
 
 
 def test_unanswered_text_that_names_a_feature_points_to_it(chat, session):
-    from service.texts import report as report_texts
+    from service.reporting import texts as report_texts
 
     reply = chat("我要上报")
     assert "您是不是想用这些功能" in reply and "3. 活动上报（工作人员）" in reply and "出处" not in reply

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models.policy import PolicyClause, PolicyDocument
-from service.config import DEFAULT_SEED
-from service.policy_import import (PolicyParseError, ensure_seed, import_document, parse_policy, read_document)
+from service.core.config import DEFAULT_SEED
+from service.policy.importer import (PolicyParseError, ensure_seed, import_document, parse_policy, read_document)
 
 SEED = DEFAULT_SEED.read_text(encoding="utf-8")
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from service import policy_search
-from service.policy_eval import evaluate, load_questions
-from service.policy_faq import create_faq
-from service.policy_import import ensure_seed, import_document
-from service.policy_search import current_index, expand_synonyms, correct_homophones, search
+from service.policy import search as policy_search
+from bench.policy_eval import evaluate, load_questions
+from service.policy.faq import create_faq
+from service.policy.importer import ensure_seed, import_document
+from service.policy.search import current_index, expand_synonyms, correct_homophones, search
 
 QUESTIONS = load_questions(Path(__file__).parent / "data" / "policy_questions.json")
 

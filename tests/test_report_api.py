@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from models.report import ReportResultNotice
-from service import admin_accounts
-from service.db import session_scope
+from service.console import accounts as admin_accounts
+from service.core.db import session_scope
 from tests.factories import make_report, make_staff
 
 

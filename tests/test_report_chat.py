@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 
 from models.report import ActivityReport, ReportPhoto
 from models.staff import BindingAttempt, Staff
-from service import clock, conversation, media, report_chat, reports, units
-from service.chat import ChatContext, Inbound
-from service.db import make_engine, make_session_factory, session_scope
-from service.texts import report as report_texts
+from service.core import clock
+from service.chat import conversation
+from service.reporting import media, chat as report_chat, reports, units
+from service.chat.contract import ChatContext, Inbound
+from service.core.db import make_engine, make_session_factory, session_scope
+from service.reporting import texts as report_texts
 from tests.factories import make_staff, make_unit
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=clock.TZ)

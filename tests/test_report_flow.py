@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
-from service import report_flow as flow
-from service.chat import Inbound
-from service.report_flow import CONFIRM, Invalid
+from service.reporting import flow as flow
+from service.chat.contract import Inbound
+from service.reporting.flow import CONFIRM, Invalid
 
 TODAY = date(2026, 11, 27)
 

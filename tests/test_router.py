@@ -2,8 +2,9 @@
 import pytest
 from sqlalchemy import select
 
-from service import clock, units
-from service.policy_import import ensure_seed
+from service.core import clock
+from service.reporting import units
+from service.policy.importer import ensure_seed
 from tests.factories import make_staff, make_unit
 
 
@@ -47,7 +48,7 @@ def test_off_topic_free_text_says_nothing_was_found(wechat):
 
 def test_greetings_and_thanks_get_a_friendly_answer_not_a_policy_search(wechat, session):
     from models.policy import UnansweredQuestion
-    from service.texts import menu as texts
+    from service.chat import texts
 
     hello = wechat.send_text("你好！")
     assert hello.startswith(texts.GREETING) and texts.MENU_TITLE in hello

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from models.announcement import CLAIMED, DELIVERED, PARTIAL, SENT, UNKNOWN, Announcement, Delivery
 from scheduler import build_scheduler, job_specs
-from service import announcements, clock
+from service.notices import announcements
+from service.core import clock
 from tests.notice_helpers import add_followers, record_outcomes, successful_calls
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,8 +2,8 @@
 from sqlalchemy import inspect, text
 
 from models.base import Base
-from service import schema
-from service.db import make_engine
+from service.core import schema
+from service.core.db import make_engine
 
 
 def test_migrations_upgrade_an_empty_database_to_the_models(database_url, tmp_path):

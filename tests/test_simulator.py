@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from models.follower import Follower
 from models.inbound import InboundMessage
-from service import create_app, menu, router
-from service.wechat_protocol import decode_body
+from service import create_app
+from service.chat import menu
+from service.wechat import router
+from service.wechat.protocol import decode_body
 
 HEADERS = {"X-Simulator": "1"}
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -159,7 +161,7 @@ def test_simulator_is_404_when_disabled(settings, session_factory):
 
 
 def test_production_settings_disable_the_simulator():
-    from service.config import Settings
+    from service.core.config import Settings
 
     env = {"FLASK_ENV": "production", "SECRET_KEY": "s", "WECHAT_TOKEN": "t", "DATABASE_URL": "sqlite://"}
     assert Settings.from_env(env).simulator_enabled is False

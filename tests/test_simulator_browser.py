@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from models.inbound import InboundMessage
-from service.texts import menu as menu_texts
+from service.chat import texts as menu_texts
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 
 from models.report import STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED
-from service.errors import InvalidInput
-from service.report_query import ReportFilter, parse_filters
-from service.statistics import summarize
+from service.core.errors import InvalidInput
+from service.reporting.query import ReportFilter, parse_filters
+from service.reporting.statistics import summarize
 from tests.factories import make_reviewed_report, make_staff, make_unit
 
 

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from models.announcement import DELIVERED, SKIPPED, Delivery
 from models.subscription import NoticeOptOut, Subscription
-from service import announcements, clock, notify
+from service.notices import announcements, delivery as notify
+from service.core import clock
 from tests.notice_helpers import record_outcomes, sender_factory, successful_calls
 
 

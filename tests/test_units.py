@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from models.report import ActivityReport, ReportResultNotice
 from models.staff import BindingAttempt, BindingCode
-from service.report_query import ReportFilter, all_reports
-from service import clock, reports, units
-from service.db import session_scope
+from service.reporting.query import ReportFilter, all_reports
+from service.core import clock
+from service.reporting import reports, units
+from service.core.db import session_scope
 from tests.factories import make_report, make_staff, make_unit
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=clock.TZ)

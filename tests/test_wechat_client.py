@@ -10,12 +10,12 @@ import pytest
 import redis
 import requests
 
-from service import clock
-from service.config import Settings
-from service.db import make_engine, make_session_factory
-from service.errors import WeChatAPIError, WeChatNotConfigured, WeChatUnavailable
-from service.token_store import RedisTokenStore, make_token_store
-from service.wechat_client import make_client
+from service.core import clock
+from service.core.config import Settings
+from service.core.db import make_engine, make_session_factory
+from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatUnavailable
+from service.wechat_api.token_store import RedisTokenStore, make_token_store
+from service.wechat_api.client import make_client
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -283,7 +283,7 @@ def test_redis_store_expiry_and_lock(fake_wechat, settings):
 
 
 def test_sql_lock_excludes_and_an_expired_lease_is_taken_over(token_store):
-    from service.token_store import LockTimeout
+    from service.wechat_api.token_store import LockTimeout
 
     with token_store.lock("refresh"):
         with pytest.raises(LockTimeout):

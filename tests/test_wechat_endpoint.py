@@ -11,10 +11,12 @@ from sqlalchemy import func, select, text
 
 from models.follower import Follower
 from models.inbound import InboundMessage
-from service import clock, conversation, fastsql, router
-from service.texts import common as common_texts
-from service.texts import report as report_texts
-from service.wechat_protocol import (decode_body, dedupe_key, message_xml, read_reply, sign, to_inbound,
+from service.core import clock, fastsql
+from service.chat import conversation
+from service.wechat import router
+from service.chat import texts as common_texts
+from service.reporting import texts as report_texts
+from service.wechat.protocol import (decode_body, dedupe_key, message_xml, read_reply, sign, to_inbound,
                                      wechat_request)
 from tests.factories import make_staff, make_unit
 from tests.wechat_xml import WeChatUser

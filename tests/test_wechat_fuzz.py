@@ -3,7 +3,7 @@ import string
 
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from service.wechat_protocol import message_xml, wechat_request
+from service.wechat.protocol import message_xml, wechat_request
 
 MSG_TYPES = st.sampled_from(["text", "image", "voice", "video", "location", "link", "event", "unknown", "", "TEXT"])
 EVENTS = st.sampled_from(["subscribe", "unsubscribe", "CLICK", "SCAN", "LOCATION", "pic_weixin", "location_select"])

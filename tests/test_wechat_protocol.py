@@ -6,8 +6,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from service.config import Settings
-from service.wechat_protocol import (InvalidSignature, MalformedMessage, decode_body, decode_request, message_xml,
+from service.core.config import Settings
+from service.wechat.protocol import (InvalidSignature, MalformedMessage, decode_body, decode_request, message_xml,
                                      query_fields, read_reply, sign, to_inbound, wechat_request)
 
 V2 = dict(token="pamtest", key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", appid="wxb11529c136998cb6",

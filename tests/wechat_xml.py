@@ -5,8 +5,8 @@ import itertools
 import time
 from typing import Any
 
-from service.config import Settings
-from service.wechat_protocol import message_xml, read_reply, wechat_request
+from service.core.config import Settings
+from service.wechat.protocol import message_xml, read_reply, wechat_request
 
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
 

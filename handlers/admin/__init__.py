@@ -17,10 +17,10 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, ren
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
-from service import clock
-from service.admin_accounts import ROLES
+from service.core import clock
+from service.console.accounts import ROLES
 from service.app import db
-from service.errors import DomainError
+from service.core.errors import DomainError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -156,7 +156,7 @@ def field_errors(exc: DomainError) -> dict[str, str]:
 
 def audited(action: str, target: Any, detail: Optional[dict[str, Any]], to: str, message: str):
     """Finish a successful change: audit entry, commit (both or neither), a flash message, redirect to `to`."""
-    from service import audit
+    from service.console import audit
 
     audit.record(db(), current_admin(), action, target, detail)
     db().commit()

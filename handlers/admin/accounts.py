@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, audited, bp, current_admin, field_errors, form_values, render
-from service import admin_accounts
+from service.console import accounts as admin_accounts
 from service.app import db
-from service.errors import DomainError
-from service.texts import admin as texts
+from service.core.errors import DomainError
+from service.console import texts
 
 FIELDS = ["username", "display_name", "role"]
 

@@ -11,10 +11,12 @@ from handlers.admin import admin_required, audited, bp, current_admin, field_err
 from models.announcement import DRAFT, STATUSES
 from models.subscription import TOPICS
 from models.unit import CATEGORIES
-from service import announcements, clock, units
+from service.notices import announcements
+from service.core import clock
+from service.reporting import units
 from service.app import db
-from service.errors import DomainError
-from service.texts import admin as texts
+from service.core.errors import DomainError
+from service.console import texts
 
 TEXT_FIELDS = ("title", "body", "audience_type", "topic", "send_mode", "send_at", "recurrence")
 AUDIENCES = [("all", "全部关注者"), ("topic", "订阅了某个主题的人"), ("units", "指定单位的人员"),

@@ -7,9 +7,9 @@ from typing import Optional
 from flask import request
 
 from handlers.admin import admin_required, bp, render
-from service import audit
+from service.console import audit
 from service.app import db
-from service.texts import admin as texts
+from service.console import texts
 
 
 def _date(value: str) -> Optional[date]:

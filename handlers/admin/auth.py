@@ -5,10 +5,11 @@ from flask import flash, redirect, request, session, url_for
 
 from handlers.admin import (bp, current_admin, field_errors, form_values, login_required, render, safe_next,
                             sign_in)
-from service import admin_accounts, audit, clock
+from service.console import accounts as admin_accounts, audit
+from service.core import clock
 from service.app import db
-from service.errors import InvalidInput
-from service.texts import admin as texts
+from service.core.errors import InvalidInput
+from service.console import texts
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -3,7 +3,8 @@ this week's unanswered questions; all figures come from `service.dashboard`."""
 from __future__ import annotations
 
 from handlers.admin import admin_required, bp, render
-from service import clock, dashboard as dashboard_service
+from service.core import clock
+from service.console import dashboard as dashboard_service
 from service.app import db, runtime
 
 

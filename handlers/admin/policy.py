@@ -6,11 +6,14 @@ from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, bp, current_admin, form_values, render, upload_limit
 from models.policy import UnansweredQuestion
-from service import announcements, audit, clock, policy_docs, policy_faq, policy_import
+from service.notices import announcements
+from service.console import audit
+from service.core import clock
+from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.app import db
-from service.errors import InvalidInput
-from service.policy_chat import preview_answer
-from service.texts import admin as texts
+from service.core.errors import InvalidInput
+from service.policy.chat import preview_answer
+from service.console import texts
 
 FAQ_FIELDS = ["questions", "answer", "unanswered_id"]
 

@@ -11,10 +11,12 @@ from werkzeug.security import safe_join
 from handlers.admin import bp, current_admin, field_errors, login_required, render
 from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUSES, ReportPhoto
 from models.unit import CATEGORIES
-from service import audit, backoffice, clock, exports, report_query, reports as report_service, units
+from service.console import audit, backoffice
+from service.core import clock
+from service.reporting import exports, query as report_query, reports as report_service, units
 from service.app import db, runtime
-from service.errors import DomainError
-from service.texts import admin as texts
+from service.core.errors import DomainError
+from service.console import texts
 
 FILTER_KEYS = ("status", "category", "unit_id", "activity_type", "date_from", "date_to", "q")
 

@@ -10,10 +10,10 @@ from typing import Any, Callable
 from flask import Blueprint, g, jsonify, request
 
 from models.admin import ROLE_ADMIN
-from service import clock
-from service.admin_accounts import user_for_token
+from service.core import clock
+from service.console.accounts import user_for_token
 from service.app import db
-from service.errors import DomainError, Forbidden, InvalidInput
+from service.core.errors import DomainError, Forbidden, InvalidInput
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from handlers.api import admin_only, bp, json_body
-from service import announcements, clock
+from service.notices import announcements
+from service.core import clock
 from service.app import db
-from service.report_query import parse_int
+from service.reporting.query import parse_int
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from models.staff import Staff
 from models.unit import Unit
-from service.clock import local
+from service.core.clock import local
 
 
 def when(value: Optional[datetime]) -> Optional[str]:

@@ -6,7 +6,8 @@ from urllib.parse import quote
 from flask import Response, jsonify, request
 
 from handlers.api import admin_only, bp
-from service import clock, compliance, exports, report_query, statistics
+from service.core import clock
+from service.reporting import compliance, exports, query as report_query, statistics
 from service.app import db, runtime
 
 

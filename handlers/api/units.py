@@ -5,7 +5,9 @@ from flask import jsonify, request
 
 from handlers.api import admin_only, bp, json_body
 from handlers.api import serialize as out
-from service import backoffice, clock, units
+from service.console import backoffice
+from service.core import clock
+from service.reporting import units
 from service.app import db
 
 

@@ -1,0 +1,5 @@
+"""The back office behind /admin and /api/v1: console accounts and API tokens, the audit log, back-office edits of
+units, staff and reports, the dashboard and its charts.
+
+May import: `core`, `policy`, `reporting`, `notices`, `wechat_api`. Nothing in `service/` imports `console`.
+"""

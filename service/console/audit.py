@@ -1,0 +1,92 @@
+"""Record and list audit entries: who did what to which object, and when (every mutating console action)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Optional, Union
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.audit import AuditLog
+from service.core import clock
+
+# A target is an ORM object with an `id` (its table name becomes the type), a (type, id) pair, or None.
+Target = Union[None, tuple[str, Any], Any]
+
+
+def _actor_name(actor: Any) -> str:
+    if actor is None:
+        return "system"
+    return str(getattr(actor, "username", actor))[:64]
+
+
+def _target_parts(target: Target) -> tuple[str, Optional[str]]:
+    if target is None:
+        return "", None
+    if isinstance(target, tuple):
+        kind, ident = target
+        return str(kind)[:32], None if ident is None else str(ident)[:64]
+    return getattr(target, "__tablename__", type(target).__name__)[:32], str(getattr(target, "id", ""))[:64]
+
+
+def record(session: Session, actor: Any, action: str, target: Target = None,
+           detail: Optional[dict[str, Any]] = None) -> AuditLog:
+    """Add one entry in the caller's transaction, so it is stored exactly when the audited change is."""
+    kind, ident = _target_parts(target)
+    entry = AuditLog(actor=_actor_name(actor), action=action, target_type=kind, target_id=ident,
+                     detail=dict(detail or {}), at=clock.now())
+    session.add(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str = ""
+    action: str = ""  # exact action, or a prefix ending in "." such as "report."
+    target_type: str = ""
+    date_from: Optional[date] = None
+    date_to: Optional[date] = None  # inclusive, in Asia/Shanghai
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditLog]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=clock.TZ)
+
+
+def list_entries(session: Session, flt: AuditFilter = AuditFilter(), page: int = 1, per_page: int = 50) -> AuditPage:
+    """Newest first, filtered; `page` counts from 1."""
+    conditions = []
+    if flt.actor:
+        conditions.append(AuditLog.actor == flt.actor)
+    if flt.action.endswith("."):
+        conditions.append(AuditLog.action.startswith(flt.action))
+    elif flt.action:
+        conditions.append(AuditLog.action == flt.action)
+    if flt.target_type:
+        conditions.append(AuditLog.target_type == flt.target_type)
+    if flt.date_from:
+        conditions.append(AuditLog.at >= _day_start(flt.date_from))
+    if flt.date_to:
+        conditions.append(AuditLog.at < _day_start(flt.date_to + timedelta(days=1)))
+    page = max(1, page)
+    total = session.scalar(select(func.count()).select_from(AuditLog).where(*conditions)) or 0
+    rows = session.scalars(select(AuditLog).where(*conditions).order_by(AuditLog.at.desc(), AuditLog.id.desc())
+                           .limit(per_page).offset((page - 1) * per_page)).all()
+    return AuditPage(list(rows), total, page, per_page)
+
+
+def actors(session: Session) -> list[str]:
+    """Distinct actor names, for the filter drop-down."""
+    return list(session.scalars(select(AuditLog.actor).distinct().order_by(AuditLog.actor)))

@@ -1,0 +1,233 @@
+"""Administrator operations behind the JSON API (and later the console): typed input checked field by field,
+then handed to `units` and `reports`, whose errors come back as DomainErrors naming the field.
+
+Invariant kept here: a report's unit is its staff member's unit. An administrator entering a report on behalf
+of a staff member must name that member's own unit (else 403), and a staff member who already has reports cannot
+be moved to another unit (409): deactivate them and add a new staff member to the new unit instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.report import ACTIVITY_TYPES, ActivityReport
+from models.staff import Staff
+from models.unit import CATEGORIES, Unit
+from service.reporting import reports, units
+from service.core.clock import local
+from service.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.reporting.query import parse_date
+from service.reporting import texts
+
+ACTIONS = {"approve": True, "reject": False}
+MAX_PARTICIPANTS = 100_000
+
+
+# ---- typed field readers (JSON values) -----------------------------------------------------------------------
+
+def text_field(data: Mapping[str, Any], name: str, limit: int, required: bool = False) -> Optional[str]:
+    if name not in data or data[name] is None:
+        if required:
+            raise InvalidInput(texts.required(name), name)
+        return None
+    value = data[name]
+    if not isinstance(value, str) or (required and not value.strip()) or len(value.strip()) > limit:
+        raise InvalidInput(texts.bad_type(name, f"不超过 {limit} 字的文本"), name)
+    return value.strip()
+
+
+def bool_field(data: Mapping[str, Any], name: str) -> Optional[bool]:
+    if name not in data:
+        return None
+    if not isinstance(data[name], bool):
+        raise InvalidInput(texts.bad_type(name, " true 或 false"), name)
+    return data[name]
+
+
+def int_field(data: Mapping[str, Any], name: str, required: bool = False, maximum: int = 2**31 - 1) -> Optional[int]:
+    if name not in data or data[name] is None:
+        if required:
+            raise InvalidInput(texts.required(name), name)
+        return None
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise InvalidInput(texts.bad_type(name, f" 0 到 {maximum} 之间的整数"), name)
+    return value
+
+
+def choice_field(data: Mapping[str, Any], name: str, options: tuple[str, ...], required: bool = False) -> Optional[str]:
+    value = text_field(data, name, 32, required)
+    if value is not None and value not in options:
+        raise InvalidInput(texts.bad_choice(name, options), name)
+    return value
+
+
+def existing_unit(session: Session, unit_id: Any, field: str = "unit_id") -> Unit:
+    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) and not isinstance(unit_id, bool) else None
+    if unit is None:
+        raise InvalidInput(texts.UNKNOWN_UNIT, field)
+    return unit
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+# ---- units ---------------------------------------------------------------------------------------------------
+
+def get_unit(session: Session, unit_id: int) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(texts.UNKNOWN_UNIT, "unit_id")
+    return unit
+
+
+def _unit_changes(data: Mapping[str, Any], creating: bool) -> dict[str, Any]:
+    return _present(name=text_field(data, "name", 100, required=creating),
+                    category=choice_field(data, "category", CATEGORIES, required=creating),
+                    contact=text_field(data, "contact", 50), phone=text_field(data, "phone", 32),
+                    is_extension=bool_field(data, "is_extension"),
+                    is_education_base=bool_field(data, "is_education_base"), active=bool_field(data, "active"))
+
+
+def _unit_error(exc: units.UnitError) -> Exception:
+    """The unit checks left after ours are about the name (empty, too long, taken)."""
+    return Conflict(str(exc), "name") if "已存在" in str(exc) else InvalidInput(str(exc), "name")
+
+
+def create_unit(session: Session, data: Mapping[str, Any]) -> Unit:
+    changes = _unit_changes(data, creating=True)
+    active = changes.pop("active", True)
+    try:
+        unit = units.create_unit(session, **changes)
+    except units.UnitError as exc:
+        raise _unit_error(exc) from None
+    unit.active = active
+    return unit
+
+
+def update_unit(session: Session, unit_id: int, data: Mapping[str, Any]) -> Unit:
+    get_unit(session, unit_id)
+    try:
+        return units.update_unit(session, unit_id, **_unit_changes(data, creating=False))
+    except units.UnitError as exc:
+        raise _unit_error(exc) from None
+
+
+def deactivate_unit(session: Session, unit_id: int) -> Unit:
+    get_unit(session, unit_id)
+    return units.deactivate_unit(session, unit_id)
+
+
+def list_staff(session: Session, unit_id: Optional[int] = None, include_inactive: bool = False) -> list[Staff]:
+    stmt = select(Staff).order_by(Staff.unit_id, Staff.id)
+    if unit_id is not None:
+        stmt = stmt.where(Staff.unit_id == get_unit(session, unit_id).id)
+    if not include_inactive:
+        stmt = stmt.where(Staff.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+# ---- staff ---------------------------------------------------------------------------------------------------
+
+def get_staff(session: Session, staff_id: int) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(texts.UNKNOWN_STAFF, "staff_id")
+    return staff
+
+
+def create_staff(session: Session, data: Mapping[str, Any]) -> Staff:
+    unit = existing_unit(session, data.get("unit_id"))
+    name = text_field(data, "name", 50, required=True)
+    assert name is not None
+    return units.create_staff(session, unit.id, name, text_field(data, "phone", 32) or "")
+
+
+def update_staff(session: Session, staff_id: int, data: Mapping[str, Any]) -> Staff:
+    staff = get_staff(session, staff_id)
+    changes = _present(name=text_field(data, "name", 50), phone=text_field(data, "phone", 32),
+                       active=bool_field(data, "active"))
+    if "name" in data and not changes.get("name"):
+        raise InvalidInput(texts.required("name"), "name")
+    if "unit_id" in data:
+        unit = existing_unit(session, data["unit_id"])
+        if unit.id != staff.unit_id:
+            has_reports = session.scalar(select(func.count()).select_from(ActivityReport)
+                                         .where(ActivityReport.staff_id == staff.id))
+            if has_reports:
+                raise Conflict(texts.REPORTS_EXIST, "unit_id")
+            changes["unit_id"] = unit.id
+    staff = units.update_staff(session, staff.id, **changes)
+    session.refresh(staff)  # reload the joined unit after a move
+    return staff
+
+
+def deactivate_staff(session: Session, staff_id: int) -> Staff:
+    return units.deactivate_staff(session, get_staff(session, staff_id).id)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    staff: Staff
+    code: str
+    expires_at: datetime
+
+
+def issue_binding_code(session: Session, staff_id: int, now: datetime) -> IssuedCode:
+    staff = get_staff(session, staff_id)
+    try:
+        code = units.issue_binding_code(session, staff.id, now)
+    except units.UnitError as exc:
+        raise Conflict(str(exc), "staff_id") from None
+    return IssuedCode(staff, code, now + units.CODE_TTL)
+
+
+def revoke_binding_codes(session: Session, staff_id: int) -> int:
+    return units.revoke_binding_codes(session, get_staff(session, staff_id).id)
+
+
+# ---- reports -------------------------------------------------------------------------------------------------
+
+def create_report(session: Session, data: Mapping[str, Any], now: datetime) -> ActivityReport:
+    """Enter a report on behalf of a staff member (e.g. one handed in on paper); it starts 待审核 like any other.
+
+    Every field is checked before anything is written; the staff member must belong to the named unit (403).
+    """
+    unit = existing_unit(session, data.get("unit_id"))
+    staff = session.get(Staff, data.get("staff_id")) if isinstance(data.get("staff_id"), int) else None
+    if staff is None:
+        raise InvalidInput(texts.UNKNOWN_STAFF, "staff_id")
+    if staff.unit_id != unit.id:
+        raise Forbidden(texts.STAFF_OTHER_UNIT, "staff_id")
+    # `activity_date`, as reports are read back; `date` is the older name and still accepted
+    date_field = "date" if "date" in data and "activity_date" not in data else "activity_date"
+    activity_date = parse_date(text_field(data, date_field, 10, required=True), date_field)
+    assert activity_date is not None
+    if activity_date > local(now).date():
+        raise InvalidInput(texts.FUTURE_DATE, date_field)
+    draft = {
+        "category": choice_field(data, "category", CATEGORIES, required=True),
+        "activity_type": choice_field(data, "activity_type", ACTIVITY_TYPES, required=True),
+        "title": text_field(data, "title", 50, required=True),
+        "date": activity_date.isoformat(),
+        "place": text_field(data, "place", 100, required=True),
+        "participants": int_field(data, "participants", required=True, maximum=MAX_PARTICIPANTS),
+        "content": text_field(data, "content", 2000, required=True),
+    }
+    if not staff.active or not unit.active:
+        raise Conflict(texts.INACTIVE, "staff_id")
+    return reports.submit(session, staff, staff.openid or "", draft, now)
+
+
+def review_report(session: Session, report_id: int, data: Mapping[str, Any], reviewer: str,
+                  now: datetime) -> ActivityReport:
+    """Approve or reject (a reason is required) a 待审核 report; the reporter's result notice is queued."""
+    action = data.get("action")
+    if action not in ACTIONS:
+        raise InvalidInput(texts.BAD_ACTION, "action")
+    return reports.review(session, report_id, ACTIONS[action], reviewer, now, text_field(data, "reason", 500) or "")

@@ -1,0 +1,5 @@
+"""Core: what every feature stands on — settings from the environment, engines and sessions, the clock, domain
+errors, the schema (Alembic), text-length helpers for WeChat's byte limits, and the one raw-driver pipeline.
+
+May import: `models` only. Everything else may import core.
+"""

@@ -1,0 +1,299 @@
+"""Announcements: validate what an administrator submits, create / edit / cancel, resolve the audience to openids,
+and report per-recipient results. The scheduler process (service.notify) does the sending."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from models.announcement import CANCELLED, DRAFT, PENDING, SCHEDULED, SENDING, SKIPPED, Announcement, Delivery
+from models.follower import Follower
+from models.staff import Staff
+from models.subscription import TOPICS, Subscription
+from models.unit import CATEGORIES, Unit
+from service.notices import recurrence
+from service.core.errors import Conflict, InvalidInput, NotFound
+from service.notices import texts
+from service.core.textfit import utf8_len
+
+TITLE_LIMIT = 20  # template keyword values are capped at 20 characters (2023-05 rules)
+TEXT_LIMIT = 2048  # bytes of a customer-service / mass text message
+AUDIENCE_TYPES = ("all", "topic", "units", "categories", "openids")
+EDITABLE = (DRAFT, SCHEDULED)
+CANCELLABLE = (DRAFT, SCHEDULED, SENDING)
+PAST_SLACK = timedelta(minutes=1)  # a time "now-ish" typed a few seconds ago is not "in the past"
+
+
+def utc(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc)
+
+
+def message_text(title: str, body: str) -> str:
+    """The text a recipient gets by customer-service or mass message."""
+    return f"【{title}】\n{body}"
+
+
+# ---- validation -------------------------------------------------------------------------------------------------
+
+def _clean_title(value: Any) -> str:
+    title = value.strip() if isinstance(value, str) else ""
+    if not title:
+        raise InvalidInput(texts.TITLE_REQUIRED, "title")
+    if len(title) > TITLE_LIMIT or "\n" in title:
+        raise InvalidInput(texts.TITLE_TOO_LONG.format(limit=TITLE_LIMIT), "title")
+    return title
+
+
+def _clean_body(value: Any, title: str) -> str:
+    body = value.strip() if isinstance(value, str) else ""
+    if not body:
+        raise InvalidInput(texts.BODY_REQUIRED, "body")
+    size = utf8_len(message_text(title, body))
+    if size > TEXT_LIMIT:
+        raise InvalidInput(texts.BODY_TOO_LONG.format(limit=TEXT_LIMIT, size=size), "body")
+    return body
+
+
+def _id_list(value: Any, field: str, message: str) -> list:
+    if not isinstance(value, list) or not value:
+        raise InvalidInput(message, field)
+    return list(dict.fromkeys(value))
+
+
+def clean_audience(session: Session, value: Any) -> dict[str, Any]:
+    """A normalised audience dict; unknown topics, units and categories are refused naming the field."""
+    if isinstance(value, str):
+        value = {"type": value}
+    if not isinstance(value, dict) or value.get("type") not in AUDIENCE_TYPES:
+        raise InvalidInput(texts.AUDIENCE_INVALID, "audience")
+    kind = value["type"]
+    if kind == "all":
+        return {"type": "all"}
+    if kind == "topic":
+        topic = value.get("topic")
+        by_name = {name: code for code, name in TOPICS.items()}
+        topic = by_name.get(topic, topic)
+        if topic not in TOPICS:
+            raise InvalidInput(texts.TOPIC_UNKNOWN.format(value=value.get("topic"), choices="、".join(TOPICS.values())),
+                               "audience.topic")
+        return {"type": "topic", "topic": topic}
+    if kind == "units":
+        ids = _id_list(value.get("unit_ids"), "audience.unit_ids", texts.UNITS_INVALID)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise InvalidInput(texts.UNITS_INVALID, "audience.unit_ids")
+        known = set(session.scalars(select(Unit.id).where(Unit.id.in_(ids))))
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise InvalidInput(texts.UNIT_UNKNOWN.format(value=", ".join(map(str, missing))), "audience.unit_ids")
+        return {"type": "units", "unit_ids": ids}
+    if kind == "categories":
+        cats = _id_list(value.get("categories"), "audience.categories", texts.CATEGORIES_INVALID)
+        bad = [c for c in cats if c not in CATEGORIES]
+        if bad:
+            raise InvalidInput(texts.CATEGORY_UNKNOWN.format(value="、".join(map(str, bad)),
+                                                             choices="、".join(CATEGORIES)), "audience.categories")
+        return {"type": "categories", "categories": cats}
+    ids = _id_list(value.get("openids"), "audience.openids", texts.OPENIDS_INVALID)
+    if not all(isinstance(o, str) and 0 < len(o) <= 64 for o in ids):
+        raise InvalidInput(texts.OPENIDS_INVALID, "audience.openids")
+    return {"type": "openids", "openids": ids}
+
+
+def parse_send_at(value: Any, now: datetime) -> datetime:
+    """'now' (or missing) → now; an ISO date-time (naive means Asia/Shanghai) not in the past."""
+    if value is None or value == "now":
+        return now
+    if not isinstance(value, str):
+        raise InvalidInput(texts.SEND_AT_INVALID, "send_at")
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(texts.SEND_AT_INVALID, "send_at") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=now.tzinfo)
+    if when < now - PAST_SLACK:
+        raise InvalidInput(texts.SEND_AT_PAST, "send_at")
+    return when
+
+
+def first_run(send_at: datetime, rule: Optional[str], now: datetime) -> datetime:
+    """When the first occurrence is due: `send_at`, or for a recurrence its first firing at/after `send_at`."""
+    if not rule:
+        return send_at
+    try:
+        return recurrence.next_run(rule, max(send_at, now) - timedelta(seconds=1))
+    except recurrence.RecurrenceError:
+        raise InvalidInput(texts.RECURRENCE_INVALID.format(value=rule), "recurrence") from None
+
+
+def _clean_recurrence(value: Any) -> Optional[str]:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(texts.RECURRENCE_INVALID.format(value=value), "recurrence")
+    try:
+        recurrence.parse(value)
+    except recurrence.RecurrenceError:
+        raise InvalidInput(texts.RECURRENCE_INVALID.format(value=value), "recurrence") from None
+    return value.strip()
+
+
+# ---- create / edit / cancel -------------------------------------------------------------------------------------
+
+def create(session: Session, data: dict[str, Any], now: datetime, created_by: Optional[int] = None,
+           kind: str = "announcement", dedupe_key: Optional[str] = None) -> Announcement:
+    """Validate everything first, then add the row (status 草稿 with `draft: true`, else 已排期)."""
+    title = _clean_title(data.get("title"))
+    body = _clean_body(data.get("body"), title)
+    audience = clean_audience(session, data.get("audience"))
+    rule = _clean_recurrence(data.get("recurrence"))
+    send_at = parse_send_at(data.get("send_at"), now)
+    run_at = first_run(send_at, rule, now)
+    draft = bool(data.get("draft"))
+    ann = Announcement(kind=kind, dedupe_key=dedupe_key, title=title, body=body, audience=audience,
+                       send_at=send_at, recurrence=rule, next_run_at=None if draft else run_at,
+                       status=DRAFT if draft else SCHEDULED, created_by=created_by)
+    session.add(ann)
+    session.flush()
+    return ann
+
+
+def draft_policy_update(session: Session, document_title: str, version: int, clauses: int, now: datetime,
+                        created_by: Optional[int] = None) -> Announcement:
+    """A draft notice to the 政策更新 subscribers about a new policy version: the administrator reviews and
+    schedules it (nothing goes out by itself)."""
+    data = {"title": texts.POLICY_UPDATE_TITLE.format(title=document_title)[:TITLE_LIMIT],
+            "body": texts.POLICY_UPDATE_BODY.format(title=document_title, version=version, count=clauses),
+            "audience": {"type": "topic", "topic": "policy"}, "draft": True}
+    return create(session, data, now, created_by=created_by)
+
+
+def get(session: Session, announcement_id: int) -> Announcement:
+    ann = session.get(Announcement, announcement_id)
+    if ann is None or ann.kind != "announcement":
+        raise NotFound(texts.NOT_FOUND)
+    return ann
+
+
+def edit(session: Session, announcement_id: int, data: dict[str, Any], now: datetime) -> Announcement:
+    """Change any field while the announcement is a draft or scheduled; `draft: false` schedules a draft."""
+    ann = get(session, announcement_id)
+    if ann.status not in EDITABLE:
+        raise Conflict(texts.NOT_EDITABLE.format(status=ann.status))
+    title = _clean_title(data.get("title", ann.title))
+    body = _clean_body(data.get("body", ann.body), title)
+    audience = clean_audience(session, data["audience"]) if "audience" in data else ann.audience
+    rule = _clean_recurrence(data["recurrence"]) if "recurrence" in data else ann.recurrence
+    if "send_at" in data:
+        send_at = parse_send_at(data["send_at"], now)
+    else:
+        send_at = ann.send_at if ann.send_at and ann.send_at >= now - PAST_SLACK else now
+    run_at = first_run(send_at, rule, now)
+    draft = bool(data.get("draft", ann.status == DRAFT))
+    # compare-and-set: the scheduler may be materialising this very announcement
+    result = session.execute(
+        update(Announcement).where(Announcement.id == ann.id, Announcement.status.in_(EDITABLE))
+        .values(title=title, body=body, audience=audience, recurrence=rule, send_at=send_at,
+                next_run_at=None if draft else run_at, status=DRAFT if draft else SCHEDULED,
+                updated_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise Conflict(texts.NOT_EDITABLE.format(status=SENDING))
+    session.refresh(ann)
+    return ann
+
+
+def cancel(session: Session, announcement_id: int, now: datetime) -> Announcement:
+    """Stop an announcement: nothing more is sent (messages already on the wire finish)."""
+    ann = get(session, announcement_id)
+    result = session.execute(
+        update(Announcement).where(Announcement.id == ann.id, Announcement.status.in_(CANCELLABLE))
+        .values(status=CANCELLED, cancelled_at=now, next_run_at=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.refresh(ann)
+        raise Conflict(texts.NOT_CANCELLABLE.format(status=ann.status))
+    session.execute(update(Delivery).where(Delivery.announcement_id == ann.id, Delivery.status == PENDING)
+                    .values(status=SKIPPED, reason=texts.REASON_CANCELLED, updated_at=now)
+                    .execution_options(synchronize_session=False))
+    session.refresh(ann)
+    return ann
+
+
+def listing(session: Session, status: Optional[str] = None, limit: int = 50, offset: int = 0) -> list[Announcement]:
+    query = select(Announcement).where(Announcement.kind == "announcement")
+    if status:
+        query = query.where(Announcement.status == status)
+    return list(session.scalars(query.order_by(Announcement.id.desc()).limit(limit).offset(offset)))
+
+
+def delivery_counts(session: Session, announcement_id: int) -> dict[str, Any]:
+    rows = session.execute(select(Delivery.status, Delivery.channel, func.count()).where(
+        Delivery.announcement_id == announcement_id).group_by(Delivery.status, Delivery.channel)).all()
+    by_status: Counter[str] = Counter()
+    by_channel: Counter[str] = Counter()
+    for status, channel, count in rows:
+        by_status[status] += count
+        by_channel[channel or "none"] += count
+    return {"total": sum(by_status.values()), "by_status": dict(by_status), "by_channel": dict(by_channel)}
+
+
+def deliveries(session: Session, announcement_id: int, status: Optional[str] = None, limit: int = 100,
+               offset: int = 0) -> list[Delivery]:
+    get(session, announcement_id)
+    query = select(Delivery).where(Delivery.announcement_id == announcement_id)
+    if status:
+        query = query.where(Delivery.status == status)
+    return list(session.scalars(query.order_by(Delivery.occurrence, Delivery.id).limit(limit).offset(offset)))
+
+
+def to_dict(session: Session, ann: Announcement) -> dict[str, Any]:
+    def iso(dt: Optional[datetime]) -> Optional[str]:
+        from service.core.clock import local
+
+        return local(dt).isoformat() if dt else None
+
+    return {"id": ann.id, "title": ann.title, "body": ann.body, "audience": ann.audience, "status": ann.status,
+            "send_at": iso(ann.send_at), "recurrence": ann.recurrence, "next_run_at": iso(ann.next_run_at),
+            "occurrence": ann.occurrence, "last_sent_at": iso(ann.last_sent_at),
+            "cancelled_at": iso(ann.cancelled_at), "created_at": iso(ann.created_at),
+            "deliveries": delivery_counts(session, ann.id)}
+
+
+def delivery_dict(d: Delivery) -> dict[str, Any]:
+    from service.core.clock import local
+
+    return {"openid": d.openid, "occurrence": d.occurrence, "status": d.status, "channel": d.channel,
+            "errcode": d.errcode, "reason": d.reason, "attempts": d.attempts,
+            "created_at": local(d.created_at).isoformat() if d.created_at else None,
+            "sent_at": local(d.sent_at).isoformat() if d.sent_at else None}
+
+
+# ---- audience -----------------------------------------------------------------------------------------------------
+
+def resolve_audience(session: Session, audience: dict[str, Any]) -> list[str]:
+    """The openids an audience names (before exclusions), each once, in a stable order."""
+    kind = audience.get("type")
+    if kind == "all":
+        query = select(Follower.openid).where(Follower.subscribed.is_(True)).order_by(Follower.openid)
+    elif kind == "topic":
+        query = select(Subscription.openid).where(Subscription.topic == audience["topic"]).order_by(Subscription.openid)
+    elif kind == "units":
+        query = (select(Staff.openid).where(Staff.unit_id.in_(audience["unit_ids"]), Staff.active.is_(True),
+                                            Staff.openid.is_not(None)).order_by(Staff.openid))
+    elif kind == "categories":
+        query = (select(Staff.openid).join(Unit, Unit.id == Staff.unit_id)
+                 .where(Unit.category.in_(audience["categories"]), Unit.active.is_(True), Staff.active.is_(True),
+                        Staff.openid.is_not(None)).order_by(Staff.openid))
+    else:
+        return list(dict.fromkeys(audience.get("openids") or []))
+    return list(dict.fromkeys(session.scalars(query)))
+
+
+def chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+

@@ -1,0 +1,547 @@
+"""Deliver announcements: plan one Delivery row per recipient, choose each recipient's channel, claim rows so no
+two workers (or processes) send the same one, call WeChat with bounded concurrency, retry, fall back, record.
+
+Channels (limits: ../shared/wechat-platform.md §3.3–3.5):
+  mass      群发 by openid list, chunks of ≤ 10,000 carrying a `clientmsgid`, for "all followers" when
+            WECHAT_MASS_SEND_ALL is on and the follower got < WECHAT_MASS_MONTHLY_LIMIT mass messages this month;
+  cs        customer-service text when the follower wrote to us within 48 h and fewer than 5 of those 5 allowed
+            messages were used in that window (ServiceWindow tracks it);
+  template  the template message WECHAT_TEMPLATE_ID otherwise.
+Unfollowed users and users who sent 退订 are recorded as skipped and never called.
+
+Exactly once. A row goes pending → sending (with a lease, committed *before* the call) → sent/failed/skipped
+(committed right after). Claims are a single UPDATE … WHERE status='pending' (compare-and-set; on PostgreSQL the
+candidate rows are picked with FOR UPDATE SKIP LOCKED), so two schedulers never claim the same row. A process
+killed between the claim and the result leaves rows in 'sending' whose lease runs out:
+  * mass rows go back to pending and are re-sent with the *same* clientmsgid, which WeChat de-duplicates for
+    24 h (45065 = already sent), so they end up sent exactly once;
+  * customer-service and template calls have no idempotency key and WeChat offers no way to ask whether one
+    arrived, so re-sending could duplicate. Those rows become 'unknown' (reported to the administrator, never
+    re-sent automatically): at most once, and the uncertain set is bounded by the calls in flight at the crash.
+Retryable failures (-1 busy, 45009/45011 rate limits, HTTP 5xx, network errors) go back to pending with an
+exponential backoff; they are never marked sent. 40001 is refreshed once inside the API client.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Optional, Protocol
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.announcement import (CLAIMED, CS, DELIVERED, FAILED, MASS, PARTIAL, PENDING, SCHEDULED, SENDING,
+                                 SENT, SKIPPED, TEMPLATE, UNKNOWN, Announcement, Delivery, ServiceWindow)
+from models.follower import Follower
+from models.subscription import NoticeOptOut
+from service.core import clock
+from service.notices import recurrence
+from service.notices.announcements import chunks, message_text, resolve_audience
+from service.core.config import Settings
+from service.core.errors import WeChatAPIError, WeChatError
+from service.notices import texts
+from service.wechat_api.token_store import make_token_store
+from service.wechat_api.client import make_client
+
+log = logging.getLogger(__name__)
+
+CS_WINDOW = timedelta(hours=48)
+CS_QUOTA = 5
+MASS_CHUNK = 10_000
+WINDOW_CLOSED = frozenset({45015, 45047})  # out of the 48 h window / count exhausted → next channel
+NOT_FOLLOWING = 43004  # "require subscribe": the user unfollowed
+BACKOFF_CAP = 1800.0
+TEMPLATE_BATCH = "tpl:"  # Delivery.batch of a template row once sent: "tpl:" + WeChat's msgid
+IN_CHUNK = 5000  # ids per IN (...) list
+
+
+class Sender(Protocol):
+    """What notify needs from service.wechat_client's client."""
+
+    def send_text(self, openid: str, text: str) -> dict[str, Any]: ...
+
+    def send_template(self, openid: str, template_id: str, data: dict[str, Any],
+                      url: str | None = None) -> dict[str, Any]: ...
+
+    def mass_send_text(self, openids: list[str], text: str, clientmsgid: str) -> dict[str, Any]: ...
+
+
+class MemoTokenStore:
+    """The shared token store with a short in-memory cache in front of `get` (WeChat's guidance: central storage,
+    cache in memory ≤ 1 min), so a broadcast does not read the database once per message. Taking the refresh
+    lock drops the cache, so the client's 40001 path re-reads the stored token as it expects."""
+
+    def __init__(self, store: Any, ttl: float = 30.0):
+        self._store, self._ttl = store, ttl
+        self._cache: dict[str, tuple[float, Optional[str]]] = {}
+        self._mutex = threading.Lock()
+
+    def get(self, key: str) -> Optional[str]:
+        with self._mutex:
+            hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl and hit[1]:
+            return hit[1]
+        value = self._store.get(key)
+        with self._mutex:
+            self._cache[key] = (time.monotonic(), value)
+        return value
+
+    def set(self, key: str, value: str, ttl: Optional[float] = None) -> None:
+        self._store.set(key, value, ttl)
+        with self._mutex:
+            self._cache.pop(key, None)
+
+    def delete(self, key: str) -> None:
+        self._store.delete(key)
+        with self._mutex:
+            self._cache.pop(key, None)
+
+    def lock(self, key: str, wait: Optional[float] = None) -> Any:
+        with self._mutex:
+            self._cache.clear()
+        return self._store.lock(key) if wait is None else self._store.lock(key, wait)
+
+
+def sender_factory(settings: Settings, session_factory: sessionmaker[Session]) -> Callable[[], Sender]:
+    """One API client per worker thread (each with its own HTTP connection), sharing a memo-cached token store."""
+    store = MemoTokenStore(make_token_store(settings, session_factory))
+    return lambda: make_client(settings, store)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# ---- planning: announcement due → one Delivery row per recipient ----------------------------------------------------
+
+def _mass_counts(session: Session, openids: list[str], since: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for part in chunks(openids, IN_CHUNK):
+        rows = session.execute(select(Delivery.openid, func.count()).where(
+            Delivery.openid.in_(part), Delivery.channel == MASS, Delivery.status == DELIVERED,
+            Delivery.sent_at >= since).group_by(Delivery.openid))
+        counts.update({openid: n for openid, n in rows})
+    return counts
+
+
+@dataclass
+class Window:
+    """A follower's customer-service window in planning: its start (their last message) and messages used."""
+
+    start: datetime
+    used: int = 0
+
+
+def _per_user_channel(settings: Settings, last_message: Optional[datetime], window: Optional[Window],
+                      now: datetime) -> tuple[Optional[str], Optional[Window]]:
+    """cs while the 48 h window has quota left (reserving one), else template if configured, else None."""
+    if last_message is not None and last_message > now - CS_WINDOW:
+        if window is None or window.start != last_message:
+            window = Window(last_message)
+        if window.used < CS_QUOTA:
+            window.used += 1
+            return CS, window
+    if settings.wechat_template_id:
+        return TEMPLATE, None
+    return None, None
+
+
+def plan(session: Session, settings: Settings, ann: Announcement, occurrence: int, now: datetime) -> int:
+    """Insert the Delivery rows of one occurrence (channel chosen per recipient); returns how many."""
+    openids = resolve_audience(session, ann.audience)
+    followers: dict[str, tuple[bool, Optional[datetime]]] = {}
+    windows: dict[str, Window] = {}
+    for part in chunks(openids, IN_CHUNK):
+        for openid, subscribed, last in session.execute(select(Follower.openid, Follower.subscribed,
+                                                               Follower.last_message_at).where(Follower.openid.in_(part))):
+            followers[openid] = (subscribed, clock.local(last) if last else None)
+        for openid, start, used in session.execute(select(ServiceWindow.openid, ServiceWindow.window_start,
+                                                          ServiceWindow.used).where(ServiceWindow.openid.in_(part))):
+            windows[openid] = Window(clock.local(start), used)
+    opted_out = set(session.scalars(select(NoticeOptOut.openid)))
+    use_mass = ann.audience.get("type") == "all" and settings.wechat_mass_send_all
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    mass_counts = _mass_counts(session, openids, month_start) if use_mass else {}
+
+    base = dict(announcement_id=ann.id, occurrence=occurrence, attempts=0, errcode=None, batch=None,
+                next_attempt_at=now, created_at=now, updated_at=now, claimed_by="", lease_until=None,
+                sent_at=None)
+    rows: list[dict[str, Any]] = []
+    mass_rows: list[dict[str, Any]] = []
+    changed: dict[str, Window] = {}
+
+    def per_user(row: dict[str, Any], last: Optional[datetime]) -> None:
+        channel, window = _per_user_channel(settings, last, windows.get(row["openid"]), now)
+        row.update(channel=channel, status=PENDING if channel else FAILED,
+                   reason="" if channel else texts.REASON_NO_CHANNEL)
+        if window is not None:
+            windows[row["openid"]] = changed[row["openid"]] = window
+
+    for openid in openids:
+        row = dict(base, openid=openid, status=PENDING, channel=None, reason="")
+        subscribed, last = followers.get(openid, (False, None))
+        if not subscribed:
+            row.update(status=SKIPPED, reason=texts.REASON_UNFOLLOWED)
+        elif openid in opted_out:
+            row.update(status=SKIPPED, reason=texts.REASON_OPTED_OUT)
+        elif use_mass and mass_counts.get(openid, 0) < settings.wechat_mass_monthly_limit:
+            row.update(channel=MASS)
+            mass_rows.append(row)
+        else:
+            per_user(row, last)
+        rows.append(row)
+    if len(mass_rows) == 1:  # a mass send needs at least two openids
+        only = mass_rows.pop()
+        per_user(only, followers[only["openid"]][1])
+    if mass_rows:  # balanced chunks, each one mass call whose clientmsgid is the batch key
+        total = len(mass_rows)
+        n_chunks = math.ceil(total / MASS_CHUNK)
+        for k in range(n_chunks):
+            for row in mass_rows[k * total // n_chunks:(k + 1) * total // n_chunks]:
+                row["batch"] = f"qijin-a{ann.id}-o{occurrence}-c{k}"
+    for part in chunks(rows, 5000):
+        session.execute(Delivery.__table__.insert(), part)
+    _save_windows(session, changed)
+    return len(rows)
+
+
+def _save_windows(session: Session, windows: dict[str, Window]) -> None:
+    if not windows:
+        return
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    items = list(windows.items())
+    for part in chunks(items, 2000):
+        stmt = insert(ServiceWindow).values([{"openid": openid, "window_start": w.start, "used": w.used}
+                                             for openid, w in part])
+        session.execute(stmt.on_conflict_do_update(index_elements=["openid"], set_={
+            "window_start": stmt.excluded.window_start, "used": stmt.excluded.used}))
+
+
+def materialize_due(session_factory: sessionmaker[Session], settings: Settings, now: datetime) -> list[int]:
+    """Start every announcement whose time has come: one transaction each (status 发送中 + its Delivery rows), so
+    a crash leaves either nothing or the complete recipient list; two schedulers race on the status CAS."""
+    started: list[int] = []
+    with session_factory() as session:
+        due = list(session.scalars(select(Announcement.id).where(
+            Announcement.status == SCHEDULED, Announcement.next_run_at <= now).order_by(Announcement.next_run_at)))
+    for ann_id in due:
+        with session_factory() as session:
+            result = session.execute(
+                update(Announcement).where(Announcement.id == ann_id, Announcement.status == SCHEDULED,
+                                           Announcement.next_run_at <= now)
+                .values(status=SENDING, occurrence=Announcement.occurrence + 1, last_sent_at=now,
+                        updated_at=now)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                session.rollback()
+                continue
+            ann = session.get(Announcement, ann_id)
+            count = plan(session, settings, ann, ann.occurrence, now)
+            session.commit()
+            log.info("announcement %s occurrence %s: %s deliveries planned", ann_id, ann.occurrence, count)
+            started.append(ann_id)
+    return started
+
+
+# ---- crash recovery and completion --------------------------------------------------------------------------------
+
+def recover_expired(session: Session, now: datetime) -> dict[str, int]:
+    """Claims whose lease ran out belong to a dead process: mass rows are re-sent under the same clientmsgid,
+    per-user rows become 'unknown' (they may or may not have reached WeChat)."""
+    expired = and_(Delivery.status == CLAIMED, Delivery.lease_until < now)
+    mass = session.execute(update(Delivery).where(expired, Delivery.channel == MASS).values(
+        status=PENDING, next_attempt_at=now, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    unknown = session.execute(update(Delivery).where(expired, Delivery.channel != MASS).values(
+        status=UNKNOWN, reason=texts.REASON_UNKNOWN, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if mass or unknown:
+        log.warning("recovered interrupted deliveries: %s mass rows to resend, %s marked unknown", mass, unknown)
+    return {"mass": mass or 0, "unknown": unknown or 0}
+
+
+def finish_completed(session: Session, now: datetime) -> list[int]:
+    """Announcements whose current occurrence has no pending or in-flight row: 已发送 / 部分失败, or back to
+    已排期 at the next occurrence for a recurrence."""
+    done: list[int] = []
+    for ann in session.scalars(select(Announcement).where(Announcement.status == SENDING)):
+        open_rows = session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.announcement_id == ann.id, Delivery.occurrence == ann.occurrence,
+            Delivery.status.in_((PENDING, CLAIMED))))
+        if open_rows:
+            continue
+        bad = session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.announcement_id == ann.id, Delivery.occurrence == ann.occurrence,
+            Delivery.status.in_((FAILED, UNKNOWN))))
+        result = PARTIAL if bad else SENT
+        values: dict[str, Any] = {"status": result, "updated_at": now}
+        if ann.recurrence:
+            values.update(status=SCHEDULED, next_run_at=recurrence.next_run(ann.recurrence, now))
+        session.execute(update(Announcement).where(Announcement.id == ann.id, Announcement.status == SENDING,
+                                                   Announcement.occurrence == ann.occurrence).values(**values)
+                        .execution_options(synchronize_session=False))
+        done.append(ann.id)
+    return done
+
+
+# ---- sending ------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Job:
+    """One claimed delivery (or a claimed mass chunk) handed to a worker thread."""
+
+    ids: list[int]
+    openids: list[str]
+    channel: str
+    announcement_id: int
+    attempts: int
+    batch: Optional[str] = None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    errcode: Optional[int] = None
+    reason: str = ""
+    retryable: bool = False
+    http: bool = False
+    platform_id: Optional[str] = None  # a template send's msgid, for its TEMPLATESENDJOBFINISH event
+
+
+def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, me: str) -> list[Job]:
+    candidates = (select(Delivery.id).where(Delivery.status == PENDING, Delivery.channel.in_((CS, TEMPLATE)),
+                                            Delivery.next_attempt_at <= now)
+                  .order_by(Delivery.next_attempt_at).limit(limit))  # follows ix_delivery_due: no sort of the backlog
+    if _dialect(session) == "postgresql":
+        # a locking CTE is evaluated exactly once; an IN (subquery … LIMIT n SKIP LOCKED) may be re-run per row
+        # by the planner and claim more than n rows
+        picked = candidates.with_for_update(skip_locked=True).cte("picked")
+        target = Delivery.id == picked.c.id
+    else:  # SQLite runs one writer at a time, so the uncorrelated subquery and the UPDATE see the same rows
+        target = Delivery.id.in_(candidates.scalar_subquery())
+    rows = session.execute(
+        update(Delivery).where(target, Delivery.status == PENDING)
+        .values(status=CLAIMED, lease_until=now + timedelta(seconds=lease), attempts=Delivery.attempts + 1,
+                claimed_by=me, updated_at=now)
+        .returning(Delivery.id, Delivery.openid, Delivery.channel, Delivery.announcement_id, Delivery.attempts)
+        .execution_options(synchronize_session=False)).all()
+    return [Job([r.id], [r.openid], r.channel, r.announcement_id, r.attempts) for r in rows]
+
+
+def _claim_mass_chunk(session: Session, now: datetime, lease: float, me: str) -> Optional[Job]:
+    batch = session.scalar(select(Delivery.batch).where(Delivery.status == PENDING, Delivery.channel == MASS,
+                                                        Delivery.next_attempt_at <= now).limit(1))
+    if batch is None:
+        return None
+    rows = session.execute(
+        update(Delivery).where(Delivery.batch == batch, Delivery.status == PENDING)
+        .values(status=CLAIMED, lease_until=now + timedelta(seconds=lease), attempts=Delivery.attempts + 1,
+                claimed_by=me, updated_at=now)
+        .returning(Delivery.id, Delivery.openid, Delivery.announcement_id, Delivery.attempts)
+        .execution_options(synchronize_session=False)).all()
+    if not rows:
+        return None
+    # the chunk is fixed at planning time, so a resend after a crash repeats the same openids and clientmsgid
+    return Job([r.id for r in rows], [r.openid for r in rows], MASS, rows[0].announcement_id,
+               max(r.attempts for r in rows), batch)
+
+
+def template_job_finished(session: Session, openid: str, msgid: str, status: str, now: datetime) -> bool:
+    """WeChat's TEMPLATESENDJOBFINISH event: whether a template message reached the user (a refusal or a failure
+    turns its delivery row to failed, with the reason). False when no row of ours carries that msgid."""
+    if not msgid:
+        return False
+    row = session.scalar(select(Delivery).where(Delivery.batch == TEMPLATE_BATCH + msgid, Delivery.openid == openid,
+                                                Delivery.channel == TEMPLATE))
+    if row is None:
+        return False
+    if status == "success":
+        note = texts.TEMPLATE_RECEIVED
+    else:
+        row.status = FAILED
+        note = texts.TEMPLATE_REFUSED if "block" in status else texts.template_failed(status[:64])
+    row.reason = "；".join(part for part in (row.reason, note) if part)[:255]
+    row.updated_at = now
+    return True
+
+
+def _template_data(title: str, when: datetime) -> dict[str, Any]:
+    """Keyword values ≤ 20 characters, no line breaks (template rules since 2023-05)."""
+    return {"thing1": {"value": title[:20]}, "time2": {"value": when.strftime("%Y-%m-%d %H:%M")},
+            "thing3": {"value": texts.TEMPLATE_HINT[:20]}}
+
+
+def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str], when: datetime) -> Outcome:
+    title, body = content
+    try:
+        if job.channel == CS:
+            sender.send_text(job.openids[0], message_text(title, body))
+        elif job.channel == TEMPLATE:
+            answer = sender.send_template(job.openids[0], settings.wechat_template_id, _template_data(title, when))
+            msgid = answer.get("msgid") if isinstance(answer, dict) else None
+            return Outcome(True, 0, platform_id=str(msgid) if msgid else None)
+        else:
+            sender.mass_send_text(job.openids, message_text(title, body), clientmsgid=job.batch)
+        return Outcome(True, 0)
+    except WeChatAPIError as exc:
+        return Outcome(False, exc.errcode, f"{exc.errcode} {exc.errmsg}"[:255], exc.retryable or exc.errcode == 40001)
+    except WeChatError as exc:  # unavailable: network, timeout, HTTP 5xx — never 'sent'
+        return Outcome(False, None, str(exc)[:255], True, True)
+    except Exception as exc:  # a bug must not lose the row: record it as failed with the reason
+        log.exception("unexpected error sending delivery %s", job.ids)
+        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:255], False)
+
+
+def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, now: datetime) -> None:
+    ids = Delivery.id.in_(job.ids)
+    mine = and_(ids, Delivery.status == CLAIMED)
+    common = dict(lease_until=None, updated_at=now, errcode=outcome.errcode)
+    if outcome.ok:
+        values = dict(common, status=DELIVERED, sent_at=now, channel=job.channel)  # keeps earlier notes
+        if job.channel == TEMPLATE and outcome.platform_id:
+            values["batch"] = TEMPLATE_BATCH + outcome.platform_id
+    elif outcome.retryable and job.attempts < settings.notify_max_attempts:
+        delay = min(settings.notify_backoff_seconds * 2 ** (job.attempts - 1), BACKOFF_CAP)
+        values = dict(common, status=PENDING, next_attempt_at=now + timedelta(seconds=delay),
+                      reason=outcome.reason)
+    elif outcome.retryable:
+        values = dict(common, status=FAILED, reason=f"{texts.REASON_RETRIES}: {outcome.reason}"[:255])
+    elif outcome.errcode == NOT_FOLLOWING:
+        values = dict(common, status=SKIPPED, reason=texts.REASON_UNFOLLOWED)
+    elif outcome.errcode in WINDOW_CLOSED and job.channel == CS:
+        session.execute(update(ServiceWindow).where(ServiceWindow.openid == job.openids[0])
+                        .values(used=CS_QUOTA).execution_options(synchronize_session=False))
+        if settings.wechat_template_id:  # fall back to the next channel right away
+            values = dict(common, status=PENDING, channel=TEMPLATE, next_attempt_at=now,
+                          reason=f"客服消息失败（{outcome.errcode}），改用模板消息")
+        else:
+            values = dict(common, status=FAILED, reason=f"{outcome.reason}；{texts.REASON_NO_CHANNEL}"[:255])
+    elif job.channel == MASS:  # the mass API refused this chunk (quota, protection…): per-user channels instead
+        values = dict(common, status=PENDING, channel=TEMPLATE if settings.wechat_template_id else CS, batch=None,
+                      next_attempt_at=now, reason=f"群发失败（{outcome.reason}），改为逐个发送"[:255])
+    else:
+        values = dict(common, status=FAILED, reason=outcome.reason)
+    session.execute(update(Delivery).where(mine).values(**values).execution_options(synchronize_session=False))
+
+
+def _record_all(session: Session, settings: Settings, finished: list[tuple[Job, Outcome]], now: datetime) -> None:
+    """Successes share their values, so they are written with one UPDATE per channel; the rest one by one (and
+    template sends, which each keep their own msgid)."""
+    ok: dict[str, list[int]] = {}
+    for job, outcome in finished:
+        if outcome.ok and not outcome.platform_id:
+            ok.setdefault(job.channel, []).extend(job.ids)
+        else:
+            _record(session, settings, job, outcome, now)
+    for channel, ids in ok.items():
+        for part in chunks(ids, IN_CHUNK):
+            session.execute(update(Delivery).where(Delivery.id.in_(part), Delivery.status == CLAIMED)
+                            .values(status=DELIVERED, sent_at=now, channel=channel, errcode=0, lease_until=None,
+                                    updated_at=now)
+                            .execution_options(synchronize_session=False))
+
+
+@dataclass
+class RunStats:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    calls: int = 0
+
+
+def deliver_pending(session_factory: sessionmaker[Session], settings: Settings,
+                    sender_factory: Callable[[], Sender], max_seconds: Optional[float] = None,
+                    concurrency: Optional[int] = None) -> RunStats:
+    """Send everything due until nothing is left (or `max_seconds` passed), with at most `concurrency` calls in
+    flight. One thread does all database work in short transactions; worker threads only call WeChat (each
+    with its own HTTP connection). Results are committed together with the next claim."""
+    n = concurrency or settings.notify_concurrency
+    me = worker_id()
+    lease = settings.notify_lease_seconds
+    started = time.monotonic()
+    local = threading.local()
+    contents: dict[int, tuple[str, str]] = {}
+    stats = RunStats()
+
+    def sender() -> Sender:
+        if not hasattr(local, "sender"):
+            local.sender = sender_factory()
+        return local.sender
+
+    def run(job: Job, content: tuple[str, str], when: datetime) -> Outcome:
+        return _call(sender(), settings, job, content, when)
+
+    inflight: dict[Future[Outcome], Job] = {}
+    finished: list[tuple[Job, Outcome]] = []
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="notify") as pool:
+        while True:
+            now = clock.now()
+            out_of_time = max_seconds is not None and time.monotonic() - started > max_seconds
+            with session_factory() as session:
+                _record_all(session, settings, finished, now)
+                finished.clear()
+                jobs: list[Job] = []
+                free = n - len(inflight)
+                if not out_of_time and free > 0 and (free >= max(1, n // 4) or not inflight):
+                    mass = _claim_mass_chunk(session, now, lease, me)
+                    if mass is not None:
+                        jobs.append(mass)
+                        free -= 1
+                    if free > 0:
+                        jobs += _claim_user_rows(session, free, now, lease, me)
+                    for job in jobs:
+                        if job.announcement_id not in contents:
+                            ann = session.get(Announcement, job.announcement_id)
+                            contents[job.announcement_id] = (ann.title, ann.body)
+                session.commit()  # the claim is durable before any call is made
+            for job in jobs:
+                inflight[pool.submit(run, job, contents[job.announcement_id], now)] = job
+            if not inflight:
+                break
+            done, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
+            batch = max(1, n // 4)
+            while len(done) < batch and len(done) < len(inflight):  # gather a few results per database round
+                more, _ = wait([f for f in inflight if f not in done], timeout=0.02, return_when=FIRST_COMPLETED)
+                if not more:
+                    break
+                done |= more
+            for future in done:
+                job = inflight.pop(future)
+                outcome = future.result()
+                finished.append((job, outcome))
+                stats.calls += 1
+                if outcome.ok:
+                    stats.sent += len(job.ids)
+                elif outcome.retryable:
+                    stats.retried += len(job.ids)
+                else:
+                    stats.failed += len(job.ids)
+    return stats
+
+
+def run_once(session_factory: sessionmaker[Session], settings: Settings, sender_factory: Callable[[], Sender],
+             max_seconds: Optional[float] = None) -> RunStats:
+    """One scheduler tick: recover crashed claims, start due announcements, send, close finished ones."""
+    now = clock.now()
+    with session_factory() as session:
+        recover_expired(session, now)
+        session.commit()
+    materialize_due(session_factory, settings, now)
+    stats = deliver_pending(session_factory, settings, sender_factory, max_seconds=max_seconds)
+    with session_factory() as session:
+        finish_completed(session, clock.now())
+        session.commit()
+    return stats

@@ -1,0 +1,184 @@
+"""Chat routes of activity reporting: binding, the report conversation, quick report, 继续, my reports.
+
+Each turn loads the user's "report" draft, lets the pure `report_flow.step` compute the next state and saves
+it with conversation's version check. If another turn of the same user saved first (`ConcurrentUpdate`), the
+turn is re-applied once on top of the fresh draft, so two answers arriving together are both kept. On PostgreSQL
+the `for_update` load already serialises the two turns; on SQLite the database write lock plus the version
+check do. Every write of a turn happens after the draft save succeeded, so a lost race writes nothing.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Optional
+
+from service.chat import conversation
+from service.reporting import flow as report_flow, reports, units
+from service.chat.contract import ChatContext
+from service.core.clock import local
+from service.chat.conversation import ConcurrentUpdate, Draft
+from service.reporting.flow import Transition
+from service.reporting import texts
+
+FLOW = "report"
+TTL = timedelta(hours=2)
+FLOW_EVENTS = report_flow.PHOTO_EVENTS | {"location_select"}
+BIND_REPLIES = {"wrong": texts.BIND_WRONG, "used": texts.BIND_USED, "expired": texts.BIND_EXPIRED,
+                "revoked": texts.BIND_REVOKED, "locked": texts.BIND_LOCKED, "inactive": texts.BIND_INACTIVE}
+
+
+def _today(ctx: ChatContext):
+    return local(ctx.now).date()
+
+
+def _staff_or_none(ctx: ChatContext):
+    return units.staff_for_openid(ctx.session, ctx.openid)
+
+
+# --- binding -------------------------------------------------------------------------------------------------
+
+def bind(ctx: ChatContext, rest: str) -> str:
+    """`绑定 CODE`."""
+    if not rest.strip():
+        return texts.BIND_USAGE
+    result = units.bind(ctx.session, ctx.openid, rest, ctx.now)
+    if result.ok:
+        assert result.staff is not None
+        return texts.BIND_OK.format(name=result.staff.name, unit=result.staff.unit.name)
+    if result.reason == "other_staff" and result.bound_to is not None:
+        return texts.BIND_OTHER_STAFF.format(name=result.bound_to.name, unit=result.bound_to.unit.name)
+    return BIND_REPLIES[result.reason]
+
+
+def bind_help(ctx: ChatContext) -> str:
+    """The 绑定 menu option: how to bind, or who the user is already bound as."""
+    staff = _staff_or_none(ctx)
+    if staff is not None:
+        return texts.ALREADY_BOUND.format(name=staff.name, unit=staff.unit.name)
+    return texts.BIND_HELP
+
+
+# --- starting and resuming -----------------------------------------------------------------------------------
+
+def _begin(ctx: ChatContext, transition: Transition) -> None:
+    """Save a fresh draft, replacing any earlier report draft of this user (version 0 = replace)."""
+    conversation.save(ctx.session, Draft(ctx.openid, FLOW, transition.step, transition.data), ctx.now, TTL)
+
+
+def start(ctx: ChatContext) -> str:
+    """`上报` (keyword, menu number or CLICK): start a new report for bound staff."""
+    staff = _staff_or_none(ctx)
+    if staff is None:
+        return texts.NOT_BOUND
+    transition = report_flow.begin(staff.unit.category)
+    _begin(ctx, transition)
+    return texts.STARTED.format(unit=staff.unit.name) + (transition.reply or "")
+
+
+def quick_report(ctx: ChatContext, rest: str) -> str:
+    """`上报 进社区 研究部署 2026-11-20 民族团结知识讲座 35人`: fill what the message says, ask the rest."""
+    if not rest.strip():
+        return start(ctx)
+    staff = _staff_or_none(ctx)
+    if staff is None:
+        return texts.NOT_BOUND
+    transition = report_flow.prefill(staff.unit.category, rest, _today(ctx))
+    _begin(ctx, transition)
+    return transition.reply or ""
+
+
+def resume(ctx: ChatContext) -> str:
+    """`继续`: pick up a report draft that went idle past its TTL (a live one is handled by handle_flow)."""
+    draft = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True, include_expired=True, flow=FLOW)
+    if draft is None:
+        return texts.NOTHING_TO_RESUME
+    if _staff_or_none(ctx) is None:
+        return texts.NOT_BOUND
+    conversation.save(ctx.session, draft, ctx.now, TTL)
+    return texts.RESUMED + report_flow.prompt(draft.data, draft.step)
+
+
+# --- one turn of the conversation ----------------------------------------------------------------------------
+
+def handle_flow(ctx: ChatContext, draft: Draft) -> Optional[str]:
+    """Apply the inbound (text, voice, image, location, pic_*/location_select event) to the live report draft.
+
+    Returns None for drafts of other flows and for events the report has no use for (menu clicks...), so the
+    router goes on routing them; "" when the turn was handled but needs no answer (a re-sent photo).
+    """
+    inbound = ctx.inbound
+    if draft.flow != FLOW or (inbound.kind == "event" and inbound.event not in FLOW_EVENTS):
+        return None
+    for attempt in (1, 2):
+        current = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True, flow=FLOW)
+        if current is None:
+            return None if attempt == 1 else texts.ALREADY_HANDLED
+        transition = report_flow.step(current.data, current.step, inbound, _today(ctx))
+        try:
+            return _apply(ctx, current, transition)
+        except ConcurrentUpdate:
+            continue
+    return texts.BUSY
+
+
+def _apply(ctx: ChatContext, draft: Draft, transition: Transition) -> Optional[str]:
+    if transition.cancelled:
+        conversation.clear(ctx.session, ctx.openid, FLOW)
+        return transition.reply
+    known = {p["media_id"] for p in draft.data.get("photos", [])}
+    draft.step, draft.data = transition.step, transition.data
+    conversation.save(ctx.session, draft, ctx.now, TTL)  # the claim: raises ConcurrentUpdate before any write
+    for photo in transition.data.get("photos", []):
+        if photo["media_id"] not in known:
+            reports.record_photo(ctx.session, ctx.openid, photo["media_id"], photo["pic_url"], ctx.now)
+    if transition.done:
+        return _submit(ctx, transition)
+    return transition.reply or ""  # "" = handled, nothing to say (None would let the router route it again)
+
+
+def _submit(ctx: ChatContext, transition: Transition) -> str:
+    staff = _staff_or_none(ctx)
+    if staff is None:
+        conversation.clear(ctx.session, ctx.openid, FLOW)
+        return texts.NOT_BOUND
+    try:
+        with ctx.session.begin_nested():
+            report = reports.submit(ctx.session, staff, ctx.openid, transition.data, ctx.now)
+    except reports.ReportError as exc:  # cannot happen for drafts built by report_flow; keep the draft
+        return f"⚠ {exc}\n" + report_flow.summary(transition.data)
+    conversation.clear(ctx.session, ctx.openid, FLOW)
+    return texts.SUBMITTED.format(receipt_no=report.receipt_no)
+
+
+# --- my reports ----------------------------------------------------------------------------------------------
+
+def _day(value) -> str:
+    return f"{value.month}月{value.day}日"
+
+
+def my_reports(ctx: ChatContext) -> str:
+    """`我的上报`: the last 10 reports with their status."""
+    mine = reports.list_mine(ctx.session, ctx.openid)
+    if not mine:
+        return texts.MY_REPORTS_NONE
+    lines = [texts.MY_REPORTS_HEAD]
+    lines += [texts.MY_REPORTS_LINE.format(n=i, date=_day(r.activity_date), title=r.title, status=r.status)
+              for i, r in enumerate(mine, 1)]
+    lines.append(texts.MY_REPORTS_FOOT)
+    return "\n".join(lines)
+
+
+def detail(ctx: ChatContext, rest: str) -> str:
+    """`上报详情 N` (position in 我的上报) or `上报详情 QJ…` (receipt number)."""
+    if not rest.strip():
+        return texts.DETAIL_USAGE
+    try:
+        report = reports.find_mine(ctx.session, ctx.openid, rest)
+    except reports.ReportNotFound:
+        return texts.DETAIL_NOT_FOUND
+    reason = texts.DETAIL_REASON.format(reason=report.review_reason) if report.review_reason else ""
+    return texts.DETAIL.format(
+        receipt_no=report.receipt_no, status=report.status, reason=reason, category=report.category,
+        activity_type=report.activity_type, title=report.title, date=report_flow.display_date(
+            report.activity_date.isoformat()), place=report.place, participants=report.participants,
+        photos=len(report.photos), submitted=f"{local(report.submitted_at):%Y-%m-%d %H:%M}",
+        content=report_flow.short(report.content, 300))

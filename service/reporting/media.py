@@ -1,0 +1,126 @@
+"""Download staff photos from WeChat to local storage before their MediaId expires (3 days after sending).
+
+WeChat's temporary media: https://developers.weixin.qq.com/doc/offiaccount/Asset_Management/Get_temporary_materials.html
+The job takes any object with `download_media(media_id) -> bytes` (the WeChat API client in production, a fake
+in tests), so it does no HTTP of its own. In development, pictures sent from the simulator never reached WeChat:
+they wait in the local uploads folder, and `LocalUploadsFirst` serves them from there.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from models.report import ReportPhoto
+from service.core.clock import local
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_AFTER = timedelta(minutes=5)  # wait between tries of one photo; 5 tries fit easily in the 3-day window
+
+
+LOCAL_UPLOADS = "simulator"  # under media_dir: pictures the development simulator sent
+LOCAL_UPLOAD_ID = re.compile(r"^sim_[0-9a-f]{32}$")  # ids WeChat never issues, checked so no path tricks
+
+
+class MediaDownloader(Protocol):
+    def download_media(self, media_id: str) -> bytes: ...
+
+
+def store_local_upload(media_dir: str, media_id: str, ext: str, content: bytes) -> Path:
+    """Keep a locally sent picture as `<media_dir>/simulator/<media_id>.<ext>`."""
+    if not LOCAL_UPLOAD_ID.match(media_id):
+        raise ValueError(f"not a local upload id: {media_id!r}")
+    folder = Path(media_dir) / LOCAL_UPLOADS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{media_id}.{ext}"
+    path.write_bytes(content)
+    return path
+
+
+def local_upload(media_dir: str, media_id: str) -> Path | None:
+    """The stored file of a local upload id, or None."""
+    if not LOCAL_UPLOAD_ID.match(media_id or ""):
+        return None
+    return next((p for p in (Path(media_dir) / LOCAL_UPLOADS).glob(f"{media_id}.*") if p.is_file()), None)
+
+
+class LocalUploadsFirst:
+    """A downloader that serves local uploads (the simulator's pictures) from disk and passes every other media id
+    on to `client` (WeChat)."""
+
+    def __init__(self, media_dir: str, client: MediaDownloader):
+        self.media_dir, self.client = media_dir, client
+
+    def download_media(self, media_id: str) -> bytes:
+        path = local_upload(self.media_dir, media_id)
+        return path.read_bytes() if path is not None else self.client.download_media(media_id)
+
+
+@dataclass
+class DownloadRun:
+    done: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def photo_path(photo: ReportPhoto, content: bytes) -> str:
+    """Where a photo goes, relative to media_dir: photos/<yyyymm>/<id>-<sha1 prefix>.<ext>."""
+    ext = ".png" if content.startswith(b"\x89PNG") else ".gif" if content.startswith(b"GIF8") else ".jpg"
+    month = f"{local(photo.received_at):%Y%m}"
+    return f"photos/{month}/{photo.id}-{hashlib.sha1(content).hexdigest()[:12]}{ext}"
+
+
+def due_photos(session: Session, now: datetime, limit: int = 50) -> list[ReportPhoto]:
+    """Pending photos whose last try (if any) is older than RETRY_AFTER, oldest first."""
+    stmt = (select(ReportPhoto).where(ReportPhoto.download_status == "pending",
+                                      or_(ReportPhoto.attempts == 0, ReportPhoto.last_tried_at <= now - RETRY_AFTER))
+            .order_by(ReportPhoto.id).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def download_pending(session: Session, client: MediaDownloader, media_dir: str, now: datetime,
+                     limit: int = 50) -> DownloadRun:
+    """Fetch due photos one by one. COMMITS after each photo (a job, not a request): a slow or failing photo
+    must not hold a transaction open or undo the others. A failure is recorded in `last_error`; after
+    MAX_ATTEMPTS tries the photo is marked failed.
+    """
+    run = DownloadRun()
+    root = Path(media_dir)
+    for photo in due_photos(session, now, limit):
+        photo.attempts += 1
+        photo.last_tried_at = now
+        try:
+            content = client.download_media(photo.media_id)
+            if not content:
+                raise ValueError("empty media")
+            relative = photo_path(photo, content)
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(target.suffix + ".part")
+            tmp.write_bytes(content)
+            tmp.replace(target)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried, never fatal to the run
+            photo.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            if photo.attempts >= MAX_ATTEMPTS:
+                photo.download_status = "failed"
+                run.failed += 1
+                log.warning("photo %s (media %s) failed after %s tries: %s", photo.id, photo.media_id,
+                            photo.attempts, photo.last_error)
+            else:
+                run.retrying += 1
+        else:
+            photo.local_path = relative
+            photo.download_status = "done"
+            photo.last_error = ""
+            run.done += 1
+        session.commit()
+    return run

@@ -1,0 +1,192 @@
+"""Create activity reports from confirmed drafts, list and show them, and review them (approve / reject).
+
+A report is written in one go from a complete draft (`submit`), so nothing half-filled is ever stored as
+submitted. Photos arrive before the report exists: `record_photo` stores each MediaId at once (the download job
+fetches it within WeChat's 3-day window) and `submit` links the draft's photos to the new report.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import false, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.report import (ACTIVITY_TYPES, STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED, ActivityReport,
+                           ReceiptCounter, ReportPhoto, ReportResultNotice)
+from models.staff import Staff
+from models.unit import CATEGORIES
+from service.core.clock import local
+from service.core.errors import Conflict, InvalidInput, NotFound
+from service.reporting import texts
+
+MY_REPORTS_LIMIT = 10
+REQUIRED_FIELDS = ("category", "activity_type", "title", "date", "place", "participants", "content")
+
+
+class ReportError(InvalidInput):
+    """Report data or a review request that cannot be accepted; the message is Chinese."""
+
+
+class ReportNotFound(NotFound):
+    """No report with that id (or not visible to that user)."""
+
+
+class AlreadyReviewed(Conflict):
+    """The report left 待审核 before this review (another administrator was faster)."""
+
+
+# --- receipts ------------------------------------------------------------------------------------------------
+
+def next_receipt_no(session: Session, day: date) -> str:
+    """`QJ` + YYYYMMDD + 4-digit daily sequence, from a per-day counter row updated in place.
+
+    The UPDATE row lock (PostgreSQL) or the database write lock (SQLite) serialises concurrent submits; the first
+    submit of a day inserts the row inside a savepoint and, if another transaction inserted it first, increments.
+    """
+    for _ in range(3):
+        seq = session.scalar(update(ReceiptCounter).where(ReceiptCounter.day == day)
+                             .values(last=ReceiptCounter.last + 1).returning(ReceiptCounter.last))
+        if seq is None:
+            try:
+                with session.begin_nested():
+                    session.add(ReceiptCounter(day=day, last=1))
+                seq = 1
+            except IntegrityError:
+                continue
+        return f"QJ{day:%Y%m%d}{seq:04d}"
+    raise RuntimeError("receipt counter contention")  # pragma: no cover - three lost inserts in a row
+
+
+# --- photos --------------------------------------------------------------------------------------------------
+
+def record_photo(session: Session, openid: str, media_id: str, pic_url: str, now: datetime) -> ReportPhoto:
+    """Store a received photo (not yet attached to a report) so the download job can fetch it; idempotent."""
+    row = session.scalar(select(ReportPhoto).where(ReportPhoto.openid == openid, ReportPhoto.media_id == media_id))
+    if row is None:
+        row = ReportPhoto(openid=openid, media_id=media_id, pic_url=pic_url[:512], received_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+# --- submit --------------------------------------------------------------------------------------------------
+
+def submit(session: Session, staff: Staff, openid: str, data: dict[str, Any], now: datetime) -> ActivityReport:
+    """Create a 待审核 report from a complete draft (report_flow's data dict) and attach its photos."""
+    missing = [key for key in REQUIRED_FIELDS if data.get(key) in (None, "")]
+    if missing:
+        raise ReportError(f"上报内容不完整：{', '.join(missing)}")
+    if data["category"] not in CATEGORIES or data["activity_type"] not in ACTIVITY_TYPES:
+        raise ReportError("类别或活动类型无效")
+    report = ActivityReport(
+        receipt_no=next_receipt_no(session, local(now).date()),
+        unit_id=staff.unit_id, staff_id=staff.id, openid=openid,
+        category=data["category"], activity_type=data["activity_type"], title=data["title"],
+        activity_date=date.fromisoformat(data["date"]), place=data["place"],
+        latitude=data.get("latitude"), longitude=data.get("longitude"),
+        participants=int(data["participants"]), content=data["content"],
+        status=STATUS_PENDING, submitted_at=now,
+    )
+    session.add(report)
+    session.flush()
+    for photo in data.get("photos", []):
+        row = record_photo(session, openid, photo["media_id"], photo.get("pic_url", ""), now)
+        if row.report_id is None:
+            row.report_id = report.id
+    session.flush()
+    return report
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+def _mine(session: Session, openid: str):
+    """The reports of the staff member this WeChat account is bound to, whichever account they were sent from
+    (a liaison who re-binds a new phone keeps their history; the old account, no longer bound, sees none)."""
+    staff_id = session.scalar(select(Staff.id).where(Staff.openid == openid))
+    return ActivityReport.staff_id == staff_id if staff_id is not None else false()
+
+
+def list_mine(session: Session, openid: str, limit: int = MY_REPORTS_LIMIT) -> list[ActivityReport]:
+    """The user's latest reports, newest first."""
+    return list(session.scalars(select(ActivityReport).where(_mine(session, openid))
+                                .order_by(ActivityReport.submitted_at.desc(), ActivityReport.id.desc()).limit(limit)))
+
+
+def find_mine(session: Session, openid: str, ref: str) -> ActivityReport:
+    """One of the user's reports by its position in `list_mine` (1–10) or by receipt number."""
+    ref = ref.strip().upper()
+    if ref.isdigit():
+        mine = list_mine(session, openid)
+        if 1 <= int(ref) <= len(mine):
+            return mine[int(ref) - 1]
+        raise ReportNotFound("没有找到这条上报")
+    report = session.scalar(select(ActivityReport).where(ActivityReport.receipt_no == ref, _mine(session, openid)))
+    if report is None:
+        raise ReportNotFound("没有找到这条上报")
+    return report
+
+
+def get_report(session: Session, report_id: int) -> ActivityReport:
+    report = session.get(ActivityReport, report_id)
+    if report is None:
+        raise ReportNotFound(f"没有编号为 {report_id} 的上报")
+    return report
+
+
+# --- review --------------------------------------------------------------------------------------------------
+
+def review(session: Session, report_id: int, approve: bool, reviewer: str, now: datetime,
+           reason: str = "") -> ActivityReport:
+    """Approve or reject (reason required) a 待审核 report and queue the result notice for the reporter.
+
+    The status change is a compare-and-set on 待审核, so two administrators reviewing at once cannot both win.
+    """
+    reason = reason.strip()
+    if not approve and not reason:
+        raise ReportError("退回时必须填写原因", "reason")
+    if len(reason) > 500:
+        raise ReportError("原因不能超过500字", "reason")
+    report = get_report(session, report_id)
+    status = STATUS_APPROVED if approve else STATUS_REJECTED
+    changed = session.execute(
+        update(ActivityReport).where(ActivityReport.id == report.id, ActivityReport.status == STATUS_PENDING)
+        .values(status=status, review_reason=reason, reviewed_by=reviewer, reviewed_at=now)
+        .execution_options(synchronize_session=False))
+    if changed.rowcount != 1:
+        session.refresh(report)
+        raise AlreadyReviewed(f"该上报已审核（{report.status}），不能重复审核")
+    session.refresh(report)
+    if not report.openid:  # entered for staff without a WeChat binding: nobody to tell
+        return report
+    template = texts.RESULT_APPROVED if approve else texts.RESULT_REJECTED
+    session.add(ReportResultNotice(report_id=report.id, openid=report.openid, created_at=now,
+                                   text=template.format(title=report.title, receipt_no=report.receipt_no,
+                                                        reason=reason.rstrip("。.！!；; "))))
+    session.flush()
+    return report
+
+
+def pending_notices(session: Session, limit: int = 100) -> list[ReportResultNotice]:
+    """Queued result notices the notifier has not delivered yet, oldest first."""
+    return list(session.scalars(select(ReportResultNotice).where(ReportResultNotice.status == "pending")
+                                .order_by(ReportResultNotice.id).limit(limit)))
+
+
+
+def report_dict(report: ActivityReport) -> dict[str, Any]:
+    """The JSON shape of a report for /api/v1 (dates ISO 8601, times in Asia/Shanghai)."""
+    return {
+        "id": report.id, "receipt_no": report.receipt_no, "status": report.status,
+        "unit": {"id": report.unit_id, "name": report.unit.name, "category": report.unit.category},
+        "staff": {"id": report.staff_id, "name": report.staff.name},
+        "category": report.category, "activity_type": report.activity_type, "title": report.title,
+        "activity_date": report.activity_date.isoformat(), "place": report.place,
+        "latitude": report.latitude, "longitude": report.longitude, "participants": report.participants,
+        "content": report.content, "review_reason": report.review_reason, "reviewed_by": report.reviewed_by,
+        "reviewed_at": local(report.reviewed_at).isoformat() if report.reviewed_at else None,
+        "submitted_at": local(report.submitted_at).isoformat(),
+        "photos": [{"id": p.id, "pic_url": p.pic_url, "download_status": p.download_status,
+                    "local_path": p.local_path} for p in report.photos],
+    }

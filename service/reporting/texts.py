@@ -1,0 +1,193 @@
+"""User-facing strings of reporting: staff binding, the report conversation, receipts, 我的上报, compliance rules,
+exports, and the validation messages of the report and unit APIs (they name the field as well)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Optional
+
+
+# --- binding -------------------------------------------------------------------------------------------------
+BIND_HELP = ("活动上报仅限各单位联络员使用。请向管理员索取绑定码，然后回复“绑定 绑定码”，例如：绑定 K7P2QX。"
+             "绑定码7天内有效，只能使用一次。")
+NOT_BOUND = "您还没有绑定工作人员身份，暂时不能上报。\n" + BIND_HELP
+BIND_USAGE = "请在“绑定”后面加上绑定码，例如：绑定 K7P2QX"
+BIND_OK = "绑定成功！您好，{name}（{unit}）。回复“上报”即可上报“七进”活动。"
+BIND_WRONG = "绑定码不正确，请核对后重新输入（注意区分数字0和字母O）。一小时内输错5次将暂停绑定一小时。"
+BIND_USED = "这个绑定码已经用过了。如需重新绑定，请向管理员索取新的绑定码。"
+BIND_EXPIRED = "这个绑定码已过期（有效期7天）。请向管理员索取新的绑定码。"
+BIND_REVOKED = "这个绑定码已作废。请向管理员索取新的绑定码。"
+BIND_LOCKED = "绑定码输错次数过多，请一小时后再试，或联系管理员。"
+BIND_OTHER_STAFF = "您的微信已绑定为“{name}（{unit}）”。如需更换身份，请联系管理员。"
+BIND_INACTIVE = "该工作人员账号已停用，请联系管理员。"
+
+# --- the report conversation ---------------------------------------------------------------------------------
+STEP_HEAD = "【{n}/{total} {label}】"
+CURRENT = "（当前：{value}）"
+PROMPT_CATEGORY = "请选择活动属于“七进”的哪一类，回复数字：\n{options}\n回复“跳过”使用本单位类别：进{default}"
+PROMPT_ACTIVITY_TYPE = "请选择活动类型，回复数字：\n{options}"
+PROMPT_TITLE = "请输入活动主题（2–50字）。"
+PROMPT_DATE = "活动是哪天举办的？可回复“今天”“昨天”“前天”或日期，如 11月20日、11.20、2026-11-20。"
+PROMPT_PLACE = "活动地点在哪里？请输入地点，或点“+”发送位置。"
+PROMPT_PARTICIPANTS = "参与人数是多少？例如：35 或 35人 或 三十五人。"
+PROMPT_CONTENT = "请简要描述活动内容（10–1000字）。"
+PROMPT_PHOTOS = "请发送活动照片（最多9张），发完回复“完成”；没有照片请回复“跳过”。"
+
+EXAMPLE_CATEGORY = "3（进社区）"
+EXAMPLE_ACTIVITY_TYPE = "1（专题学习）"
+EXAMPLE_TITLE = "民族团结知识讲座"
+EXAMPLE_DATE = "昨天 或 11月20日"
+EXAMPLE_PLACE = "社区党群服务中心"
+EXAMPLE_PARTICIPANTS = "35人"
+EXAMPLE_CONTENT = "邀请宣讲员围绕民族团结进步创建开展专题讲座，居民积极参与互动。"
+
+INVALID = "⚠ {error}\n例如：{example}\n"
+ERR_CATEGORY = "请回复1–7之间的数字"
+ERR_ACTIVITY_TYPE = "请回复1–9之间的数字"
+ERR_TITLE_LENGTH = "主题需要2–50个字（现在是{n}个字）"
+ERR_DATE_FORMAT = "没看懂这个日期"
+ERR_DATE_INVALID = "这个日期不存在"
+ERR_DATE_FUTURE = "活动日期不能晚于今天"
+ERR_DATE_TOO_OLD = "只能上报一年以内的活动"
+ERR_PLACE_LENGTH = "地点需要2–100个字"
+ERR_PARTICIPANTS_FORMAT = "没看懂这个人数"
+ERR_PARTICIPANTS_RANGE = "参与人数应在1–100000之间"
+ERR_CONTENT_LENGTH = "内容需要10–1000个字（现在是{n}个字）"
+ERR_PHOTOS_TEXT = "请直接发送照片，发完回复“完成”"
+ERR_TEXT_ONLY = "这一步请回复文字"
+ERR_REQUIRED = "此项为必填，不能跳过"
+ERR_CONFIRM = "请回复“确认”提交，“修改 N”修改第N项，或“取消”放弃"
+ERR_EDIT_NUMBER = "请回复“修改”加1–8的数字，例如：修改 3"
+
+FIRST_STEP = "已经是第一步了。\n"
+HELP = ("上报时可以随时回复：\n“取消”放弃本次上报\n“上一步”回到上一项\n“跳过”跳过选填项（类别、照片）\n“帮助”查看本说明\n"
+        "离开超过2小时后，回复“继续”可接着填写。\n")
+PHOTO_RECEIVED = "已收到第{n}张照片。继续发送，或回复“完成”。"
+PHOTO_RECEIVED_EARLY = "已收到第{n}张照片，会附在本次上报中。\n"
+PHOTO_LIMIT = "最多只能上传9张照片，这张未保存。请回复“完成”。"
+PHOTOS_CLEARED = "已清空照片。请重新发送，或回复“完成”。"
+PHOTOS_COMING = "正在接收照片……"
+LOCATION_NOT_NOW = "已收到位置，不过现在还不需要地点。\n"
+
+SUMMARY_HEAD = "请核对上报内容："
+SUMMARY_LINES = ("1. 类别：进{category}", "2. 活动类型：{activity_type}", "3. 主题：{title}", "4. 日期：{date}",
+                 "5. 地点：{place}", "6. 参与人数：{participants}人", "7. 内容：{content}", "8. 照片：{photos}张")
+SUMMARY_FOOT = "回复“确认”提交，“修改 N”修改第N项（如：修改 3），“取消”放弃。"
+DATE_DISPLAY = "{y}年{m}月{d}日"
+
+QUICK_RECOGNISED = "已识别：{fields}。\n"
+QUICK_NOTHING = "没有从这条消息里识别出上报内容，我们一项一项来。\n"
+
+STARTED = "开始上报“七进”活动（{unit}）。回复“取消”可随时放弃，“帮助”查看说明。\n"
+RESUMED = "已恢复您未完成的上报。\n"
+NOTHING_TO_RESUME = "没有未完成的上报。回复“上报”开始新的上报。"
+REPORT_CANCELLED = "已取消本次上报，填写的内容已删除。回复“上报”可重新开始。"
+SUBMITTED = ("上报成功！回执编号：{receipt_no}\n状态：待审核\n审核结果会通过本公众号通知您。回复“我的上报”查看记录。")
+BUSY = "您刚才的消息正在处理，请稍后重新发送这条回复。"
+
+# --- my reports ----------------------------------------------------------------------------------------------
+MY_REPORTS_NONE = "您还没有上报记录。回复“上报”开始上报。"
+MY_REPORTS_HEAD = "您最近的上报（最多10条）："
+MY_REPORTS_LINE = "{n}. {date} {title}【{status}】"
+MY_REPORTS_FOOT = "回复“上报详情 N”查看第N条，如：上报详情 1"
+DETAIL_USAGE = "请回复“上报详情”加序号或回执编号，例如：上报详情 1"
+DETAIL_NOT_FOUND = "没有找到这条上报。回复“我的上报”查看您的记录。"
+DETAIL = ("回执编号：{receipt_no}\n状态：{status}{reason}\n类别：进{category}\n活动类型：{activity_type}\n主题：{title}\n"
+          "日期：{date}\n地点：{place}\n参与人数：{participants}人\n照片：{photos}张\n提交时间：{submitted}\n内容：{content}")
+DETAIL_REASON = "（退回原因：{reason}）"
+
+# --- review result notices -----------------------------------------------------------------------------------
+RESULT_APPROVED = "您上报的活动“{title}”（回执编号{receipt_no}）已审核通过。感谢您的辛勤付出！"
+RESULT_REJECTED = "您上报的活动“{title}”（回执编号{receipt_no}）被退回，原因：{reason}。请修改后重新上报。"
+ALREADY_HANDLED = "这份上报刚才已经处理过了。回复“我的上报”查看记录。"
+ALREADY_BOUND = "您已绑定为“{name}（{unit}）”。回复“上报”即可上报活动。"
+
+
+# ---- compliance: strings of the 督查考核 (compliance) rules and statuses.
+
+MET = "达标"
+RUNNING = "进行中"
+LAGGING = "滞后"
+
+RULE_ORGAN_STUDY = "机关单位党委（党组）理论学习中心组每年至少安排 1 次铸牢中华民族共同体意识专题学习"
+RULE_ORGAN_DEPLOY = "机关单位每年研究部署民族团结进步创建工作不少于 2 次"
+TARGET_EXTENSION = "全区“七进”延伸拓展单位达到 8 个"
+TARGET_EDUCATION_BASE = "全区“七进”教育基地达到 1 个"
+
+
+def rule_quarterly(minimum: int) -> str:
+    return f"各单位每季度至少上报 {minimum} 次经审核通过的“七进”活动（定期督查）"
+
+
+def year_label(year: int) -> str:
+    return f"{year}年"
+
+
+def quarter_label(year: int, quarter: int) -> str:
+    return f"{year}年第{quarter}季度"
+
+
+# ---- exports: column headers and file names of report exports.
+
+SHEET_TITLE = "活动上报"
+RECEIPT_NO = "回执号"
+UNIT = "单位"
+CATEGORY = "七进类别"
+ACTIVITY_TYPE = "活动类型"
+TITLE = "活动名称"
+ACTIVITY_DATE = "活动日期"
+PLACE = "活动地点"
+PARTICIPANTS = "参与人数"
+CONTENT = "活动内容"
+STAFF = "上报人"
+PHOTOS = "照片数"
+STATUS = "审核状态"
+REVIEW_REASON = "审核意见"
+SUBMITTED_AT = "提交时间"
+
+
+def filename(date_from: Optional[date], date_to: Optional[date], fmt: str) -> str:
+    """e.g. 七进活动上报_20260301-20260331.xlsx; open ends read 起 / 止."""
+    start = date_from.strftime("%Y%m%d") if date_from else "起"
+    end = date_to.strftime("%Y%m%d") if date_to else "止"
+    return f"七进活动上报_{start}-{end}.{fmt}"
+
+
+# ---- api: messages of the JSON API, the statistics and the exports (validation errors name the field as well).
+
+UNKNOWN_UNIT = "单位不存在"
+UNKNOWN_STAFF = "工作人员不存在"
+DATE_ORDER = "结束日期不能早于开始日期"
+BAD_ACTION = "action 只能是 approve（通过）或 reject（退回）"
+STAFF_OTHER_UNIT = "该工作人员不属于此单位，不能代其他单位的工作人员操作上报"
+REPORTS_EXIST = "该工作人员已有上报记录，不能调往其他单位；请停用后为新单位新建工作人员"
+FUTURE_DATE = "活动日期不能晚于今天"
+INACTIVE = "该工作人员或其单位已停用"
+BAD_FORMAT = "导出格式只能是 xlsx 或 csv"
+
+
+def bad_date(name: str) -> str:
+    return f"{name} 必须是 YYYY-MM-DD 格式的日期"
+
+
+def bad_int(name: str, minimum: int = 1) -> str:
+    return f"{name} 必须是正整数" if minimum == 1 else f"{name} 必须是不小于 {minimum} 的整数"
+
+
+def bad_month() -> str:
+    return "month 必须是 YYYY-MM 格式的月份"
+
+
+def bad_per_page(limit: int) -> str:
+    return f"per_page 必须在 1 到 {limit} 之间"
+
+
+def bad_choice(name: str, options: tuple[str, ...]) -> str:
+    return f"{name} 必须是：{'、'.join(options)}"
+
+
+def required(name: str) -> str:
+    return f"缺少 {name}"
+
+
+def bad_type(name: str, kind: str) -> str:
+    return f"{name} 必须是{kind}"

@@ -1,0 +1,113 @@
+"""One inbound POST from WeChat, end to end: verify → decode → claim (exactly once) → route → encode.
+
+Flask-free so the simulator, benchmarks and tests drive the same path. The caller owns the session; the gateway
+commits the message's transaction itself (on PostgreSQL in the same round trip as the reply's update).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Mapping
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from service.core import fastsql
+from service.wechat import inbox, router
+from service.chat.contract import ChatContext, Inbound
+from service.core.config import Settings
+from service.core.db import serialized_writes
+from service.chat import texts
+from service.wechat.protocol import (InvalidSignature, MalformedMessage, decode_request,
+                                     encode_reply, message_xml, to_inbound)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    status: int
+    body: str
+    content_type: str = "application/xml; charset=utf-8"
+
+
+def receive(open_session: Callable[[], Session], engine: Engine, settings: Settings, args: Mapping[str, str],
+            body: bytes, now: datetime) -> GatewayResult:
+    """Answer one POST: check, decrypt and parse, handle, encrypt the reply.
+
+    `open_session` gives the request's ORM session; it is called only when a route or the general path needs one.
+    """
+    try:
+        data, envelope = decode_request(settings, args, body)
+    except InvalidSignature as exc:
+        log.warning("rejected /wechat POST: %s", exc)
+        return GatewayResult(403, "forbidden", "text/plain; charset=utf-8")
+    except MalformedMessage as exc:
+        log.warning("malformed /wechat POST (%s); raw body: %r", exc, body[:4096])
+        return GatewayResult(400, "bad request", "text/plain; charset=utf-8")
+
+    inbound = to_inbound(data)
+    # keep the decrypted XML in the log, not the ciphertext
+    raw = message_xml(data) if envelope.encrypted else envelope.body_text
+    reply = handle(open_session, engine, settings, inbound, raw, now)
+    return GatewayResult(200, encode_reply(settings, envelope, inbound, reply))
+
+
+def _read_only_reply(ctx: ChatContext) -> str | None:
+    try:
+        return router.read_only_reply(ctx)
+    except Exception:  # the full path runs the route again and answers with an apology if it fails again
+        log.warning("read-only route failed for a message from %s", ctx.openid, exc_info=True)
+        return None
+
+
+def handle(open_session: Callable[[], Session], engine: Engine, settings: Settings, inbound: Inbound, raw: str,
+           now: datetime) -> str | None:
+    """Claim, route and store one message exactly once, and commit; a retry gets the stored reply.
+
+    Fast path first: a text asking for a read-only intent (the keyword menu) has no effect but its own storage,
+    unless a conversation of the user is open. So its reply is computed first and stored with the message in one
+    write, on a connection this thread keeps for it, that checks for an open conversation (and for a retry); if it
+    finds one, the general path runs, in the request's ORM session.
+    Only the writing runs behind the SQLite writer gate (service/db.py), so the gate is held briefly.
+    """
+    ctx = ChatContext(None, settings, now, inbound, open_session=open_session)
+    reply = _read_only_reply(ctx)
+    if reply is not None:
+        def record(wire: fastsql.Wire) -> bool:
+            with serialized_writes(engine):
+                return inbox.record_if_idle(wire, inbound, raw, reply, now)
+
+        if fastsql.kept_write(engine, record):
+            return reply
+    session = ctx.session
+    with serialized_writes(engine):
+        reply = _claim_and_route(ctx, raw)
+    session.commit()
+    return reply
+
+
+def _claim_and_route(ctx: ChatContext, raw: str) -> str | None:
+    """The general path, one transaction: claim the message first, then route it, then store the reply."""
+    session, inbound, now = ctx.session, ctx.inbound, ctx.now
+    claim = inbox.claim(session, inbound, raw, now)
+    if claim.duplicate:
+        session.rollback()  # the claim changed nothing; end the transaction (and SQLite's write lock)
+        log.info("retry of an already handled message from %s: replaying its reply", inbound.openid)
+        return claim.replay
+    ctx.drafts = claim.drafts
+    failed = False
+    try:
+        reply = router.dispatch(ctx)
+    except Exception:  # a bug in a route must never become a 500 to WeChat
+        log.exception("route failed for message %s from %s", claim.dedupe_key, inbound.openid)
+        # Undo whatever the route half-wrote, then store the message again with the apology.
+        session.rollback()
+        claim = inbox.claim(session, inbound, raw, now)
+        if claim.duplicate:  # another worker handled a retry meanwhile
+            session.rollback()
+            return claim.replay
+        reply, failed = texts.APOLOGY, True
+    inbox.finish(session, claim, reply, now, failed=failed)
+    return reply

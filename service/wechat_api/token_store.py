@@ -1,0 +1,170 @@
+"""Where the WeChat access_token lives so every process (web workers, scheduler) shares one: SQL rows or Redis.
+
+A store is also wechatpy's `session` storage (get / set(key, value, ttl) / delete). `lock(key)` serialises
+refreshes across processes: the holder re-reads the store before fetching, so one expiry costs one fetch
+(WeChat invalidates older tokens on every fetch and allows 2000 fetches a day:
+https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html).
+Expiry is judged with `service.clock.now()` so tests can age a token; lock leases use the real wall clock.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Protocol
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.token import StoredToken, TokenLock
+from service.core import clock
+from service.core.config import Settings
+
+
+class LockTimeout(Exception):
+    """Another process held the lock for longer than we were willing to wait."""
+
+
+class TokenStore(Protocol):
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def lock(self, key: str, wait: float | None = None) -> Any: ...  # a context manager
+
+
+def _poll_until(try_acquire: Any, key: str, wait: float, poll: float) -> None:
+    deadline = time.monotonic() + wait
+    while not try_acquire():
+        if time.monotonic() >= deadline:
+            raise LockTimeout(key)
+        time.sleep(poll)
+
+
+class SqlTokenStore:
+    """Rows in `stored_token`; the lock is a lease row in `token_lock` (unique key, taken over once expired).
+
+    The lease works the same on SQLite (whose writers are serialised anyway) and PostgreSQL (a concurrent insert of
+    the same key waits for the first transaction, then fails), and a crashed holder frees it when the lease ends.
+    Each call runs in its own short transaction, committed at once, independent of the caller's session.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], lease: float = 30.0, wait: float = 30.0,
+                 poll: float = 0.05):
+        self._factory = session_factory
+        self.lease, self.wait, self.poll = lease, wait, poll
+
+    def get(self, key: str) -> str | None:
+        with self._factory() as session:
+            row = session.get(StoredToken, key)
+            if row is None:
+                return None
+            if row.expires_at is not None and clock.local(row.expires_at) <= clock.now():
+                return None
+            return row.value
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        expires = clock.now() + timedelta(seconds=ttl) if ttl else None
+        values = {"key": key, "value": value, "expires_at": expires, "updated_at": datetime.now(timezone.utc)}
+        with self._factory.begin() as session:
+            dialect = session.get_bind().dialect.name
+            if dialect in ("sqlite", "postgresql"):
+                if dialect == "sqlite":
+                    from sqlalchemy.dialects.sqlite import insert
+                else:
+                    from sqlalchemy.dialects.postgresql import insert
+                stmt = insert(StoredToken).values(**values)
+                session.execute(stmt.on_conflict_do_update(
+                    index_elements=[StoredToken.key],
+                    set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at,
+                          "updated_at": stmt.excluded.updated_at}))
+            else:
+                session.merge(StoredToken(**values))
+
+    def delete(self, key: str) -> None:
+        with self._factory.begin() as session:
+            session.execute(delete(StoredToken).where(StoredToken.key == key))
+
+    def _try_acquire(self, key: str, owner: str) -> bool:
+        now = datetime.now(timezone.utc)
+        try:
+            with self._factory.begin() as session:
+                session.execute(delete(TokenLock).where(TokenLock.key == key, TokenLock.expires_at < now))
+                session.add(TokenLock(key=key, owner=owner, expires_at=now + timedelta(seconds=self.lease)))
+        except IntegrityError:
+            return False
+        return True
+
+    @contextmanager
+    def lock(self, key: str, wait: float | None = None) -> Iterator[None]:
+        owner = uuid.uuid4().hex
+        _poll_until(lambda: self._try_acquire(key, owner), key, self.wait if wait is None else wait, self.poll)
+        try:
+            yield
+        finally:
+            with self._factory.begin() as session:
+                session.execute(delete(TokenLock).where(TokenLock.key == key, TokenLock.owner == owner))
+
+
+class RedisTokenStore:
+    """Keys under `prefix`; the value carries its own expiry (clock-judged) and Redis drops it after the ttl.
+
+    The lock is redis-py's `Lock`: SET NX PX with a random owner token, released by a compare-and-delete script.
+    """
+
+    def __init__(self, redis_url: str, prefix: str = "qijin:", lease: float = 30.0, wait: float = 30.0,
+                 poll: float = 0.05):
+        import redis
+
+        self._redis = redis.Redis.from_url(redis_url)
+        self.prefix = prefix
+        self.lease, self.wait, self.poll = lease, wait, poll
+
+    def get(self, key: str) -> str | None:
+        raw = self._redis.get(self.prefix + key)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        if data.get("exp") is not None and data["exp"] <= clock.now().timestamp():
+            return None
+        return data["v"]
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        exp = clock.now().timestamp() + ttl if ttl else None
+        px = max(1, int(ttl * 1000)) if ttl else None
+        self._redis.set(self.prefix + key, json.dumps({"v": value, "exp": exp}), px=px)
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self.prefix + key)
+
+    @contextmanager
+    def lock(self, key: str, wait: float | None = None) -> Iterator[None]:
+        from redis.exceptions import LockError
+
+        lk = self._redis.lock(f"{self.prefix}lock:{key}", timeout=self.lease, sleep=self.poll,
+                              blocking_timeout=self.wait if wait is None else wait)
+        if not lk.acquire():
+            raise LockTimeout(key)
+        try:
+            yield
+        finally:
+            try:
+                lk.release()
+            except LockError:  # the lease ran out while we held it; someone else may own it now
+                pass
+
+
+def make_token_store(settings: Settings, session_factory: sessionmaker[Session] | None = None,
+                     prefix: str = "qijin:") -> TokenStore:
+    """Redis when REDIS_URL is set, else the database; the lease outlives the slowest token fetch."""
+    lease = max(30.0, 3 * settings.api_timeout)
+    if settings.redis_url:
+        return RedisTokenStore(settings.redis_url, prefix=prefix, lease=lease, wait=lease)
+    if session_factory is None:
+        raise ValueError("a session factory is needed when REDIS_URL is not set")
+    return SqlTokenStore(session_factory, lease=lease, wait=lease)
