@@ -3,6 +3,7 @@ customer-service quota WeChat grants after each message a user sends (5 messages
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -10,13 +11,33 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, TimestampMixin
 
-# Announcement.status values (shown to administrators as they are).
-DRAFT, SCHEDULED, SENDING, SENT, PARTIAL, CANCELLED = "草稿", "已排期", "发送中", "已发送", "部分失败", "已取消"
-STATUSES = (DRAFT, SCHEDULED, SENDING, SENT, PARTIAL, CANCELLED)
 
-# Delivery.status values. 'sending' holds a lease; one whose lease ran out was interrupted by a crash.
-PENDING, CLAIMED, DELIVERED, FAILED, SKIPPED, UNKNOWN = "pending", "sending", "sent", "failed", "skipped", "unknown"
-FINAL_DELIVERY = (DELIVERED, FAILED, SKIPPED, UNKNOWN)
+class AnnouncementStatus(StrEnum):
+    """Announcement.status: where the whole announcement is; stored and shown to administrators as it is."""
+
+    DRAFT = "草稿"
+    SCHEDULED = "已排期"
+    SENDING = "发送中"  # its deliveries are being planned or sent
+    SENT = "已发送"
+    PARTIAL = "部分失败"  # finished, some deliveries failed
+    CANCELLED = "已取消"
+
+
+STATUSES = tuple(AnnouncementStatus)
+
+
+class DeliveryStatus(StrEnum):
+    """Delivery.status: where one recipient's message is (the console shows them translated)."""
+
+    PENDING = "pending"  # waiting for its turn or for a retry's backoff
+    IN_FLIGHT = "sending"  # claimed by a sender, under a lease; one whose lease ran out was interrupted by a crash
+    SENT = "sent"  # WeChat accepted the call
+    FAILED = "failed"  # refused for good, or out of retries
+    SKIPPED = "skipped"  # nothing to send (unsubscribed, opted out, no channel reaches the user)
+    UNKNOWN = "unknown"  # the call may have reached WeChat before it failed: never sent again by itself
+
+
+FINAL_DELIVERY = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.UNKNOWN)
 
 # Delivery.channel values.
 CS, TEMPLATE, MASS = "cs", "template", "mass"
@@ -39,7 +60,7 @@ class Announcement(TimestampMixin, Base):
     recurrence: Mapped[Optional[str]] = mapped_column(String(64))  # e.g. "每周一 9:00"; None = once
     next_run_at: Mapped[Optional[datetime]] = mapped_column(index=True)
     occurrence: Mapped[int] = mapped_column(Integer, default=0)  # occurrences materialised so far
-    status: Mapped[str] = mapped_column(String(8), default=DRAFT, index=True)
+    status: Mapped[str] = mapped_column(String(8), default=AnnouncementStatus.DRAFT.value, index=True)
     created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("admin_user.id"))
     last_sent_at: Mapped[Optional[datetime]]
     cancelled_at: Mapped[Optional[datetime]]
@@ -58,7 +79,7 @@ class Delivery(Base):
     announcement_id: Mapped[int] = mapped_column(ForeignKey("announcement.id", ondelete="CASCADE"), index=True)
     occurrence: Mapped[int] = mapped_column(Integer, default=1)
     openid: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(8), default=PENDING)
+    status: Mapped[str] = mapped_column(String(8), default=DeliveryStatus.PENDING.value)
     channel: Mapped[Optional[str]] = mapped_column(String(8))
     batch: Mapped[Optional[str]] = mapped_column(String(64), index=True)  # mass-send chunk = its clientmsgid
     errcode: Mapped[Optional[int]]

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.announcement import DELIVERED, FAILED, SKIPPED, UNKNOWN, Announcement, Delivery
+from models.announcement import Announcement, Delivery, DeliveryStatus
 from models.report import ReportResultNotice
 from service.notices import announcements, delivery as notify
 from service.core import clock
@@ -113,9 +113,9 @@ def record_report_results() -> None:
         for notice in session.scalars(select(ReportResultNotice).where(ReportResultNotice.status == "queued")):
             status = session.scalar(select(Delivery.status).join(Announcement).where(
                 Announcement.dedupe_key == f"report-result:{notice.id}"))
-            if status == DELIVERED:
+            if status == DeliveryStatus.SENT:
                 notice.status, notice.sent_at = "sent", clock.now()
-            elif status in (FAILED, SKIPPED, UNKNOWN):
+            elif status in (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.UNKNOWN):
                 notice.status = "failed"
         session.commit()
 
@@ -181,9 +181,13 @@ def weekly_digest() -> Optional[int]:
             Announcement.kind == "announcement", Delivery.created_at >= since).group_by(Delivery.status)).all())
         today = clock.today()
         lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today, _rules(rt)))
-    body = texts.DIGEST_BODY.format(announcements=count, sent=by_status.get(DELIVERED, 0),
-                                    failed=by_status.get(FAILED, 0), unknown=by_status.get(UNKNOWN, 0),
-                                    lagging=lagging)
+    body = texts.DIGEST_BODY.format(
+        announcements=count,
+        sent=by_status.get(DeliveryStatus.SENT, 0),
+        failed=by_status.get(DeliveryStatus.FAILED, 0),
+        unknown=by_status.get(DeliveryStatus.UNKNOWN, 0),
+        lagging=lagging,
+    )
     year, week, _ = now.isocalendar()
     return queue_system_message(rt.session_factory, f"digest:{year}-W{week:02d}", texts.DIGEST_TITLE, body,
                                 {"type": "openids", "openids": list(rt.settings.admin_openids)}, now)

@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models.announcement import (CANCELLED, CS, DELIVERED, FAILED, MASS, PARTIAL, PENDING, SCHEDULED, SENT, SKIPPED,
-                                 TEMPLATE, UNKNOWN, Delivery, ServiceWindow)
+from models.announcement import CS, MASS, TEMPLATE, AnnouncementStatus, Delivery, DeliveryStatus, ServiceWindow
 from models.subscription import NoticeOptOut
 from service.notices import announcements, delivery as notify
 from service.core import clock
@@ -66,8 +65,13 @@ def test_each_recipient_gets_one_message_on_the_channel_wechat_allows(session, s
 
     got = rows(session, ann.id)
     assert {o: (d.status, d.channel) for o, d in got.items()} == {
-        "o-recent": (DELIVERED, CS), "o-old": (DELIVERED, TEMPLATE), "o-never": (DELIVERED, TEMPLATE),
-        "o-gone": (SKIPPED, None), "o-optout": (SKIPPED, None), "o-stranger": (SKIPPED, None)}
+        "o-recent": (DeliveryStatus.SENT, CS),
+        "o-old": (DeliveryStatus.SENT, TEMPLATE),
+        "o-never": (DeliveryStatus.SENT, TEMPLATE),
+        "o-gone": (DeliveryStatus.SKIPPED, None),
+        "o-optout": (DeliveryStatus.SKIPPED, None),
+        "o-stranger": (DeliveryStatus.SKIPPED, None),
+    }
     custom = fake.calls_to("message/custom/send")
     assert [c.json["touser"] for c in custom] == ["o-recent"]
     assert custom[0].json["text"]["content"] == "【春季活动通知】\n请各单位按时开展活动。"
@@ -77,7 +81,7 @@ def test_each_recipient_gets_one_message_on_the_channel_wechat_allows(session, s
     assert all(len(v["value"]) <= 20 for c in template for v in c.json["data"].values())
     assert successful_calls(fake) == {"o-recent": 1, "o-old": 1, "o-never": 1}
     session.refresh(ann)
-    assert ann.status == SENT
+    assert ann.status == AnnouncementStatus.SENT
 
 
 def test_customer_service_quota_is_five_per_window_then_template(session, session_factory, cfg, fake):
@@ -97,10 +101,10 @@ def test_without_template_id_recipients_outside_the_window_fail_with_a_reason(se
     ann = announce(session)
     run(session_factory, cfg)
     d = rows(session, ann.id)["o-old"]
-    assert d.status == FAILED and "48小时" in d.reason
+    assert d.status == DeliveryStatus.FAILED and "48小时" in d.reason
     assert fake.calls == []
     session.refresh(ann)
-    assert ann.status == PARTIAL
+    assert ann.status == AnnouncementStatus.PARTIAL
 
 
 def test_busy_rate_limit_and_5xx_are_retried_until_sent(session, session_factory, cfg, fake):
@@ -111,7 +115,7 @@ def test_busy_rate_limit_and_5xx_are_retried_until_sent(session, session_factory
     ann = announce(session)
     run(session_factory, cfg)
     got = rows(session, ann.id)
-    assert {d.status for d in got.values()} == {DELIVERED}
+    assert {d.status for d in got.values()} == {DeliveryStatus.SENT}
     assert sum(d.attempts for d in got.values()) == 6  # three faults, each retried once
     assert successful_calls(fake) == {"o-1": 1, "o-2": 1, "o-3": 1}
     assert len(fake.calls_to("message/custom/send")) == 6
@@ -122,7 +126,7 @@ def test_token_rejected_is_refreshed_once_and_the_message_sent(session, session_
     fake.inject("message/custom/send", errcode=40001)
     ann = announce(session)
     run(session_factory, cfg)
-    assert rows(session, ann.id)["o-1"].status == DELIVERED
+    assert rows(session, ann.id)["o-1"].status == DeliveryStatus.SENT
     assert len(fake.calls_to("token")) == 2
     assert successful_calls(fake) == {"o-1": 1}
 
@@ -134,7 +138,7 @@ def test_closed_window_falls_back_to_the_template(session, session_factory, cfg,
     ann = announce(session)
     run(session_factory, cfg)
     got = rows(session, ann.id)
-    assert {(d.status, d.channel) for d in got.values()} == {(DELIVERED, TEMPLATE)}
+    assert {(d.status, d.channel) for d in got.values()} == {(DeliveryStatus.SENT, TEMPLATE)}
     assert all("模板" in d.reason for d in got.values())
     assert session.get(ServiceWindow, "o-1").used == 5
 
@@ -145,7 +149,7 @@ def test_unfollowed_at_send_time_is_skipped(session, session_factory, cfg, fake)
     ann = announce(session)
     run(session_factory, cfg)
     d = rows(session, ann.id)["o-1"]
-    assert (d.status, d.errcode) == (SKIPPED, 43004)
+    assert (d.status, d.errcode) == (DeliveryStatus.SKIPPED, 43004)
 
 
 def test_wechat_down_leaves_deliveries_pending_never_sent(session, session_factory, cfg, fake):
@@ -154,17 +158,17 @@ def test_wechat_down_leaves_deliveries_pending_never_sent(session, session_facto
     ann = announce(session)
     run(session_factory, down)
     got = rows(session, ann.id)
-    assert {d.status for d in got.values()} == {PENDING}
+    assert {d.status for d in got.values()} == {DeliveryStatus.PENDING}
     assert all(d.attempts == 1 and d.sent_at is None and d.reason for d in got.values())
     session.refresh(ann)
     assert ann.status == "发送中"
     # WeChat is back and the backoff has passed: the next tick sends each exactly once
     clock.set_now(lambda: NOW + timedelta(minutes=2))
     run(session_factory, cfg)
-    assert {d.status for d in rows(session, ann.id).values()} == {DELIVERED}
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
     assert successful_calls(fake) == {"o-1": 1, "o-2": 1}
     session.refresh(ann)
-    assert ann.status == SENT
+    assert ann.status == AnnouncementStatus.SENT
 
 
 def test_retries_give_up_after_the_limit_and_report_the_reason(session, session_factory, cfg, fake):
@@ -173,7 +177,7 @@ def test_retries_give_up_after_the_limit_and_report_the_reason(session, session_
     ann = announce(session)
     run(session_factory, cfg.with_(notify_max_attempts=3))
     d = rows(session, ann.id)["o-1"]
-    assert (d.status, d.errcode, d.attempts) == (FAILED, -1, 3)
+    assert (d.status, d.errcode, d.attempts) == (DeliveryStatus.FAILED, -1, 3)
     assert "重试" in d.reason
 
 
@@ -186,7 +190,7 @@ def test_mass_send_for_all_followers_in_chunks_with_clientmsgid(session, session
     assert sorted(len(c.json["touser"]) for c in mass) == [3, 3, 4]  # balanced chunks of ≤ 4
     assert len({c.json["clientmsgid"] for c in mass}) == 3
     assert successful_calls(fake) == {f"o-{i:02d}": 1 for i in range(10)}
-    assert {(d.status, d.channel) for d in rows(session, ann.id).values()} == {(DELIVERED, MASS)}
+    assert {(d.status, d.channel) for d in rows(session, ann.id).values()} == {(DeliveryStatus.SENT, MASS)}
 
 
 def test_mass_monthly_quota_sends_the_rest_per_user(session, session_factory, cfg, fake):
@@ -212,7 +216,7 @@ def test_interrupted_mass_chunk_is_resent_with_the_same_clientmsgid(session, ses
     sender.mass_send_text(job.openids, "【春季活动通知】\n请各单位按时开展活动。", clientmsgid=job.batch)
     clock.set_now(lambda: NOW + timedelta(minutes=1))
     run(session_factory, mass_cfg)
-    assert {d.status for d in rows(session, ann.id).values()} == {DELIVERED}
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
     mass = fake.calls_to("message/mass/send")
     assert len(mass) == 2 and mass[1].errcode == 45065  # WeChat de-duplicated the resend
     assert successful_calls(fake) == {"o-1": 1, "o-2": 1, "o-3": 1}
@@ -228,11 +232,11 @@ def test_interrupted_customer_service_claims_become_unknown_not_resent(session, 
     clock.set_now(lambda: NOW + timedelta(minutes=1))
     run(session_factory, cfg)
     got = rows(session, ann.id)
-    assert (got["o-1"].status, got["o-2"].status) == (UNKNOWN, DELIVERED)
+    assert (got["o-1"].status, got["o-2"].status) == (DeliveryStatus.UNKNOWN, DeliveryStatus.SENT)
     assert "不自动重发" in got["o-1"].reason
     assert successful_calls(fake) == {"o-2": 1}
     session.refresh(ann)
-    assert ann.status == PARTIAL
+    assert ann.status == AnnouncementStatus.PARTIAL
 
 
 def test_two_workers_never_send_the_same_row(session, session_factory, cfg, fake):
@@ -249,7 +253,7 @@ def test_two_workers_never_send_the_same_row(session, session_factory, cfg, fake
         w.join()
     assert successful_calls(fake) == {o: 1 for o in openids}
     assert len(fake.calls_to("message/custom/send")) == 120
-    assert {d.status for d in rows(session, ann.id).values()} == {DELIVERED}
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
 
 
 def test_cancel_stops_pending_deliveries(session, session_factory, cfg, fake):
@@ -260,9 +264,9 @@ def test_cancel_stops_pending_deliveries(session, session_factory, cfg, fake):
     session.commit()
     run(session_factory, cfg)
     assert fake.calls_to("message/custom/send") == []
-    assert {d.status for d in rows(session, ann.id).values()} == {SKIPPED}
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SKIPPED}
     session.refresh(ann)
-    assert ann.status == CANCELLED
+    assert ann.status == AnnouncementStatus.CANCELLED
 
 
 def test_recurring_announcement_is_rescheduled_after_each_occurrence(session, session_factory, cfg, fake):
@@ -272,7 +276,7 @@ def test_recurring_announcement_is_rescheduled_after_each_occurrence(session, se
     clock.set_now(lambda: datetime(2025, 3, 10, 9, 0, 5, tzinfo=TZ))
     run(session_factory, cfg)
     session.refresh(ann)
-    assert (ann.status, ann.occurrence) == (SCHEDULED, 1)
+    assert (ann.status, ann.occurrence) == (AnnouncementStatus.SCHEDULED, 1)
     assert clock.local(ann.next_run_at) == datetime(2025, 3, 17, 9, 0, tzinfo=TZ)
     clock.set_now(lambda: datetime(2025, 3, 17, 9, 1, tzinfo=TZ))
     add_followers(session, [], NOW)
@@ -290,7 +294,7 @@ def test_templatesendjobfinish_records_whether_the_template_reached_the_user(ses
     ann = announce(session)
     run(session_factory, cfg)
     got = rows(session, ann.id)
-    assert {(d.status, d.channel) for d in got.values()} == {(DELIVERED, TEMPLATE)}
+    assert {(d.status, d.channel) for d in got.values()} == {(DeliveryStatus.SENT, TEMPLATE)}
     msgids = {openid: d.batch.removeprefix(notify.TEMPLATE_BATCH) for openid, d in got.items()}
     assert all(d.batch.startswith(notify.TEMPLATE_BATCH) and msgids[o].isdigit() for o, d in got.items())
 
@@ -300,8 +304,10 @@ def test_templatesendjobfinish_records_whether_the_template_reached_the_user(ses
         assert user.post(user.fields("event", Event="TEMPLATESENDJOBFINISH", MsgID=msgids[openid],
                                      Status=status)).status_code == 200
     stranger = WeChatUser(client, cfg, openid="o-got")  # a msgid that is not ours changes nothing
-    stranger.post(stranger.fields("event", Event="TEMPLATESENDJOBFINISH", MsgID="999999999", Status="failed:user block"))
+    stranger.post(
+        stranger.fields("event", Event="TEMPLATESENDJOBFINISH", MsgID="999999999", Status="failed:user block")
+    )
     got = rows(session, ann.id)
-    assert got["o-got"].status == DELIVERED and "用户已收到" in got["o-got"].reason
-    assert got["o-blocked"].status == FAILED and "拒收" in got["o-blocked"].reason
-    assert got["o-other"].status == FAILED and "system failed" in got["o-other"].reason
+    assert got["o-got"].status == DeliveryStatus.SENT and "用户已收到" in got["o-got"].reason
+    assert got["o-blocked"].status == DeliveryStatus.FAILED and "拒收" in got["o-blocked"].reason
+    assert got["o-other"].status == DeliveryStatus.FAILED and "system failed" in got["o-other"].reason

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models.announcement import DRAFT, Announcement
+from models.announcement import Announcement, AnnouncementStatus
 from models.audit import AuditLog
 from models.policy import PolicyDocument, UnansweredQuestion
 from service.core import clock
@@ -172,7 +172,7 @@ def test_cli_import_policy(app, session, tmp_path):
     assert "updated" in second.output
     drafts = session.scalars(select(Announcement).order_by(Announcement.id)).all()
     assert [(a.status, a.title, a.audience) for a in drafts] == [
-        (DRAFT, "政策更新：测试方案", {"type": "topic", "topic": "policy"})] * 2
+        (AnnouncementStatus.DRAFT, "政策更新：测试方案", {"type": "topic", "topic": "policy"})] * 2
     counts = [re.search(r"(\d+) clauses", r.output).group(1) for r in (first, second)]
     assert f"第1版，共{counts[0]}条" in drafts[0].body and f"第2版，共{counts[1]}条" in drafts[1].body
     entries = session.scalars(select(AuditLog).where(AuditLog.action == "announcement.create")).all()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from models.announcement import CLAIMED, DELIVERED, PARTIAL, SENT, UNKNOWN, Announcement, Delivery
+from models.announcement import Announcement, AnnouncementStatus, Delivery, DeliveryStatus
 from scheduler import build_scheduler, job_specs
 from service.notices import announcements
 from service.core import clock
@@ -77,7 +77,11 @@ def kill_midway_then_finish(session_factory, settings, fake, log: Path, ann_id: 
         at_kill = len(fake.calls_to(path))
         second = start_scheduler(settings, fake, log, **env)
         try:
-            wait_for(lambda: status_of(session_factory, ann_id) in (SENT, PARTIAL), 90, "the broadcast to finish")
+            wait_for(
+                lambda: status_of(session_factory, ann_id) in (AnnouncementStatus.SENT, AnnouncementStatus.PARTIAL),
+                90,
+                "the broadcast to finish",
+            )
         finally:
             stop(second)
     finally:
@@ -107,18 +111,18 @@ def test_killed_mid_send_and_restarted_no_recipient_gets_two_messages(session, s
     calls = successful_calls(fake)
     with session_factory() as s:
         rows = {d.openid: d for d in s.scalars(select(Delivery).where(Delivery.announcement_id == ann_id))}
-    assert len(rows) == n and not [d for d in rows.values() if d.status == CLAIMED]
+    assert len(rows) == n and not [d for d in rows.values() if d.status == DeliveryStatus.IN_FLIGHT]
     assert max(calls.values()) == 1, "someone got the message twice"
     statuses = Counter(d.status for d in rows.values())
-    assert set(statuses) <= {DELIVERED, UNKNOWN}
+    assert set(statuses) <= {DeliveryStatus.SENT, DeliveryStatus.UNKNOWN}
     # every row marked sent got exactly one call; nothing is silently lost: a recipient without a call is 'unknown'
-    assert all(calls[o] == 1 for o, d in rows.items() if d.status == DELIVERED)
-    assert all(rows[o].status == UNKNOWN for o in openids if calls[o] == 0)
+    assert all(calls[o] == 1 for o, d in rows.items() if d.status == DeliveryStatus.SENT)
+    assert all(rows[o].status == DeliveryStatus.UNKNOWN for o in openids if calls[o] == 0)
     # the uncertain set is bounded by the calls in flight when the process died
-    assert statuses[UNKNOWN] <= CONCURRENCY
-    print(f"\ncrash test: {n} recipients, killed after {at_kill} calls; sent {statuses[DELIVERED]}, "
-          f"unknown {statuses[UNKNOWN]} (of which received by WeChat: "
-          f"{sum(1 for o, d in rows.items() if d.status == UNKNOWN and calls[o])}), duplicates 0")
+    assert statuses[DeliveryStatus.UNKNOWN] <= CONCURRENCY
+    print(f"\ncrash test: {n} recipients, killed after {at_kill} calls; sent {statuses[DeliveryStatus.SENT]}, "
+          f"unknown {statuses[DeliveryStatus.UNKNOWN]} (of which received by WeChat: "
+          f"{sum(1 for o, d in rows.items() if d.status == DeliveryStatus.UNKNOWN and calls[o])}), duplicates 0")
 
 
 def test_killed_during_a_mass_send_chunk_every_recipient_gets_exactly_one(session, session_factory, settings, fake,
@@ -134,7 +138,7 @@ def test_killed_during_a_mass_send_chunk_every_recipient_gets_exactly_one(sessio
     mass = fake.calls_to("message/mass/send")
     assert len({c.json["clientmsgid"] for c in mass}) == 2
     assert any(c.errcode == 45065 for c in mass)  # the resent chunk was recognised by its clientmsgid
-    assert status_of(session_factory, ann_id) == SENT
+    assert status_of(session_factory, ann_id) == AnnouncementStatus.SENT
 
 
 def test_two_scheduler_processes_do_not_double_send(session, session_factory, settings, fake, tmp_path):
@@ -143,7 +147,11 @@ def test_two_scheduler_processes_do_not_double_send(session, session_factory, se
     ann_id, openids = make_broadcast(session, n)
     procs = [start_scheduler(settings, fake, tmp_path / f"scheduler{i}.log") for i in range(2)]
     try:
-        wait_for(lambda: status_of(session_factory, ann_id) in (SENT, PARTIAL), 90, "the broadcast to finish")
+        wait_for(
+            lambda: status_of(session_factory, ann_id) in (AnnouncementStatus.SENT, AnnouncementStatus.PARTIAL),
+            90,
+            "the broadcast to finish",
+        )
     finally:
         for p in procs:
             stop(p)
@@ -151,7 +159,7 @@ def test_two_scheduler_processes_do_not_double_send(session, session_factory, se
     assert len(fake.calls_to("message/custom/send")) == n
     with session_factory() as s:
         workers = {d.claimed_by.rsplit(":", 1)[0] for d in s.scalars(select(Delivery))}
-    assert status_of(session_factory, ann_id) == SENT
+    assert status_of(session_factory, ann_id) == AnnouncementStatus.SENT
     assert len(workers) == 2, "both processes should have taken part"
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from models.announcement import DELIVERED, SKIPPED, Delivery
+from models.announcement import Delivery, DeliveryStatus
 from models.subscription import NoticeOptOut, Subscription
 from service.notices import announcements, delivery as notify
 from service.core import clock
@@ -30,7 +30,9 @@ def test_subscribe_by_number_then_receive_that_topic(wechat, session, session_fa
     assert "已订阅" in wechat.send_text("２")  # full-width digits count too
     wechat.send_text("订阅")
     assert "1-3" in wechat.send_text("9")
-    assert send(session, session_factory, settings, {"type": "topic", "topic": "event"}) == {wechat.openid: DELIVERED}
+    assert send(session, session_factory, settings, {"type": "topic", "topic": "event"}) == {
+        wechat.openid: DeliveryStatus.SENT
+    }
     assert send(session, session_factory, settings, {"type": "topic", "topic": "policy"}) == {}
     assert successful_calls(fake_wechat) == {wechat.openid: 1}
 
@@ -46,14 +48,14 @@ def test_unsubscribe_stops_every_notice_until_subscribing_again(wechat, session,
     wechat.send_text("1")
     assert "不再收到" in wechat.send_text("退订")
     assert session.scalars(select(Subscription)).all() == []
-    assert send(session, session_factory, settings, "all") == {wechat.openid: SKIPPED}
+    assert send(session, session_factory, settings, "all") == {wechat.openid: DeliveryStatus.SKIPPED}
     assert send(session, session_factory, settings, {"type": "openids", "openids": [wechat.openid]}) == {
-        wechat.openid: SKIPPED}
+        wechat.openid: DeliveryStatus.SKIPPED}
     assert fake_wechat.calls_to("message/custom/send") == []
     wechat.send_text("订阅")
     wechat.send_text("1")
     assert session.get(NoticeOptOut, wechat.openid) is None
-    assert send(session, session_factory, settings, "all") == {wechat.openid: DELIVERED}
+    assert send(session, session_factory, settings, "all") == {wechat.openid: DeliveryStatus.SENT}
 
 
 def test_notices_shows_the_latest_five_sent_to_me(wechat, session, session_factory, settings):
@@ -74,5 +76,7 @@ def test_unfollow_stops_everything(wechat, session, session_factory, settings, f
     wechat.send_text("订阅")
     wechat.send_text("3")
     wechat.send_event("unsubscribe")
-    assert send(session, session_factory, settings, {"type": "topic", "topic": "policy"}) == {wechat.openid: SKIPPED}
+    assert send(session, session_factory, settings, {"type": "topic", "topic": "policy"}) == {
+        wechat.openid: DeliveryStatus.SKIPPED
+    }
     assert fake_wechat.calls_to("message/custom/send") == []

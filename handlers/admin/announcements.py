@@ -8,7 +8,7 @@ from typing import Any, Callable
 from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, audited, bp, current_admin, field_errors, render
-from models.announcement import DRAFT, STATUSES
+from models.announcement import STATUSES, AnnouncementStatus
 from models.subscription import TOPICS
 from models.unit import CATEGORIES
 from service.notices import announcements
@@ -119,8 +119,11 @@ def _save(save: Callable[[], Any], values: dict[str, Any], action: Callable[[Any
 @admin_required
 def create_announcement():
     data, values = _form()
-    return _save(lambda: announcements.create(db(), data, clock.now(), created_by=current_admin().id), values,
-                 lambda ann: "announcement.create" if ann.status == DRAFT else "announcement.schedule")
+    return _save(
+        lambda: announcements.create(db(), data, clock.now(), created_by=current_admin().id),
+        values,
+        lambda ann: "announcement.create" if ann.status == AnnouncementStatus.DRAFT else "announcement.schedule",
+    )
 
 
 @bp.get("/announcements/<int:announcement_id>")

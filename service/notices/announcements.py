@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.announcement import CANCELLED, DRAFT, PENDING, SCHEDULED, SENDING, SKIPPED, Announcement, Delivery
+from models.announcement import Announcement, AnnouncementStatus, Delivery, DeliveryStatus
 from models.follower import Follower
 from models.staff import Staff
 from models.subscription import TOPICS, Subscription
@@ -22,8 +22,8 @@ from service.core.textfit import utf8_len
 TITLE_LIMIT = 20  # template keyword values are capped at 20 characters (2023-05 rules)
 TEXT_LIMIT = 2048  # bytes of a customer-service / mass text message
 AUDIENCE_TYPES = ("all", "topic", "units", "categories", "openids")
-EDITABLE = (DRAFT, SCHEDULED)
-CANCELLABLE = (DRAFT, SCHEDULED, SENDING)
+EDITABLE = (AnnouncementStatus.DRAFT, AnnouncementStatus.SCHEDULED)
+CANCELLABLE = (AnnouncementStatus.DRAFT, AnnouncementStatus.SCHEDULED, AnnouncementStatus.SENDING)
 PAST_SLACK = timedelta(minutes=1)  # a time "now-ish" typed a few seconds ago is not "in the past"
 
 
@@ -153,9 +153,18 @@ def create(session: Session, data: dict[str, Any], now: datetime, created_by: Op
     send_at = parse_send_at(data.get("send_at"), now)
     run_at = first_run(send_at, rule, now)
     draft = bool(data.get("draft"))
-    ann = Announcement(kind=kind, dedupe_key=dedupe_key, title=title, body=body, audience=audience,
-                       send_at=send_at, recurrence=rule, next_run_at=None if draft else run_at,
-                       status=DRAFT if draft else SCHEDULED, created_by=created_by)
+    ann = Announcement(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        title=title,
+        body=body,
+        audience=audience,
+        send_at=send_at,
+        recurrence=rule,
+        next_run_at=None if draft else run_at,
+        status=AnnouncementStatus.DRAFT if draft else AnnouncementStatus.SCHEDULED,
+        created_by=created_by,
+    )
     session.add(ann)
     session.flush()
     return ann
@@ -192,16 +201,25 @@ def edit(session: Session, announcement_id: int, data: dict[str, Any], now: date
     else:
         send_at = ann.send_at if ann.send_at and ann.send_at >= now - PAST_SLACK else now
     run_at = first_run(send_at, rule, now)
-    draft = bool(data.get("draft", ann.status == DRAFT))
+    draft = bool(data.get("draft", ann.status == AnnouncementStatus.DRAFT))
     # compare-and-set: the scheduler may be materialising this very announcement
     result = session.execute(
-        update(Announcement).where(Announcement.id == ann.id, Announcement.status.in_(EDITABLE))
-        .values(title=title, body=body, audience=audience, recurrence=rule, send_at=send_at,
-                next_run_at=None if draft else run_at, status=DRAFT if draft else SCHEDULED,
-                updated_at=now)
-        .execution_options(synchronize_session=False))
+        update(Announcement)
+        .where(Announcement.id == ann.id, Announcement.status.in_(EDITABLE))
+        .values(
+            title=title,
+            body=body,
+            audience=audience,
+            recurrence=rule,
+            send_at=send_at,
+            next_run_at=None if draft else run_at,
+            status=AnnouncementStatus.DRAFT if draft else AnnouncementStatus.SCHEDULED,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
-        raise Conflict(texts.NOT_EDITABLE.format(status=SENDING))
+        raise Conflict(texts.NOT_EDITABLE.format(status=AnnouncementStatus.SENDING))
     session.refresh(ann)
     return ann
 
@@ -211,14 +229,17 @@ def cancel(session: Session, announcement_id: int, now: datetime) -> Announcemen
     ann = get(session, announcement_id)
     result = session.execute(
         update(Announcement).where(Announcement.id == ann.id, Announcement.status.in_(CANCELLABLE))
-        .values(status=CANCELLED, cancelled_at=now, next_run_at=None, updated_at=now)
+        .values(status=AnnouncementStatus.CANCELLED, cancelled_at=now, next_run_at=None, updated_at=now)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         session.refresh(ann)
         raise Conflict(texts.NOT_CANCELLABLE.format(status=ann.status))
-    session.execute(update(Delivery).where(Delivery.announcement_id == ann.id, Delivery.status == PENDING)
-                    .values(status=SKIPPED, reason=texts.REASON_CANCELLED, updated_at=now)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.announcement_id == ann.id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SKIPPED, reason=texts.REASON_CANCELLED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     session.refresh(ann)
     return ann
 
@@ -291,9 +312,3 @@ def resolve_audience(session: Session, audience: dict[str, Any]) -> list[str]:
     else:
         return list(dict.fromkeys(audience.get("openids") or []))
     return list(dict.fromkeys(session.scalars(query)))
-
-
-def chunks(items: list, size: int) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-

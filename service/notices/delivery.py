@@ -39,17 +39,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.announcement import (CLAIMED, CS, DELIVERED, FAILED, MASS, PARTIAL, PENDING, SCHEDULED, SENDING,
-                                 SENT, SKIPPED, TEMPLATE, UNKNOWN, Announcement, Delivery, ServiceWindow)
+from models.announcement import (CS, MASS, TEMPLATE, Announcement, AnnouncementStatus, Delivery, DeliveryStatus,
+                                 ServiceWindow)
 from models.follower import Follower
 from models.subscription import NoticeOptOut
 from service.core import clock
 from service.notices import recurrence
-from service.notices.announcements import chunks, message_text, resolve_audience
+from service.notices.announcements import message_text, resolve_audience
 from service.core.config import Settings
+from service.core.db import batches
 from service.core.errors import WeChatAPIError, WeChatError
 from service.notices import texts
-from service.wechat_api.token_store import make_token_store
+from service.wechat_api.token_store import MemoTokenStore, make_token_store
 from service.wechat_api.client import make_client
 
 log = logging.getLogger(__name__)
@@ -75,42 +76,6 @@ class Sender(Protocol):
     def mass_send_text(self, openids: list[str], text: str, clientmsgid: str) -> dict[str, Any]: ...
 
 
-class MemoTokenStore:
-    """The shared token store with a short in-memory cache in front of `get` (WeChat's guidance: central storage,
-    cache in memory ≤ 1 min), so a broadcast does not read the database once per message. Taking the refresh
-    lock drops the cache, so the client's 40001 path re-reads the stored token as it expects."""
-
-    def __init__(self, store: Any, ttl: float = 30.0):
-        self._store, self._ttl = store, ttl
-        self._cache: dict[str, tuple[float, Optional[str]]] = {}
-        self._mutex = threading.Lock()
-
-    def get(self, key: str) -> Optional[str]:
-        with self._mutex:
-            hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self._ttl and hit[1]:
-            return hit[1]
-        value = self._store.get(key)
-        with self._mutex:
-            self._cache[key] = (time.monotonic(), value)
-        return value
-
-    def set(self, key: str, value: str, ttl: Optional[float] = None) -> None:
-        self._store.set(key, value, ttl)
-        with self._mutex:
-            self._cache.pop(key, None)
-
-    def delete(self, key: str) -> None:
-        self._store.delete(key)
-        with self._mutex:
-            self._cache.pop(key, None)
-
-    def lock(self, key: str, wait: Optional[float] = None) -> Any:
-        with self._mutex:
-            self._cache.clear()
-        return self._store.lock(key) if wait is None else self._store.lock(key, wait)
-
-
 def sender_factory(settings: Settings, session_factory: sessionmaker[Session]) -> Callable[[], Sender]:
     """One API client per worker thread (each with its own HTTP connection), sharing a memo-cached token store."""
     store = MemoTokenStore(make_token_store(settings, session_factory))
@@ -129,9 +94,9 @@ def _dialect(session: Session) -> str:
 
 def _mass_counts(session: Session, openids: list[str], since: datetime) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for part in chunks(openids, IN_CHUNK):
+    for part in batches(openids, IN_CHUNK):
         rows = session.execute(select(Delivery.openid, func.count()).where(
-            Delivery.openid.in_(part), Delivery.channel == MASS, Delivery.status == DELIVERED,
+            Delivery.openid.in_(part), Delivery.channel == MASS, Delivery.status == DeliveryStatus.SENT,
             Delivery.sent_at >= since).group_by(Delivery.openid))
         counts.update({openid: n for openid, n in rows})
     return counts
@@ -164,9 +129,10 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
     openids = resolve_audience(session, ann.audience)
     followers: dict[str, tuple[bool, Optional[datetime]]] = {}
     windows: dict[str, Window] = {}
-    for part in chunks(openids, IN_CHUNK):
-        for openid, subscribed, last in session.execute(select(Follower.openid, Follower.subscribed,
-                                                               Follower.last_message_at).where(Follower.openid.in_(part))):
+    for part in batches(openids, IN_CHUNK):
+        for openid, subscribed, last in session.execute(
+            select(Follower.openid, Follower.subscribed, Follower.last_message_at).where(Follower.openid.in_(part))
+        ):
             followers[openid] = (subscribed, clock.local(last) if last else None)
         for openid, start, used in session.execute(select(ServiceWindow.openid, ServiceWindow.window_start,
                                                           ServiceWindow.used).where(ServiceWindow.openid.in_(part))):
@@ -185,18 +151,18 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
 
     def per_user(row: dict[str, Any], last: Optional[datetime]) -> None:
         channel, window = _per_user_channel(settings, last, windows.get(row["openid"]), now)
-        row.update(channel=channel, status=PENDING if channel else FAILED,
+        row.update(channel=channel, status=DeliveryStatus.PENDING if channel else DeliveryStatus.FAILED,
                    reason="" if channel else texts.REASON_NO_CHANNEL)
         if window is not None:
             windows[row["openid"]] = changed[row["openid"]] = window
 
     for openid in openids:
-        row = dict(base, openid=openid, status=PENDING, channel=None, reason="")
+        row = dict(base, openid=openid, status=DeliveryStatus.PENDING, channel=None, reason="")
         subscribed, last = followers.get(openid, (False, None))
         if not subscribed:
-            row.update(status=SKIPPED, reason=texts.REASON_UNFOLLOWED)
+            row.update(status=DeliveryStatus.SKIPPED, reason=texts.REASON_UNFOLLOWED)
         elif openid in opted_out:
-            row.update(status=SKIPPED, reason=texts.REASON_OPTED_OUT)
+            row.update(status=DeliveryStatus.SKIPPED, reason=texts.REASON_OPTED_OUT)
         elif use_mass and mass_counts.get(openid, 0) < settings.wechat_mass_monthly_limit:
             row.update(channel=MASS)
             mass_rows.append(row)
@@ -212,7 +178,7 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
         for k in range(n_chunks):
             for row in mass_rows[k * total // n_chunks:(k + 1) * total // n_chunks]:
                 row["batch"] = f"qijin-a{ann.id}-o{occurrence}-c{k}"
-    for part in chunks(rows, 5000):
+    for part in batches(rows, 5000):
         session.execute(Delivery.__table__.insert(), part)
     _save_windows(session, changed)
     return len(rows)
@@ -223,7 +189,7 @@ def _save_windows(session: Session, windows: dict[str, Window]) -> None:
         return
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     items = list(windows.items())
-    for part in chunks(items, 2000):
+    for part in batches(items, 2000):
         stmt = insert(ServiceWindow).values([{"openid": openid, "window_start": w.start, "used": w.used}
                                              for openid, w in part])
         session.execute(stmt.on_conflict_do_update(index_elements=["openid"], set_={
@@ -235,16 +201,30 @@ def materialize_due(session_factory: sessionmaker[Session], settings: Settings, 
     a crash leaves either nothing or the complete recipient list; two schedulers race on the status CAS."""
     started: list[int] = []
     with session_factory() as session:
-        due = list(session.scalars(select(Announcement.id).where(
-            Announcement.status == SCHEDULED, Announcement.next_run_at <= now).order_by(Announcement.next_run_at)))
+        due = list(
+            session.scalars(
+                select(Announcement.id)
+                .where(Announcement.status == AnnouncementStatus.SCHEDULED, Announcement.next_run_at <= now)
+                .order_by(Announcement.next_run_at)
+            )
+        )
     for ann_id in due:
         with session_factory() as session:
             result = session.execute(
-                update(Announcement).where(Announcement.id == ann_id, Announcement.status == SCHEDULED,
-                                           Announcement.next_run_at <= now)
-                .values(status=SENDING, occurrence=Announcement.occurrence + 1, last_sent_at=now,
-                        updated_at=now)
-                .execution_options(synchronize_session=False))
+                update(Announcement)
+                .where(
+                    Announcement.id == ann_id,
+                    Announcement.status == AnnouncementStatus.SCHEDULED,
+                    Announcement.next_run_at <= now,
+                )
+                .values(
+                    status=AnnouncementStatus.SENDING,
+                    occurrence=Announcement.occurrence + 1,
+                    last_sent_at=now,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
             if result.rowcount != 1:
                 session.rollback()
                 continue
@@ -261,12 +241,12 @@ def materialize_due(session_factory: sessionmaker[Session], settings: Settings, 
 def recover_expired(session: Session, now: datetime) -> dict[str, int]:
     """Claims whose lease ran out belong to a dead process: mass rows are re-sent under the same clientmsgid,
     per-user rows become 'unknown' (they may or may not have reached WeChat)."""
-    expired = and_(Delivery.status == CLAIMED, Delivery.lease_until < now)
+    expired = and_(Delivery.status == DeliveryStatus.IN_FLIGHT, Delivery.lease_until < now)
     mass = session.execute(update(Delivery).where(expired, Delivery.channel == MASS).values(
-        status=PENDING, next_attempt_at=now, lease_until=None, updated_at=now)
+        status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     unknown = session.execute(update(Delivery).where(expired, Delivery.channel != MASS).values(
-        status=UNKNOWN, reason=texts.REASON_UNKNOWN, lease_until=None, updated_at=now)
+        status=DeliveryStatus.UNKNOWN, reason=texts.REASON_UNKNOWN, lease_until=None, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     if mass or unknown:
         log.warning("recovered interrupted deliveries: %s mass rows to resend, %s marked unknown", mass, unknown)
@@ -277,22 +257,29 @@ def finish_completed(session: Session, now: datetime) -> list[int]:
     """Announcements whose current occurrence has no pending or in-flight row: 已发送 / 部分失败, or back to
     已排期 at the next occurrence for a recurrence."""
     done: list[int] = []
-    for ann in session.scalars(select(Announcement).where(Announcement.status == SENDING)):
+    for ann in session.scalars(select(Announcement).where(Announcement.status == AnnouncementStatus.SENDING)):
         open_rows = session.scalar(select(func.count()).select_from(Delivery).where(
             Delivery.announcement_id == ann.id, Delivery.occurrence == ann.occurrence,
-            Delivery.status.in_((PENDING, CLAIMED))))
+            Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT))))
         if open_rows:
             continue
         bad = session.scalar(select(func.count()).select_from(Delivery).where(
             Delivery.announcement_id == ann.id, Delivery.occurrence == ann.occurrence,
-            Delivery.status.in_((FAILED, UNKNOWN))))
-        result = PARTIAL if bad else SENT
+            Delivery.status.in_((DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN))))
+        result = AnnouncementStatus.PARTIAL if bad else AnnouncementStatus.SENT
         values: dict[str, Any] = {"status": result, "updated_at": now}
         if ann.recurrence:
-            values.update(status=SCHEDULED, next_run_at=recurrence.next_run(ann.recurrence, now))
-        session.execute(update(Announcement).where(Announcement.id == ann.id, Announcement.status == SENDING,
-                                                   Announcement.occurrence == ann.occurrence).values(**values)
-                        .execution_options(synchronize_session=False))
+            values.update(status=AnnouncementStatus.SCHEDULED, next_run_at=recurrence.next_run(ann.recurrence, now))
+        session.execute(
+            update(Announcement)
+            .where(
+                Announcement.id == ann.id,
+                Announcement.status == AnnouncementStatus.SENDING,
+                Announcement.occurrence == ann.occurrence,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
         done.append(ann.id)
     return done
 
@@ -322,9 +309,16 @@ class Outcome:
 
 
 def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, me: str) -> list[Job]:
-    candidates = (select(Delivery.id).where(Delivery.status == PENDING, Delivery.channel.in_((CS, TEMPLATE)),
-                                            Delivery.next_attempt_at <= now)
-                  .order_by(Delivery.next_attempt_at).limit(limit))  # follows ix_delivery_due: no sort of the backlog
+    candidates = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.channel.in_((CS, TEMPLATE)),
+            Delivery.next_attempt_at <= now,
+        )
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    )  # follows ix_delivery_due: no sort of the backlog
     if _dialect(session) == "postgresql":
         # a locking CTE is evaluated exactly once; an IN (subquery … LIMIT n SKIP LOCKED) may be re-run per row
         # by the planner and claim more than n rows
@@ -333,25 +327,42 @@ def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, 
     else:  # SQLite runs one writer at a time, so the uncorrelated subquery and the UPDATE see the same rows
         target = Delivery.id.in_(candidates.scalar_subquery())
     rows = session.execute(
-        update(Delivery).where(target, Delivery.status == PENDING)
-        .values(status=CLAIMED, lease_until=now + timedelta(seconds=lease), attempts=Delivery.attempts + 1,
-                claimed_by=me, updated_at=now)
+        update(Delivery)
+        .where(target, Delivery.status == DeliveryStatus.PENDING)
+        .values(
+            status=DeliveryStatus.IN_FLIGHT,
+            lease_until=now + timedelta(seconds=lease),
+            attempts=Delivery.attempts + 1,
+            claimed_by=me,
+            updated_at=now,
+        )
         .returning(Delivery.id, Delivery.openid, Delivery.channel, Delivery.announcement_id, Delivery.attempts)
-        .execution_options(synchronize_session=False)).all()
+        .execution_options(synchronize_session=False)
+    ).all()
     return [Job([r.id], [r.openid], r.channel, r.announcement_id, r.attempts) for r in rows]
 
 
 def _claim_mass_chunk(session: Session, now: datetime, lease: float, me: str) -> Optional[Job]:
-    batch = session.scalar(select(Delivery.batch).where(Delivery.status == PENDING, Delivery.channel == MASS,
-                                                        Delivery.next_attempt_at <= now).limit(1))
+    batch = session.scalar(
+        select(Delivery.batch)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.channel == MASS, Delivery.next_attempt_at <= now)
+        .limit(1)
+    )
     if batch is None:
         return None
     rows = session.execute(
-        update(Delivery).where(Delivery.batch == batch, Delivery.status == PENDING)
-        .values(status=CLAIMED, lease_until=now + timedelta(seconds=lease), attempts=Delivery.attempts + 1,
-                claimed_by=me, updated_at=now)
+        update(Delivery)
+        .where(Delivery.batch == batch, Delivery.status == DeliveryStatus.PENDING)
+        .values(
+            status=DeliveryStatus.IN_FLIGHT,
+            lease_until=now + timedelta(seconds=lease),
+            attempts=Delivery.attempts + 1,
+            claimed_by=me,
+            updated_at=now,
+        )
         .returning(Delivery.id, Delivery.openid, Delivery.announcement_id, Delivery.attempts)
-        .execution_options(synchronize_session=False)).all()
+        .execution_options(synchronize_session=False)
+    ).all()
     if not rows:
         return None
     # the chunk is fixed at planning time, so a resend after a crash repeats the same openids and clientmsgid
@@ -371,7 +382,7 @@ def template_job_finished(session: Session, openid: str, msgid: str, status: str
     if status == "success":
         note = texts.TEMPLATE_RECEIVED
     else:
-        row.status = FAILED
+        row.status = DeliveryStatus.FAILED
         note = texts.TEMPLATE_REFUSED if "block" in status else texts.template_failed(status[:64])
     row.reason = "；".join(part for part in (row.reason, note) if part)[:255]
     row.updated_at = now
@@ -407,33 +418,41 @@ def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str]
 
 def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, now: datetime) -> None:
     ids = Delivery.id.in_(job.ids)
-    mine = and_(ids, Delivery.status == CLAIMED)
+    mine = and_(ids, Delivery.status == DeliveryStatus.IN_FLIGHT)
     common = dict(lease_until=None, updated_at=now, errcode=outcome.errcode)
     if outcome.ok:
-        values = dict(common, status=DELIVERED, sent_at=now, channel=job.channel)  # keeps earlier notes
+        values = dict(common, status=DeliveryStatus.SENT, sent_at=now, channel=job.channel)  # keeps earlier notes
         if job.channel == TEMPLATE and outcome.platform_id:
             values["batch"] = TEMPLATE_BATCH + outcome.platform_id
     elif outcome.retryable and job.attempts < settings.notify_max_attempts:
         delay = min(settings.notify_backoff_seconds * 2 ** (job.attempts - 1), BACKOFF_CAP)
-        values = dict(common, status=PENDING, next_attempt_at=now + timedelta(seconds=delay),
+        values = dict(common, status=DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=delay),
                       reason=outcome.reason)
     elif outcome.retryable:
-        values = dict(common, status=FAILED, reason=f"{texts.REASON_RETRIES}: {outcome.reason}"[:255])
+        values = dict(common, status=DeliveryStatus.FAILED, reason=f"{texts.REASON_RETRIES}: {outcome.reason}"[:255])
     elif outcome.errcode == NOT_FOLLOWING:
-        values = dict(common, status=SKIPPED, reason=texts.REASON_UNFOLLOWED)
+        values = dict(common, status=DeliveryStatus.SKIPPED, reason=texts.REASON_UNFOLLOWED)
     elif outcome.errcode in WINDOW_CLOSED and job.channel == CS:
         session.execute(update(ServiceWindow).where(ServiceWindow.openid == job.openids[0])
                         .values(used=CS_QUOTA).execution_options(synchronize_session=False))
         if settings.wechat_template_id:  # fall back to the next channel right away
-            values = dict(common, status=PENDING, channel=TEMPLATE, next_attempt_at=now,
+            values = dict(common, status=DeliveryStatus.PENDING, channel=TEMPLATE, next_attempt_at=now,
                           reason=f"客服消息失败（{outcome.errcode}），改用模板消息")
         else:
-            values = dict(common, status=FAILED, reason=f"{outcome.reason}；{texts.REASON_NO_CHANNEL}"[:255])
+            values = dict(
+                common, status=DeliveryStatus.FAILED, reason=f"{outcome.reason}；{texts.REASON_NO_CHANNEL}"[:255]
+            )
     elif job.channel == MASS:  # the mass API refused this chunk (quota, protection…): per-user channels instead
-        values = dict(common, status=PENDING, channel=TEMPLATE if settings.wechat_template_id else CS, batch=None,
-                      next_attempt_at=now, reason=f"群发失败（{outcome.reason}），改为逐个发送"[:255])
+        values = dict(
+            common,
+            status=DeliveryStatus.PENDING,
+            channel=TEMPLATE if settings.wechat_template_id else CS,
+            batch=None,
+            next_attempt_at=now,
+            reason=f"群发失败（{outcome.reason}），改为逐个发送"[:255],
+        )
     else:
-        values = dict(common, status=FAILED, reason=outcome.reason)
+        values = dict(common, status=DeliveryStatus.FAILED, reason=outcome.reason)
     session.execute(update(Delivery).where(mine).values(**values).execution_options(synchronize_session=False))
 
 
@@ -447,11 +466,20 @@ def _record_all(session: Session, settings: Settings, finished: list[tuple[Job, 
         else:
             _record(session, settings, job, outcome, now)
     for channel, ids in ok.items():
-        for part in chunks(ids, IN_CHUNK):
-            session.execute(update(Delivery).where(Delivery.id.in_(part), Delivery.status == CLAIMED)
-                            .values(status=DELIVERED, sent_at=now, channel=channel, errcode=0, lease_until=None,
-                                    updated_at=now)
-                            .execution_options(synchronize_session=False))
+        for part in batches(ids, IN_CHUNK):
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(part), Delivery.status == DeliveryStatus.IN_FLIGHT)
+                .values(
+                    status=DeliveryStatus.SENT,
+                    sent_at=now,
+                    channel=channel,
+                    errcode=0,
+                    lease_until=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Optional
 
 from sqlalchemy import delete, select
 
-from models.announcement import DELIVERED, Announcement, Delivery
+from models.announcement import Announcement, Delivery, DeliveryStatus
 from models.subscription import TOPICS, NoticeOptOut, Subscription
 from service.core import clock
 from service.chat import conversation
@@ -75,7 +75,7 @@ def unsubscribe(ctx: ChatContext) -> str:
 def recent_notices(ctx: ChatContext) -> str:
     rows = ctx.session.execute(
         select(Announcement.title, Announcement.body, Delivery.sent_at).join(Delivery)
-        .where(Delivery.openid == ctx.openid, Delivery.status == DELIVERED)
+        .where(Delivery.openid == ctx.openid, Delivery.status == DeliveryStatus.SENT)
         .order_by(Delivery.sent_at.desc(), Delivery.id.desc()).limit(RECENT)).all()
     if not rows:
         return texts.NO_NOTICES

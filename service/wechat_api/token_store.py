@@ -4,16 +4,18 @@ A store is also wechatpy's `session` storage (get / set(key, value, ttl) / delet
 refreshes across processes: the holder re-reads the store before fetching, so one expiry costs one fetch
 (WeChat invalidates older tokens on every fetch and allows 2000 fetches a day:
 https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html).
-Expiry is judged with `service.clock.now()` so tests can age a token; lock leases use the real wall clock.
+`MemoTokenStore` puts a short in-memory cache in front of either for broadcasts.
+Expiry is judged with `service.core.clock.now()` so tests can age a token; lock leases use the real wall clock.
 """
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Optional, Protocol
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -157,6 +159,42 @@ class RedisTokenStore:
                 lk.release()
             except LockError:  # the lease ran out while we held it; someone else may own it now
                 pass
+
+
+class MemoTokenStore:
+    """The shared token store with a short in-memory cache in front of `get` (WeChat's guidance: central storage,
+    cache in memory ≤ 1 min), so a broadcast does not read the database once per message. Taking the refresh
+    lock drops the cache, so the client's 40001 path re-reads the stored token as it expects."""
+
+    def __init__(self, store: TokenStore, ttl: float = 30.0):
+        self._store, self._ttl = store, ttl
+        self._cache: dict[str, tuple[float, Optional[str]]] = {}
+        self._mutex = threading.Lock()
+
+    def get(self, key: str) -> Optional[str]:
+        with self._mutex:
+            hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl and hit[1]:
+            return hit[1]
+        value = self._store.get(key)
+        with self._mutex:
+            self._cache[key] = (time.monotonic(), value)
+        return value
+
+    def set(self, key: str, value: str, ttl: Optional[float] = None) -> None:
+        self._store.set(key, value, ttl)
+        with self._mutex:
+            self._cache.pop(key, None)
+
+    def delete(self, key: str) -> None:
+        self._store.delete(key)
+        with self._mutex:
+            self._cache.pop(key, None)
+
+    def lock(self, key: str, wait: Optional[float] = None) -> Any:
+        with self._mutex:
+            self._cache.clear()
+        return self._store.lock(key) if wait is None else self._store.lock(key, wait)
 
 
 def make_token_store(settings: Settings, session_factory: sessionmaker[Session] | None = None,
