@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from models.report import ActivityReport, ReportPhoto
 from models.staff import BindingAttempt, Staff
 from service.core import clock
-from service.chat import conversation
+from service.chat import conversation, flows
 from service.reporting import media, chat as report_chat, reports, units
 from service.chat.contract import ChatContext, Inbound
-from service.core.db import make_engine, make_session_factory, session_scope
+from service.core.db import make_engine, make_session_factory, serialized_writes, session_scope
 from service.reporting import texts as report_texts
 from tests.factories import make_staff, make_unit
 
@@ -48,13 +48,16 @@ class Phone:
         return Inbound(openid=self.openid, kind="image", media_id=media_id, pic_url=f"http://mmbiz.qpic.cn/{media_id}")
 
     def send(self, message: str | Inbound):
+        """One turn as the gateway's general path runs it: behind the SQLite writer gate (a no-op on PostgreSQL,
+        where the drafts' row locks and the version check keep two turns of one user apart)."""
         inbound = self.text(message) if isinstance(message, str) else message
-        with session_scope(self.factory) as s:
+        with serialized_writes(self.factory.kw["bind"]), session_scope(self.factory) as s:
             ctx = self._ctx(s, inbound)
             draft = conversation.load(s, self.openid, ctx.now, flow=report_chat.FLOW)
             if draft is None:
                 return "<no live draft>"
-            return report_chat.handle_flow(ctx, draft)
+            turn = flows.take_turn(ctx, report_chat.REPORT_FLOW, draft)
+            return turn.reply if turn.taken else None
 
     def draft(self):
         with session_scope(self.factory) as s:

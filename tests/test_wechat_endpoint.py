@@ -13,6 +13,7 @@ from models.follower import Follower
 from models.inbound import InboundMessage
 from service.core import clock, fastsql
 from service.chat import conversation
+from service.chat.contract import Flow, handled
 from service.wechat import router
 from service.chat import texts as common_texts
 from service.reporting import texts as report_texts
@@ -64,7 +65,8 @@ def test_the_menu_fast_path_updates_a_known_follower_and_yields_to_an_open_conve
                                                                                        monkeypatch):
     """`帮助` is read-only, so the gateway answers it with one write (service/gateway.py) — unless a conversation
     of the user is open: that conversation sees every text first, until its draft expires."""
-    monkeypatch.setitem(router.FLOWS, "echo", lambda ctx, draft: f"流程收到：{ctx.inbound.content}")
+    echo = Flow("echo", lambda ctx, draft: handled(f"流程收到：{ctx.inbound.content}"), timedelta(minutes=10))
+    monkeypatch.setitem(router.FLOWS, "echo", echo)
     start = datetime(2026, 3, 2, 9, 0, tzinfo=clock.TZ)
     clock.set_now(lambda: start)
     assert "请回复数字或文字选择" in wechat.send_text("帮助")

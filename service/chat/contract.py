@@ -1,8 +1,13 @@
-"""The shape every chat route sees: a normalised inbound message and the context it is handled in."""
+"""The contract between the router and the features: the normalised inbound message, the context a route sees,
+what a conversation flow returns (`Turn`), how a flow is declared (`Flow`), and the events features handle.
+
+A route (keyword, menu key, prefix command, event) returns its reply text, or None for nothing to say. A flow
+returns a `Turn`, and never saves its own draft: the router's turn runner (chat/flows.py) does, after the handler.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from sqlalchemy.orm import Session
@@ -74,3 +79,60 @@ class ChatContext:
     @property
     def openid(self) -> str:
         return self.inbound.openid
+
+
+Route = Callable[[ChatContext], Optional[str]]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a conversation flow made of one message.
+
+    `taken` False: not this flow's message; the router offers it to the next live flow, then to its tables.
+    `reply` None with `taken`: handled, nothing to say (WeChat gets `success`).
+    `save`: the draft's next (step, data), stored by the router with the version check; `end`: the conversation
+    is over and the router deletes the draft (with the same check). Neither: the draft stays as it is.
+    """
+
+    taken: bool
+    reply: Optional[str] = None
+    save: Optional[tuple[str, dict[str, Any]]] = None
+    end: bool = False
+
+
+def not_mine(end: bool = False) -> Turn:
+    """Pass the message on; with `end`, close this conversation first (the user moved on)."""
+    return Turn(False, end=end)
+
+
+def handled(reply: Optional[str], save: Optional[tuple[str, dict[str, Any]]] = None, end: bool = False) -> Turn:
+    """The flow took the message; `reply` None means it has nothing to say."""
+    return Turn(True, reply, save, end)
+
+
+FlowHandler = Callable[[ChatContext, "Draft"], Turn]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A multi-turn conversation: its name (the draft's `flow`), its handler and how long an idle draft lives."""
+
+    name: str
+    handle: FlowHandler
+    ttl: timedelta
+    finished_reply: str = ""  # to a message that raced a turn which ended the conversation (default: chat's)
+
+
+# Events that features handle, registered with @handles_event (as wechatpy's and WeRoBot's handlers are): the
+# router looks here after its own table, so it need not import the feature that owns an event.
+EVENT_HANDLERS: dict[str, Route] = {}
+
+
+def handles_event(event: str) -> Callable[[Route], Route]:
+    """Register the decorated route for a lower-cased WeChat event name; one owner per event."""
+    def register(route: Route) -> Route:
+        owner = EVENT_HANDLERS.setdefault(event, route)
+        if owner is not route:
+            raise ValueError(f"event {event!r} already has a handler: {owner.__qualname__}")
+        return route
+    return register

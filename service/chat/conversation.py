@@ -104,6 +104,19 @@ def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft
     return draft
 
 
+def end(session: Session, draft: Draft) -> None:
+    """Delete the draft a turn has finished; raises ConcurrentUpdate when it changed since it was loaded."""
+    if draft.version == 0:  # never saved
+        return
+    result = session.execute(
+        delete(ConversationDraft)
+        .where(ConversationDraft.openid == draft.openid, ConversationDraft.flow == draft.flow,
+               ConversationDraft.version == draft.version)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise ConcurrentUpdate(draft.openid)
+
+
 def clear(session: Session, openid: str, flow: str | None = None) -> None:
     """Drop the user's draft of `flow`, or all their drafts."""
     stmt = delete(ConversationDraft).where(ConversationDraft.openid == openid)

@@ -4,7 +4,6 @@ delivery planner skips followers who are not subscribed)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
 
 from sqlalchemy import delete, select
 
@@ -12,7 +11,7 @@ from models.announcement import Announcement, Delivery, DeliveryStatus
 from models.subscription import TOPICS, NoticeOptOut, Subscription
 from service.core import clock
 from service.chat import conversation
-from service.chat.contract import ChatContext
+from service.chat.contract import ChatContext, Flow, Turn, handled, not_mine
 from service.chat.conversation import Draft
 from service.notices import texts
 
@@ -50,20 +49,21 @@ def show_topics(ctx: ChatContext) -> str:
     return texts.TOPIC_MENU.format(lines=lines, current="、".join(current) or texts.NONE)
 
 
-def topic_flow(ctx: ChatContext, draft: Draft) -> Optional[str]:
+def topic_flow(ctx: ChatContext, draft: Draft) -> Turn:
     """The reply to the topic menu: a number subscribes; anything else leaves the menu and is routed as usual."""
     text = ctx.inbound.text
     if not text.isdigit():
-        conversation.clear(ctx.session, ctx.openid, FLOW)
-        return None
+        return not_mine(end=True)
     codes = list(TOPICS)
     number = int(text)
     if not 1 <= number <= len(codes):
-        return texts.TOPIC_NUMBER_INVALID.format(count=len(codes))
-    conversation.clear(ctx.session, ctx.openid, FLOW)
+        return handled(texts.TOPIC_NUMBER_INVALID.format(count=len(codes)))
     topic = codes[number - 1]
     added = subscribe(ctx.session, ctx.openid, topic)
-    return (texts.SUBSCRIBED if added else texts.ALREADY_SUBSCRIBED).format(topic=TOPICS[topic])
+    return handled((texts.SUBSCRIBED if added else texts.ALREADY_SUBSCRIBED).format(topic=TOPICS[topic]), end=True)
+
+
+SUBSCRIBE_FLOW = Flow(FLOW, topic_flow, TTL)
 
 
 def unsubscribe(ctx: ChatContext) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models.policy import PolicyClause, PolicyDocument, UnansweredQuestion
 from service.chat import conversation, menu
-from service.chat.contract import ChatContext
+from service.chat.contract import ChatContext, Flow, Turn, handled, not_mine
 from service.chat.conversation import Draft
 from service.policy.search import SearchResult, compact, related_hits, search
 from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
@@ -105,8 +105,13 @@ def _save(ctx: ChatContext, at: int | None, items: list[int], keep_other_flows: 
     draft = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True, include_expired=True, flow=T.FLOW)
     if draft is None:
         draft = Draft(ctx.openid, T.FLOW)
-    draft.flow, draft.step, draft.data = T.FLOW, "menu", {"at": at, "items": items}
+    draft.flow, (draft.step, draft.data) = T.FLOW, _menu_state(at, items)
     conversation.save(ctx.session, draft, ctx.now, MENU_TTL)
+
+
+def _menu_state(at: int | None, items: list) -> tuple[str, dict]:
+    """The menu's draft: the clause on screen (None = the top level) and the clause ids its numbers open."""
+    return "menu", {"at": at, "items": [c if isinstance(c, int) else c.id for c in items]}
 
 
 def _show(ctx: ChatContext, clause: PolicyClause) -> str:
@@ -144,35 +149,42 @@ def _as_number(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 4 else None
 
 
-def handle_flow(ctx: ChatContext, draft: Draft) -> str | None:
-    """Numbers open items, 返回 goes up; anything else closes the menu and returns None so routing continues."""
+def _clause_turn(ctx: ChatContext, clause: PolicyClause) -> Turn:
+    children = _children(ctx.session, clause.id)
+    return handled(_render_clause(ctx.session, clause, children), save=_menu_state(clause.id, children))
+
+
+def _top_turn(ctx: ChatContext) -> Turn:
+    items = _children(ctx.session, None)
+    if not items:
+        return handled(T.EMPTY_KB, end=True)
+    return handled(_render_top(ctx.session, items), save=_menu_state(None, items))
+
+
+def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
+    """Numbers open items, 返回 goes up; anything else closes the menu and is routed as usual."""
     text = ctx.inbound.text
     number = _as_number(text)
     at, items = draft.data.get("at"), list(draft.data.get("items") or [])
     if number is not None:
         if not items:
-            return T.NO_CHOICES
+            return handled(T.NO_CHOICES)
         if not 1 <= number <= len(items):
-            return T.BAD_NUMBER.format(number=number, count=len(items))
+            return handled(T.BAD_NUMBER.format(number=number, count=len(items)))
         clause = _current_clause(ctx.session, items[number - 1])
-        if clause is None:
-            conversation.clear(ctx.session, ctx.openid, T.FLOW)
-            return T.CLAUSE_GONE
-        return _show(ctx, clause)
-    if text in T.BACK_WORDS:
-        if at is None:
-            conversation.clear(ctx.session, ctx.openid, T.FLOW)
-            return T.MENU_EXITED
-        clause = _current_clause(ctx.session, at)
-        if clause is None:
-            conversation.clear(ctx.session, ctx.openid, T.FLOW)
-            return T.CLAUSE_GONE
-        if clause.parent_id is None:
-            return open_menu(ctx)
-        parent = _current_clause(ctx.session, clause.parent_id)
-        return _show(ctx, parent) if parent is not None else open_menu(ctx)
-    conversation.clear(ctx.session, ctx.openid, T.FLOW)
-    return None
+        return _clause_turn(ctx, clause) if clause is not None else handled(T.CLAUSE_GONE, end=True)
+    if text not in T.BACK_WORDS:
+        return not_mine(end=True)
+    if at is None:
+        return handled(T.MENU_EXITED, end=True)
+    clause = _current_clause(ctx.session, at)
+    if clause is None:
+        return handled(T.CLAUSE_GONE, end=True)
+    parent = _current_clause(ctx.session, clause.parent_id) if clause.parent_id is not None else None
+    return _clause_turn(ctx, parent) if parent is not None else _top_turn(ctx)
+
+
+POLICY_FLOW = Flow(T.FLOW, handle_flow, MENU_TTL)
 
 
 # ---- free text -------------------------------------------------------------------------------------------------

@@ -1,21 +1,19 @@
 """Chat routes of activity reporting: binding, the report conversation, quick report, 继续, my reports.
 
-Each turn loads the user's "report" draft, lets the pure `report_flow.step` compute the next state and saves
-it with conversation's version check. If another turn of the same user saved first (`ConcurrentUpdate`), the
-turn is re-applied once on top of the fresh draft, so two answers arriving together are both kept. On PostgreSQL
-the `for_update` load already serialises the two turns; on SQLite the database write lock plus the version
-check do. Every write of a turn happens after the draft save succeeded, so a lost race writes nothing.
+A turn of the report conversation lets the pure `report_flow.step` compute the next state from the draft and
+returns it as a `Turn`; the router's turn runner (chat/flows.py) saves it with the version check, and rolls the
+turn's writes back and runs it again if another turn of the same user saved first.
 """
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
 
 from service.chat import conversation
 from service.reporting import flow as report_flow, reports, units
 from service.chat.contract import ChatContext
 from service.core.clock import local
-from service.chat.conversation import ConcurrentUpdate, Draft
+from service.chat.contract import Flow, Turn, handled, not_mine
+from service.chat.conversation import Draft
 from service.reporting.flow import Transition
 from service.reporting import texts
 
@@ -99,54 +97,40 @@ def resume(ctx: ChatContext) -> str:
 
 # --- one turn of the conversation ----------------------------------------------------------------------------
 
-def handle_flow(ctx: ChatContext, draft: Draft) -> Optional[str]:
+def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
     """Apply the inbound (text, voice, image, location, pic_*/location_select event) to the live report draft.
 
-    Returns None for drafts of other flows and for events the report has no use for (menu clicks...), so the
-    router goes on routing them; "" when the turn was handled but needs no answer (a re-sent photo).
+    Events the report has no use for (menu clicks...) are not its own: the router goes on routing them. A re-sent
+    photo is taken with nothing to say.
     """
     inbound = ctx.inbound
-    if draft.flow != FLOW or (inbound.kind == "event" and inbound.event not in FLOW_EVENTS):
-        return None
-    for attempt in (1, 2):
-        current = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True, flow=FLOW)
-        if current is None:
-            return None if attempt == 1 else texts.ALREADY_HANDLED
-        transition = report_flow.step(current.data, current.step, inbound, _today(ctx))
-        try:
-            return _apply(ctx, current, transition)
-        except ConcurrentUpdate:
-            continue
-    return texts.BUSY
-
-
-def _apply(ctx: ChatContext, draft: Draft, transition: Transition) -> Optional[str]:
+    if inbound.kind == "event" and inbound.event not in FLOW_EVENTS:
+        return not_mine()
+    transition = report_flow.step(draft.data, draft.step, inbound, _today(ctx))
     if transition.cancelled:
-        conversation.clear(ctx.session, ctx.openid, FLOW)
-        return transition.reply
+        return handled(transition.reply, end=True)
     known = {p["media_id"] for p in draft.data.get("photos", [])}
-    draft.step, draft.data = transition.step, transition.data
-    conversation.save(ctx.session, draft, ctx.now, TTL)  # the claim: raises ConcurrentUpdate before any write
     for photo in transition.data.get("photos", []):
         if photo["media_id"] not in known:
             reports.record_photo(ctx.session, ctx.openid, photo["media_id"], photo["pic_url"], ctx.now)
     if transition.done:
         return _submit(ctx, transition)
-    return transition.reply or ""  # "" = handled, nothing to say (None would let the router route it again)
+    return handled(transition.reply or None, save=(transition.step, transition.data))
 
 
-def _submit(ctx: ChatContext, transition: Transition) -> str:
+def _submit(ctx: ChatContext, transition: Transition) -> Turn:
     staff = _staff_or_none(ctx)
     if staff is None:
-        conversation.clear(ctx.session, ctx.openid, FLOW)
-        return texts.NOT_BOUND
+        return handled(texts.NOT_BOUND, end=True)
     try:
         with ctx.session.begin_nested():
             report = reports.submit(ctx.session, staff, ctx.openid, transition.data, ctx.now)
     except reports.ReportError as exc:  # cannot happen for drafts built by report_flow; keep the draft
-        return f"⚠ {exc}\n" + report_flow.summary(transition.data)
-    conversation.clear(ctx.session, ctx.openid, FLOW)
-    return texts.SUBMITTED.format(receipt_no=report.receipt_no)
+        return handled(f"⚠ {exc}\n" + report_flow.summary(transition.data), save=(transition.step, transition.data))
+    return handled(texts.SUBMITTED.format(receipt_no=report.receipt_no), end=True)
+
+
+REPORT_FLOW = Flow(FLOW, handle_flow, TTL, finished_reply=texts.ALREADY_HANDLED)
 
 
 # --- my reports ----------------------------------------------------------------------------------------------

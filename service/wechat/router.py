@@ -2,6 +2,9 @@
 exact keyword → prefix command → free text. No if/elif chain: each layer is a table lookup.
 
 A route takes a `ChatContext` and returns the reply text, or None for "nothing to say" (WeChat gets `success`).
+A conversation flow returns a `Turn` instead, run by chat/flows.py (see service/chat/contract.py). Events a
+feature owns are registered by that feature (`handles_event`); the feature chat modules imported below are the
+ones wired in here.
 """
 from __future__ import annotations
 
@@ -13,20 +16,15 @@ from typing import Callable, Optional
 from sqlalchemy import update
 
 from models.follower import Follower
-from service.chat import conversation, menu
-from service.notices import delivery as notify, subscriptions
+from service.chat import conversation, flows, menu, texts
+from service.chat.contract import EVENT_HANDLERS, ChatContext, Flow, Route, Turn
+from service.core.textfit import REPLY_LIMIT, split_utf8, utf8_len
+from service.notices import chat as notices_chat, subscriptions
 from service.policy import chat as policy_chat
 from service.reporting import chat as report_chat
-from service.chat.contract import ChatContext
-from service.chat.conversation import Draft
-from service.chat import texts as common_texts
-from service.chat import texts
-from service.core.textfit import REPLY_LIMIT, split_utf8, utf8_len
 
 log = logging.getLogger(__name__)
 
-Route = Callable[[ChatContext], Optional[str]]
-FlowHandler = Callable[[ChatContext, Draft], Optional[str]]
 PrefixRoute = Callable[[ChatContext, str], Optional[str]]
 
 
@@ -48,14 +46,14 @@ def next_page(ctx: ChatContext) -> str:
     follower = ctx.session.get(Follower, ctx.openid)
     pages = list(follower.more_pages or []) if follower else []
     if not pages:
-        return common_texts.NO_MORE
+        return texts.NO_MORE
     follower.more_pages = pages[1:]
-    return pages[0] + (f"\n{common_texts.MORE_HINT}" if len(pages) > 1 else "")
+    return pages[0] + (f"\n{texts.MORE_HINT}" if len(pages) > 1 else "")
 
 
 def cancel(ctx: ChatContext) -> str:
     conversation.clear(ctx.session, ctx.openid)
-    return common_texts.CANCELLED
+    return texts.CANCELLED
 
 
 INTENTS: dict[str, Route] = {
@@ -103,14 +101,14 @@ PREFIXES: list[tuple[str, PrefixRoute]] = [
     ("上报", report_chat.quick_report),
 ]
 
-# Multi-turn conversations by flow name; each sees every message of its user first and may return None to pass.
-FLOWS: dict[str, FlowHandler] = {
-    "policy": policy_chat.handle_flow,
-    report_chat.FLOW: report_chat.handle_flow,
-    subscriptions.FLOW: subscriptions.topic_flow,
-}
+# Multi-turn conversations by flow name; each sees every message of its user first and may pass it on.
+FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
+    policy_chat.POLICY_FLOW, report_chat.REPORT_FLOW, subscriptions.SUBSCRIBE_FLOW)}
 
 FALLBACK: Route = policy_chat.answer
+
+# The features whose chat modules are wired in here; notices_chat contributes only events (handles_event).
+FEATURES = (policy_chat, report_chat, subscriptions, notices_chat)
 
 
 # ---- message and event routes ---------------------------------------------------------------------------------
@@ -125,23 +123,25 @@ def normalise(text: str) -> str:
     return text.rstrip(TRAILING_PUNCTUATION) or text
 
 
-def _active_flow(ctx: ChatContext) -> Optional[str]:
-    """Offer the message to each live conversation, newest first, until one takes it."""
+def _active_flow(ctx: ChatContext) -> Optional[Turn]:
+    """Offer the message to each live conversation, newest first, until one takes it; None if none did."""
     drafts = ctx.take_drafts()
     if drafts is None:
         drafts = conversation.live_drafts(ctx.session, ctx.openid, ctx.now, for_update=True)
     for draft in drafts:
-        handler = FLOWS.get(draft.flow)
-        reply = handler(ctx, draft) if handler else None
-        if reply is not None:
-            return reply
+        flow = FLOWS.get(draft.flow)
+        if flow is None:
+            continue
+        turn = flows.take_turn(ctx, flow, draft)
+        if turn.taken:
+            return turn
     return None
 
 
 def route_text(ctx: ChatContext) -> Optional[str]:
-    reply = _active_flow(ctx)
-    if reply is not None:
-        return reply
+    turn = _active_flow(ctx)
+    if turn is not None:
+        return turn.reply
     text = normalise(ctx.inbound.content)
     if not text:
         return texts.EMPTY_TEXT
@@ -176,25 +176,16 @@ def route_voice(ctx: ChatContext) -> Optional[str]:
 
 def route_media(ctx: ChatContext) -> Optional[str]:
     """Pictures, locations and the like mean something only inside a conversation (e.g. a report's photo step)."""
-    reply = _active_flow(ctx)
-    if reply is not None:
-        return reply
+    turn = _active_flow(ctx)
+    if turn is not None:
+        return turn.reply
     return texts.UNSUPPORTED_MEDIA.format(kind=texts.MEDIA_NAMES.get(ctx.inbound.kind, "消息"))
 
 
 def route_flow_event(ctx: ChatContext) -> Optional[str]:
     """pic_* / location_select / scancode events: offered to the active conversation, else nothing to say."""
-    return _active_flow(ctx)
-
-
-def on_template_finished(ctx: ChatContext) -> None:
-    """TEMPLATESENDJOBFINISH: whether an announcement's template message reached the user, kept on its delivery
-    row for the console; WeChat expects no reply."""
-    raw = ctx.inbound.raw
-    msgid, status = raw.get("MsgID") or raw.get("MsgId"), raw.get("Status")
-    if isinstance(msgid, str) and isinstance(status, str):
-        notify.template_job_finished(ctx.session, ctx.openid, msgid.strip(), status.strip(), ctx.now)
-    return None
+    turn = _active_flow(ctx)
+    return turn.reply if turn is not None else None
 
 
 def route_click(ctx: ChatContext) -> Optional[str]:
@@ -219,7 +210,7 @@ def nothing(ctx: ChatContext) -> None:
 
 def route_unsupported(ctx: ChatContext) -> str:
     log.warning("unsupported message type %r from %s", ctx.inbound.kind, ctx.openid)
-    return common_texts.UNSUPPORTED
+    return texts.UNSUPPORTED
 
 
 MESSAGE_ROUTES: dict[str, Route] = {
@@ -244,7 +235,6 @@ EVENT_ROUTES: dict[str, Route] = {
     "pic_photo_or_album": route_flow_event,
     "pic_weixin": route_flow_event,
     "location_select": route_flow_event,
-    "templatesendjobfinish": on_template_finished,
 }
 
 # Events we know and deliberately do not answer (platform callbacks, automatic reports, other products).
@@ -262,7 +252,7 @@ def dispatch(ctx: ChatContext) -> Optional[str]:
         event = inbound.event or ""
         if event in IGNORED_EVENTS:
             return None
-        route = EVENT_ROUTES.get(event)
+        route = EVENT_ROUTES.get(event) or EVENT_HANDLERS.get(event)
         if route is None:
             log.warning("unhandled event %r from %s", event, ctx.openid)
             return None
@@ -275,7 +265,7 @@ def paginate(ctx: ChatContext, reply: Optional[str]) -> Optional[str]:
     """Keep the first page within 2048 bytes and park the rest for "更多"."""
     if reply is None or utf8_len(reply) <= REPLY_LIMIT:
         return reply
-    hint = "\n" + common_texts.MORE_HINT
+    hint = "\n" + texts.MORE_HINT
     pages = split_utf8(reply, REPLY_LIMIT - utf8_len(hint))
     ctx.session.execute(update(Follower).where(Follower.openid == ctx.openid).values(more_pages=pages[1:])
                         .execution_options(synchronize_session=False))
