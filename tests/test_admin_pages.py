@@ -183,7 +183,7 @@ def test_faq_create_validates_try_it_and_edit(admin_console, session):
 def test_unanswered_question_becomes_an_faq_in_one_step(admin_console, session_factory, session):
     from models.policy import FaqEntry, UnansweredQuestion
     from service.core import clock
-    from service.policy.chat import record_unanswered
+    from service.policy.answers import record_unanswered
 
     with session_factory() as s:
         row = record_unanswered(s, "食堂几点开门" + XSS, clock.now())
@@ -324,7 +324,7 @@ def test_units_are_for_administrators_only(reviewer_console):
 
 def test_dashboard_shows_counts_targets_lagging_and_questions(admin_console, session_factory):
     from service.core import clock
-    from service.policy.chat import record_unanswered
+    from service.policy.answers import record_unanswered
 
     _reports(session_factory)
     with session_factory() as s:

@@ -12,7 +12,7 @@ from models.audit import AuditLog
 from models.policy import PolicyDocument, UnansweredQuestion
 from service.core import clock
 from service.chat import conversation
-from service.policy import chat as policy_chat
+from service.policy import answers as policy_answers
 from service.chat.contract import ChatContext, Inbound
 from service.policy.faq import create_faq, list_unanswered, make_faq_from_unanswered
 from service.policy.importer import ensure_seed, import_document
@@ -129,7 +129,7 @@ def test_unanswered_text_that_names_a_feature_points_to_it(chat, session):
 def test_bad_input_gets_a_helpful_chinese_reply(chat, text, expected):
     reply = chat(text)
     assert expected in reply or (text.strip() == "" and "空" in reply)  # the router answers blank text itself
-    assert expected in policy_chat.bad_input_reply(text)
+    assert expected in policy_answers.bad_input_reply(text)
 
 
 def test_long_answer_fits_2048_bytes(chat, session):
@@ -142,8 +142,8 @@ def test_long_answer_fits_2048_bytes(chat, session):
 def test_preview_records_nothing(session):
     ensure_seed(session)
     create_faq(session, ["七进办电话"], "电话：0000-1234567")
-    assert policy_chat.preview_answer(session, "七进办电话").kind == "faq"
-    assert policy_chat.preview_answer(session, "周末去哪里玩").kind == "not_found"
+    assert policy_answers.preview_answer(session, "七进办电话").kind == "faq"
+    assert policy_answers.preview_answer(session, "周末去哪里玩").kind == "not_found"
     assert session.scalars(select(UnansweredQuestion)).all() == []
     assert conversation.load(session, "anyone", NOW) is None
 

@@ -12,7 +12,7 @@ from service.core import clock
 from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.app import db
 from service.core.errors import InvalidInput
-from service.policy.chat import preview_answer
+from service.policy.answers import preview_answer
 from service.console import texts
 
 FAQ_FIELDS = ["questions", "answer", "unanswered_id"]
