@@ -1,5 +1,5 @@
 """Broadcast benchmark: N recipients over the per-user (customer-service) channel against the fake WeChat API
-with a fixed latency per call, through the same code the scheduler runs (service.notify.run_once).
+with a fixed latency per call, through the same code the scheduler runs (service.notices.delivery.run_once).
 
 Prints deliveries/s, peak RSS of this (sending) process and the duplicate count the fake observed.
 Targets (issue 5): ≥ 500 deliveries/s, RSS < 300 MB, 0 duplicates.

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (service.schema) or DATABASE_URL via Settings."""
+"""Alembic environment: the URL comes from the caller (service.core.schema) or DATABASE_URL via Settings."""
 from __future__ import annotations
 
 from alembic import context

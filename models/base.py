@@ -23,13 +23,13 @@ _clock: Optional[Callable[[], datetime]] = None
 def utcnow() -> datetime:
     """Timezone-aware 'now' for column defaults; display code converts to Asia/Shanghai.
 
-    Follows `service.clock` when it is pinned (tests), so a row's `created_at` agrees with the app's 'now'.
+    Follows `service.core.clock` when it is pinned (tests), so a row's `created_at` agrees with the app's 'now'.
     """
     return (_clock() if _clock is not None else datetime.now(timezone.utc)).astimezone(timezone.utc)
 
 
 def set_clock(fn: Optional[Callable[[], datetime]]) -> None:
-    """Called by service.clock.set_now only."""
+    """Called by service.core.clock.set_now only."""
     global _clock
     _clock = fn
 

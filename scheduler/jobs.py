@@ -1,6 +1,6 @@
 """The scheduler's jobs: module-level functions (referenced by text in the persistent job store) that poll the
 database for due work. Each is idempotent, so a missed run, a coalesced run or a second scheduler process by
-mistake never sends twice: announcements are claimed row by row (service.notify), system messages carry a unique
+mistake never sends twice: announcements are claimed row by row (service.notices.delivery), system messages carry a unique
 dedupe key. `configure()` gives them the settings and session factory of the process that runs them.
 """
 from __future__ import annotations
@@ -194,7 +194,7 @@ def weekly_digest() -> Optional[int]:
 
 
 def download_report_media() -> None:
-    """Fetch staff photos before WeChat's 3-day media expiry (service.media commits per photo)."""
+    """Fetch staff photos before WeChat's 3-day media expiry (service.reporting.media commits per photo)."""
     rt = runtime()
     client = rt.sender_factory()()
     if rt.settings.simulator_enabled:

@@ -1,5 +1,5 @@
 """Announcements: validate what an administrator submits, create / edit / cancel, resolve the audience to openids,
-and report per-recipient results. The scheduler process (service.notify) does the sending."""
+and report per-recipient results. The scheduler process (notices/delivery.py) does the sending."""
 from __future__ import annotations
 
 from collections import Counter

@@ -6,7 +6,7 @@ no timeout unless given one, and on 40001/40014/42001 refetches and retries with
 RecursionError, burning the 2000/day token quota). Here every URL under https://api.weixin.qq.com/ is rebased onto
 WECHAT_API_BASE, every request carries `timeout=settings.api_timeout`, a token error triggers one refresh (under the
 store's lock, so concurrent workers fetch once) and one retry, then the error is raised. wechatpy's exceptions become
-`service.errors.WeChatAPIError` (errcode answers) or `WeChatUnavailable` (network, timeout, HTTP errors).
+`service.core.errors.WeChatAPIError` (errcode answers) or `WeChatUnavailable` (network, timeout, HTTP errors).
 Official reference: https://developers.weixin.qq.com/doc/offiaccount/Getting_Started/Overview.html
 """
 from __future__ import annotations
