@@ -71,6 +71,21 @@ def test_wechat_and_api_stay_csrf_exempt(client):
     assert response.status_code == 403  # signature check, not CSRF
 
 
+def test_only_the_console_pays_for_csrf(app, wechat, console, monkeypatch):
+    """/wechat messages and API calls never read a CSRF token; console forms always do."""
+    from flask_wtf.csrf import CSRFProtect
+
+    calls: list[str] = []
+    real = CSRFProtect.protect
+    monkeypatch.setattr(CSRFProtect, "protect", lambda self, *a, **kw: (calls.append("x"), real(self, *a, **kw))[1])
+    assert wechat.send_text("帮助")
+    assert app.test_client().post("/api/v1/units", json={}).status_code == 401
+    assert calls == []
+    console.get("/admin/login")
+    console.post("/admin/login", {"username": "nobody", "password": "x"})
+    assert calls == ["x"]
+
+
 def test_signed_out_user_is_sent_to_login_with_next(console):
     response = console.get("/admin/audit")
     assert response.status_code == 302

@@ -1,7 +1,8 @@
 """/api/v1: JSON API authenticated with `Authorization: Bearer <token>`; every error has the shape of
 `errors.error_response`: {"error": <code>, "message": <中文说明>, "field": <name or null>}.
 
-Feature modules (units, reports, announcements, ...) attach their routes to `bp`; `load_routes()` imports them.
+Feature modules (units, reports, stats, announcements) attach their routes to `bp`; they are imported at the
+bottom of this file, after what they import from it (flaskr/microblog's shape).
 """
 from __future__ import annotations
 
@@ -18,18 +19,6 @@ from service.core.errors import DomainError, Forbidden, InvalidInput
 from handlers.api.errors import domain_error_response, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-# Feature modules whose routes live on `bp`; each is imported by load_routes().
-ROUTE_MODULES: list[str] = ["units", "reports", "stats", "announcements"]
-
-
-def load_routes() -> Blueprint:
-    import importlib
-
-    for name in ROUTE_MODULES:
-        importlib.import_module(f"handlers.api.{name}")
-    return bp
-
 
 @bp.before_request
 def authenticate():
@@ -72,3 +61,6 @@ def domain_error(exc: DomainError):
 def me():
     user = g.api_user
     return jsonify(username=user.username, role=user.role)
+
+
+from handlers.api import announcements, reports, stats, units  # noqa: E402,F401  (their routes join `bp`)
