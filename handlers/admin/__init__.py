@@ -42,7 +42,7 @@ def set_up_app(state: BlueprintSetupState) -> None:
     app = state.app
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # Flask-WTF's app-wide hook then returns at once
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the signed session's lifetime
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME  # Flask's own default is 31 days
     csrf.init_app(app)
 
 
