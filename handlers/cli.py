@@ -1,8 +1,12 @@
-"""`flask --app wsgi <command>`: operator commands (schema upgrade, custom menu push, ...)."""
+"""`flask --app wsgi <command>`: operator commands (schema upgrade, custom menu push, ...).
+
+Each command is a module-level click command run inside the app context; `register_commands` adds them all.
+"""
 from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from service.console import accounts as admin_accounts, audit
 from service.notices import announcements
@@ -14,77 +18,97 @@ from service.core.db import session_scope
 from service.app import runtime
 
 
+def _unit_of_work():
+    """A session on the app's database, committed when the block succeeds and rolled back when it raises."""
+    return session_scope(runtime().session_factory)
+
+
+@click.command("upgrade-db")
+@with_appcontext
+def upgrade_db() -> None:
+    """Create or upgrade the database schema (Alembic head)."""
+    schema.upgrade(runtime().engine)
+    click.echo("database is at the latest schema")
+
+
+@click.command("bootstrap")
+@with_appcontext
+def bootstrap_cmd() -> None:
+    """Upgrade the schema and load the defaults (policy seed, first administrator)."""
+    from service.bootstrap import bootstrap
+
+    rt = runtime()
+    for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
+        click.echo(line)
+
+
+@click.command("sync-menu")
+@with_appcontext
+def sync_menu() -> None:
+    """Validate the custom menu (service/menu.py) against WeChat's limits and push it."""
+    problems = menu.validate_menu(menu.CUSTOM_MENU)
+    if problems:
+        raise click.ClickException("menu is invalid:\n" + "\n".join(problems))
+    try:
+        runtime().wechat_client().create_menu(menu.CUSTOM_MENU)
+    except WeChatUnavailable as exc:
+        raise click.ClickException(f"WeChat API unavailable: {exc}") from exc
+    except WeChatAPIError as exc:
+        raise click.ClickException(f"WeChat refused the menu: {exc}") from exc
+    click.echo("custom menu pushed")
+
+
+@click.command("create-api-token")
+@with_appcontext
+@click.argument("username")
+@click.option("--name", default="", help="what the token is for")
+def create_api_token_cmd(username: str, name: str) -> None:
+    """Issue a bearer token for the JSON API; it is printed once and stored hashed."""
+    with _unit_of_work() as session:
+        secret = admin_accounts.create_api_token(session, username, name)
+    click.echo(secret)
+
+
+@click.command("create-admin")
+@with_appcontext
+@click.argument("username")
+@click.option("--role", default="admin", type=click.Choice(["admin", "reviewer"]))
+@click.password_option()
+def create_admin_cmd(username: str, role: str, password: str) -> None:
+    """Create a console user (管理员 admin / 审核员 reviewer)."""
+    with _unit_of_work() as session:
+        admin_accounts.create_admin(session, username, password, role)
+    click.echo(f"created {role} {username}")
+
+
+@click.command("import-policy")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--title", default=None, help="document title (default: the file name)")
+def import_policy_cmd(path: str, title: str | None) -> None:
+    """Import a policy document (.txt/.md/.docx) into the knowledge base; the same text again changes nothing."""
+    draft_id = None
+    try:
+        with _unit_of_work() as session:
+            result = policy_import.import_file(session, path, title)
+            if result.status != "unchanged":  # as after an upload in the console: a notice, scheduled by hand
+                draft = announcements.draft_policy_update(session, result.title, result.version,
+                                                          result.clause_count, clock.now())
+                audit.record(session, None, "announcement.create", draft,
+                             {"title": draft.title, "audience": draft.audience})
+                draft_id = draft.id
+    except policy_import.PolicyParseError as exc:
+        raise click.ClickException(f"nothing imported: {exc}") from exc
+    click.echo(f"{result.status}: document {result.document_id} version {result.version}, "
+               f"{result.clause_count} clauses")
+    if draft_id is not None:
+        click.echo(f"drafted announcement {draft_id} for the 政策更新 subscribers: review and schedule it in the "
+                   "console (通知) to send it")
+
+
+COMMANDS = (upgrade_db, bootstrap_cmd, sync_menu, create_api_token_cmd, create_admin_cmd, import_policy_cmd)
+
+
 def register_commands(app: Flask) -> None:
-    @app.cli.command("upgrade-db")
-    def upgrade_db() -> None:
-        """Create or upgrade the database schema (Alembic head)."""
-        schema.upgrade(runtime().engine)
-        click.echo("database is at the latest schema")
-
-    @app.cli.command("bootstrap")
-    def bootstrap_cmd() -> None:
-        """Upgrade the schema and load the defaults (policy seed, first administrator)."""
-        from service.bootstrap import bootstrap
-
-        rt = runtime()
-        for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
-            click.echo(line)
-
-    @app.cli.command("sync-menu")
-    def sync_menu() -> None:
-        """Validate the custom menu (service/menu.py) against WeChat's limits and push it."""
-        problems = menu.validate_menu(menu.CUSTOM_MENU)
-        if problems:
-            raise click.ClickException("menu is invalid:\n" + "\n".join(problems))
-        try:
-            runtime().wechat_client().create_menu(menu.CUSTOM_MENU)
-        except WeChatUnavailable as exc:
-            raise click.ClickException(f"WeChat API unavailable: {exc}") from exc
-        except WeChatAPIError as exc:
-            raise click.ClickException(f"WeChat refused the menu: {exc}") from exc
-        click.echo("custom menu pushed")
-
-    @app.cli.command("create-api-token")
-    @click.argument("username")
-    @click.option("--name", default="", help="what the token is for")
-    def create_api_token_cmd(username: str, name: str) -> None:
-        """Issue a bearer token for the JSON API; it is printed once and stored hashed."""
-        rt = runtime()
-        with session_scope(rt.session_factory) as session:
-            secret = admin_accounts.create_api_token(session, username, name)
-        click.echo(secret)
-
-    @app.cli.command("create-admin")
-    @click.argument("username")
-    @click.option("--role", default="admin", type=click.Choice(["admin", "reviewer"]))
-    @click.password_option()
-    def create_admin_cmd(username: str, role: str, password: str) -> None:
-        """Create a console user (管理员 admin / 审核员 reviewer)."""
-        rt = runtime()
-        with session_scope(rt.session_factory) as session:
-            admin_accounts.create_admin(session, username, password, role)
-        click.echo(f"created {role} {username}")
-
-    @app.cli.command("import-policy")
-    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--title", default=None, help="document title (default: the file name)")
-    def import_policy_cmd(path: str, title: str | None) -> None:
-        """Import a policy document (.txt/.md/.docx) into the knowledge base; the same text again changes nothing."""
-        rt = runtime()
-        draft_id = None
-        try:
-            with session_scope(rt.session_factory) as session:
-                result = policy_import.import_file(session, path, title)
-                if result.status != "unchanged":  # as after an upload in the console: a notice, scheduled by hand
-                    draft = announcements.draft_policy_update(session, result.title, result.version,
-                                                              result.clause_count, clock.now())
-                    audit.record(session, None, "announcement.create", draft,
-                                 {"title": draft.title, "audience": draft.audience})
-                    draft_id = draft.id
-        except policy_import.PolicyParseError as exc:
-            raise click.ClickException(f"nothing imported: {exc}") from exc
-        click.echo(f"{result.status}: document {result.document_id} version {result.version}, "
-                   f"{result.clause_count} clauses")
-        if draft_id is not None:
-            click.echo(f"drafted announcement {draft_id} for the 政策更新 subscribers: review and schedule it in the "
-                       "console (通知) to send it")
+    for command in COMMANDS:
+        app.cli.add_command(command)

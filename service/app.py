@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -109,20 +109,23 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    """Under /api/ every error is the API's JSON shape (built by its one `error_response`); elsewhere HTML/text."""
+    from handlers.api.errors import http_error_response, internal_error_response
+
     def wants_json() -> bool:
         return request.path.startswith("/api/")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if wants_json():
-            return jsonify(error=exc.name, message=exc.description), exc.code
+            return http_error_response(exc)
         return exc
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
-            return jsonify(error="Internal Server Error", message="服务器内部错误，请稍后再试"), 500
+            return internal_error_response()
         return "服务器内部错误，请稍后再试", 500
 
 

@@ -71,6 +71,34 @@ def test_wechat_and_api_stay_csrf_exempt(client):
     assert response.status_code == 403  # signature check, not CSRF
 
 
+def test_only_the_console_pays_for_csrf(app, wechat, console, monkeypatch):
+    """/wechat messages and API calls never read a CSRF token; console forms always do."""
+    from flask_wtf.csrf import CSRFProtect
+
+    calls: list[str] = []
+    real = CSRFProtect.protect
+    monkeypatch.setattr(CSRFProtect, "protect", lambda self, *a, **kw: (calls.append("x"), real(self, *a, **kw))[1])
+    assert wechat.send_text("帮助")
+    assert app.test_client().post("/api/v1/units", json={}).status_code == 401
+    assert calls == []
+    console.get("/admin/login")
+    console.post("/admin/login", {"username": "nobody", "password": "x"})
+    assert calls == ["x"]
+
+
+def test_console_session_lasts_eight_hours(app, console, session_factory):
+    from datetime import timezone
+    from email.utils import parsedate_to_datetime
+
+    make_console_user(session_factory, "zhang")
+    console.get("/admin/login")
+    response = console.login("zhang", PASSWORD)
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    left = expires - datetime.now(timezone.utc)
+    assert timedelta(hours=7, minutes=55) < left <= timedelta(hours=8)
+
+
 def test_signed_out_user_is_sent_to_login_with_next(console):
     response = console.get("/admin/audit")
     assert response.status_code == 302

@@ -66,20 +66,61 @@ def data(session, tokens):
             "r1": r1.id, "r2": r2.id}
 
 
+def assert_api_error(response, status: int, code: str, field: str | None = None) -> None:
+    """Every /api/v1 error has exactly this shape: a short code, a Chinese message and the field (or null)."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json and set(response.json) == {"error", "message", "field"}, response.json
+    assert response.json["error"] == code and response.json["field"] == field
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in response.json["message"]), response.json["message"]
+
+
+# ---- one error shape for every status --------------------------------------------------------------------------
+
+def test_malformed_json_is_400(api, data):
+    response = api().post("/units", data="{not json", content_type="application/json")
+    assert_api_error(response, 400, "bad_request")
+
+
+def test_unknown_path_and_record_are_404(api, data):
+    assert_api_error(api().get("/no-such-thing"), 404, "not_found")
+    assert_api_error(api().get("/reports/99999"), 404, "not_found")
+    assert_api_error(api().post("/staff/99999/binding-code"), 404, "not_found", "staff_id")
+
+
+def test_wrong_method_is_405_with_allow(api, data):
+    response = api().delete("/me")
+    assert_api_error(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["Allow"]
+
+
+def test_oversized_body_is_413(api, data):
+    response = api().post("/units", data=b"x" * (1024 * 1024 + 1), content_type="application/json")
+    assert_api_error(response, 413, "payload_too_large")
+
+
+def test_unexpected_error_is_500_json(api, data, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("handlers.api.reports.reports.get_report", boom)
+    response = api().get(f"/reports/{data['r1']}")
+    assert_api_error(response, 500, "internal_error")
+    assert "fire" not in response.get_data(as_text=True)
+
+
 # ---- auth -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer qj_not_a_token"])
 def test_missing_or_bad_token_is_401_json(client, tokens, header):
     response = client.get("/api/v1/units", headers={"Authorization": header} if header else {})
-    assert response.status_code == 401
-    assert response.json["message"]
+    assert_api_error(response, 401, "unauthorized")
 
 
 def test_reviewer_may_touch_reports_only(api, data):
     reviewer = api("reviewer")
     for path in ("/units", "/staff", "/statistics", "/compliance"):
         response = reviewer.get(path)
-        assert response.status_code == 403, path
+        assert_api_error(response, 403, "forbidden")
         assert response.json["message"] == "需要管理员权限"
     assert reviewer.post("/units", json={"name": "新单位", "category": "企业"}).status_code == 403
     assert reviewer.get("/reports").status_code == 200
@@ -109,7 +150,7 @@ def test_unit_and_staff_crud(api, session, data):
 
 def test_duplicate_unit_name_is_409(api, data):
     response = api().post("/units", json={"name": "团结社区", "category": "社区"})
-    assert response.status_code == 409 and response.json["field"] == "name"
+    assert_api_error(response, 409, "conflict", "name")
 
 
 @pytest.mark.parametrize("path, body, field", [
@@ -120,14 +161,13 @@ def test_duplicate_unit_name_is_409(api, data):
     ("/staff", {"unit_id": "1", "name": "某人"}, "unit_id"),
 ])
 def test_unknown_unit_or_category_is_422_naming_the_field(api, data, path, body, field):
-    response = api().post(path, json=body)
-    assert response.status_code == 422
-    assert response.json["field"] == field and response.json["message"]
+    assert_api_error(api().post(path, json=body), 422, "invalid_input", field)
 
 
 def test_non_json_body_is_422(api, data):
     response = api().post("/units", data="name=x", content_type="application/x-www-form-urlencoded")
-    assert response.status_code == 422 and response.json["field"] == "body"
+    assert_api_error(response, 422, "invalid_input", "body")
+    assert_api_error(api().post("/units", json=["not", "an", "object"]), 422, "invalid_input", "body")
 
 
 def test_binding_code_is_shown_once_and_stored_hashed(api, session, data):

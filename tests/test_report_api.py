@@ -40,7 +40,8 @@ def test_admin_sets_up_a_unit_and_a_staff_member_who_binds(client, wechat, token
 ])
 def test_bad_admin_requests(client, tokens, path, body, status, field):
     response = client.post(path, headers=tokens["admin"], json=body)
-    assert response.status_code == status and response.json.get("field") == field
+    assert response.status_code == status and response.json["field"] == field
+    assert response.json["error"] == {404: "not_found", 422: "invalid_input"}[status]
 
 
 def test_reviewer_may_not_manage_units(client, tokens):

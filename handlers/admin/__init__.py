@@ -1,19 +1,22 @@
 """/admin: the server-rendered console. Session sign-in, CSRF on every form, role checks on every view.
 
 Views stay thin: they read the form, call the same service functions as the JSON API, record an audit entry for
-every change, commit, and render. Feature pages live in sibling modules listed in PAGE_MODULES.
+every change, commit, and render. Feature pages live in sibling modules imported at the bottom of this file.
+
+CSRF follows Flask-WTF's documented selective pattern: `WTF_CSRF_CHECK_DEFAULT` is off, and this blueprint's own
+`before_request` calls `csrf.protect()` on unsafe methods. Nothing else (/wechat, /api/v1, /healthz) reads a token.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
+from flask.blueprints import BlueprintSetupState
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
@@ -25,38 +28,22 @@ from service.core.errors import DomainError
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-class BlueprintCSRF(CSRFProtect):
-    """Flask-WTF's CSRF protection, checked only where the console's blueprint asks for it.
-
-    `init_app` also adds an app-wide hook that, with WTF_CSRF_CHECK_DEFAULT off, only returns: it is dropped
-    rather than run before every WeChat message."""
-
-    def init_app(self, app: Flask) -> None:
-        hooks = app.before_request_funcs.setdefault(None, [])
-        before = list(hooks)
-        super().init_app(app)
-        hooks[:] = before
-
-
-csrf = BlueprintCSRF()
-
-# Feature modules whose views live on `bp`; init_app() imports them before the blueprint is registered.
-PAGE_MODULES: list[str] = ["auth", "home", "audit", "accounts", "policy", "reports", "units", "dashboard", "announcements"]
+csrf = CSRFProtect()
 
 ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
 SESSION_LIFETIME = timedelta(hours=8)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def init_app(app: Flask) -> Blueprint:
-    """CSRF checks run only where the admin blueprint asks for them; /wechat and /api/v1 stay exempt."""
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+@bp.record_once
+def set_up_app(state: BlueprintSetupState) -> None:
+    """What the console needs from the app it is registered on: CSRF tokens (checked only below, never by default)
+    and the signed session's lifetime."""
+    app = state.app
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # Flask-WTF's app-wide hook then returns at once
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the signed session's lifetime
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME  # Flask's own default is 31 days
     csrf.init_app(app)
-    for name in PAGE_MODULES:
-        importlib.import_module(f"handlers.admin.{name}")
-    return bp
 
 
 def password_fingerprint(user: AdminUser) -> str:
@@ -76,7 +63,8 @@ def current_admin() -> Optional[AdminUser]:
 
 
 def upload_limit(max_bytes: int) -> Callable:
-    """Raise the request body limit for one upload view (the app-wide limit is 1 MiB)."""
+    """Raise the request body limit for one upload view (the app-wide limit is 1 MiB). The mark is an attribute of
+    the view, which `functools.wraps` carries through the role decorators in either order."""
     def decorate(view: Callable) -> Callable:
         view.max_upload = max_bytes  # type: ignore[attr-defined]
         return view
@@ -89,7 +77,7 @@ def load_admin_and_check_csrf():
     if limit:
         request.max_content_length = limit  # before CSRF reads the form
     if request.method in UNSAFE_METHODS:
-        csrf.protect()
+        csrf.protect()  # raises CSRFError (answered below) when the form's token is missing or wrong
     g.admin = None
     admin_id = session.get("admin_id")
     if admin_id is not None:
@@ -125,8 +113,6 @@ def roles_required(*roles: str) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
         wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
-        if hasattr(view, "max_upload"):
-            wrapper.max_upload = view.max_upload  # type: ignore[attr-defined]
         return wrapper
     return decorate
 
@@ -206,3 +192,7 @@ def too_large(exc):
 def domain_error(exc: DomainError):
     db().rollback()
     return render("error.html", exc.status, title="无法完成", message=exc.message)
+
+
+from handlers.admin import (accounts, announcements, audit, auth, dashboard, home, policy,  # noqa: E402,F401
+                            reports, units)  # their views join `bp`

@@ -1,6 +1,8 @@
-"""/api/v1: JSON API authenticated with `Authorization: Bearer <token>`; errors are JSON with a message.
+"""/api/v1: JSON API authenticated with `Authorization: Bearer <token>`; every error has the shape of
+`errors.error_response`: {"error": <code>, "message": <中文说明>, "field": <name or null>}.
 
-Feature modules (units, reports, announcements, ...) attach their routes to `bp`; `load_routes()` imports them.
+Feature modules (units, reports, stats, announcements) attach their routes to `bp`; they are imported at the
+bottom of this file, after what they import from it (flaskr/microblog's shape).
 """
 from __future__ import annotations
 
@@ -14,30 +16,19 @@ from service.core import clock
 from service.console.accounts import user_for_token
 from service.app import db
 from service.core.errors import DomainError, Forbidden, InvalidInput
+from handlers.api.errors import domain_error_response, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-# Feature modules whose routes live on `bp`; each is imported by load_routes().
-ROUTE_MODULES: list[str] = ["units", "reports", "stats", "announcements"]
-
-
-def load_routes() -> Blueprint:
-    import importlib
-
-    for name in ROUTE_MODULES:
-        importlib.import_module(f"handlers.api.{name}")
-    return bp
-
 
 @bp.before_request
 def authenticate():
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        return error_response(401, "缺少或无效的 Authorization: Bearer 令牌")
+        return error_response(401, "unauthorized", "缺少或无效的 Authorization: Bearer 令牌")
     user = user_for_token(db(), secret.strip(), clock.now())
     if user is None:
-        return error_response(401, "令牌无效或已吊销")
+        return error_response(401, "unauthorized", "令牌无效或已吊销")
     g.api_user = user
     db().commit()  # records last_used_at
 
@@ -53,26 +44,23 @@ def admin_only(view: Callable) -> Callable:
 
 
 def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    # A JSON body that does not parse is a 400 (Werkzeug's BadRequest); valid JSON that is not an object is a 422.
+    data = request.get_json() if request.is_json else None
     if not isinstance(data, dict):
         raise InvalidInput("请求体必须是 JSON 对象", "body")
     return data
 
 
-def error_response(status: int, message: str, field: str | None = None):
-    payload: dict[str, Any] = {"error": status, "message": message}
-    if field:
-        payload["field"] = field
-    return jsonify(payload), status
-
-
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError):
     db().rollback()
-    return error_response(exc.status, exc.message, exc.field)
+    return domain_error_response(exc)
 
 
 @bp.get("/me")
 def me():
     user = g.api_user
     return jsonify(username=user.username, role=user.role)
+
+
+from handlers.api import announcements, reports, stats, units  # noqa: E402,F401  (their routes join `bp`)

@@ -4,17 +4,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
 DEFAULT_SEED = ROOT / "service" / "policy" / "data" / "policy_seed.txt"
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take; the message names the variable."""
+
+
+def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _openids(value: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in value.split(",") if o.strip())
 
 
 @dataclass(frozen=True)
@@ -65,41 +71,52 @@ class Settings:
                 load_dotenv(ROOT / ".env", override=False)
             environ = os.environ
         env = environ.get
-        production = env("FLASK_ENV", "").lower() == "production" or _bool(env("PRODUCTION"), False)
-        defaults = cls()
-        settings = cls(
-            wechat_token=env("WECHAT_TOKEN") or defaults.wechat_token,
-            wechat_appid=env("WECHAT_APPID") or defaults.wechat_appid,
-            wechat_secret=env("WECHAT_SECRET", ""),
-            wechat_aes_key=env("WECHAT_AES_KEY", ""),
-            wechat_aes_key_previous=env("WECHAT_AES_KEY_PREVIOUS", ""),
-            wechat_api_base=env("WECHAT_API_BASE") or DEFAULT_API_BASE,
-            wechat_template_id=env("WECHAT_TEMPLATE_ID", ""),
-            wechat_mass_send_all=_bool(env("WECHAT_MASS_SEND_ALL"), False),
-            database_url=env("DATABASE_URL") or defaults.database_url,
-            redis_url=env("REDIS_URL", ""),
-            secret_key=env("SECRET_KEY") or defaults.secret_key,
-            admin_username=env("ADMIN_USERNAME", ""),
-            admin_password=env("ADMIN_PASSWORD", ""),
-            production=production,
-            simulator_enabled=_bool(env("SIMULATOR_ENABLED"), not production),
-            media_dir=env("MEDIA_DIR") or defaults.media_dir,
-            message_retention_days=int(env("MESSAGE_RETENTION_DAYS") or 180),
-            api_timeout=float(env("WECHAT_API_TIMEOUT") or 5.0),
-            compliance_quarter_min=int(env("COMPLIANCE_QUARTER_MIN") or 1),
-            wechat_mass_monthly_limit=int(env("WECHAT_MASS_MONTHLY_LIMIT") or 4),
-            notify_concurrency=int(env("NOTIFY_CONCURRENCY") or 32),
-            notify_lease_seconds=float(env("NOTIFY_LEASE_SECONDS") or 120),
-            notify_max_attempts=int(env("NOTIFY_MAX_ATTEMPTS") or 10),
-            notify_backoff_seconds=float(env("NOTIFY_BACKOFF_SECONDS") or 5),
-            scheduler_poll_seconds=float(env("SCHEDULER_POLL_SECONDS") or 5),
-            scheduler_misfire_grace=int(env("SCHEDULER_MISFIRE_GRACE") or 3600),
-            scheduler_in_web=_bool(env("SCHEDULER_IN_WEB"), True),
-            admin_openids=tuple(o.strip() for o in env("ADMIN_OPENIDS", "").split(",") if o.strip()),
-        )
+        production = env("FLASK_ENV", "").lower() == "production" or _flag(env("PRODUCTION") or "")
+        values: dict[str, object] = {"production": production, "simulator_enabled": not production}
+        for name, attr, parse in ENV_SETTINGS:
+            raw = env(name)
+            if raw:  # unset or empty: the field's default above
+                try:
+                    values[attr] = parse(raw)
+                except ValueError:
+                    kind = {int: "a whole number", float: "a number"}.get(parse, "a valid value")
+                    raise SettingsError(f"environment variable {name} must be {kind}, not {raw!r}") from None
+        settings = cls(**values)
         if production:
-            missing = [name for name, value in (("SECRET_KEY", env("SECRET_KEY")), ("WECHAT_TOKEN", env("WECHAT_TOKEN")),
-                                                 ("DATABASE_URL", env("DATABASE_URL"))) if not value]
+            missing = [name for name in ("SECRET_KEY", "WECHAT_TOKEN", "DATABASE_URL") if not env(name)]
             if missing:
                 raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
         return settings
+
+
+# Environment variable → Settings field and the parser of its text. An unset or empty variable leaves the field's
+# dataclass default (SIMULATOR_ENABLED: on unless production); FLASK_ENV/PRODUCTION decide `production`.
+ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("WECHAT_TOKEN", "wechat_token", str),
+    ("WECHAT_APPID", "wechat_appid", str),
+    ("WECHAT_SECRET", "wechat_secret", str),
+    ("WECHAT_AES_KEY", "wechat_aes_key", str),
+    ("WECHAT_AES_KEY_PREVIOUS", "wechat_aes_key_previous", str),
+    ("WECHAT_API_BASE", "wechat_api_base", str),
+    ("WECHAT_TEMPLATE_ID", "wechat_template_id", str),
+    ("WECHAT_MASS_SEND_ALL", "wechat_mass_send_all", _flag),
+    ("DATABASE_URL", "database_url", str),
+    ("REDIS_URL", "redis_url", str),
+    ("SECRET_KEY", "secret_key", str),
+    ("ADMIN_USERNAME", "admin_username", str),
+    ("ADMIN_PASSWORD", "admin_password", str),
+    ("SIMULATOR_ENABLED", "simulator_enabled", _flag),
+    ("MEDIA_DIR", "media_dir", str),
+    ("MESSAGE_RETENTION_DAYS", "message_retention_days", int),
+    ("WECHAT_API_TIMEOUT", "api_timeout", float),
+    ("COMPLIANCE_QUARTER_MIN", "compliance_quarter_min", int),
+    ("WECHAT_MASS_MONTHLY_LIMIT", "wechat_mass_monthly_limit", int),
+    ("NOTIFY_CONCURRENCY", "notify_concurrency", int),
+    ("NOTIFY_LEASE_SECONDS", "notify_lease_seconds", float),
+    ("NOTIFY_MAX_ATTEMPTS", "notify_max_attempts", int),
+    ("NOTIFY_BACKOFF_SECONDS", "notify_backoff_seconds", float),
+    ("SCHEDULER_POLL_SECONDS", "scheduler_poll_seconds", float),
+    ("SCHEDULER_MISFIRE_GRACE", "scheduler_misfire_grace", int),
+    ("SCHEDULER_IN_WEB", "scheduler_in_web", _flag),
+    ("ADMIN_OPENIDS", "admin_openids", _openids),
+)

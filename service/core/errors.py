@@ -5,7 +5,10 @@ from typing import Any
 
 
 class DomainError(Exception):
+    """`status` is the HTTP status and `code` the short machine string the JSON API answers with."""
+
     status = 400
+    code = "bad_request"
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
@@ -17,24 +20,29 @@ class InvalidInput(DomainError):
     """A value the user or client sent is not acceptable; `field` names it."""
 
     status = 422
+    code = "invalid_input"
 
 
 class NotFound(DomainError):
     status = 404
+    code = "not_found"
 
 
 class Forbidden(DomainError):
     status = 403
+    code = "forbidden"
 
 
 class Conflict(DomainError):
     status = 409
+    code = "conflict"
 
 
 class WeChatError(DomainError):
     """An outbound call to the WeChat API did not succeed."""
 
     status = 502
+    code = "wechat_error"
 
 
 class WeChatAPIError(WeChatError):
@@ -58,6 +66,7 @@ class WeChatUnavailable(WeChatError):
     """WeChat could not be reached or answered badly: network error, timeout, HTTP 5xx, lock wait exhausted."""
 
     status = 503
+    code = "wechat_unavailable"
     retryable = True
 
     def __init__(self, message: str, http_status: int | None = None):
