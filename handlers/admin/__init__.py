@@ -142,9 +142,9 @@ def field_errors(exc: DomainError) -> dict[str, str]:
 
 def audited(action: str, target: Any, detail: Optional[dict[str, Any]], to: str, message: str):
     """Finish a successful change: audit entry, commit (both or neither), a flash message, redirect to `to`."""
-    from service.console import audit
+    from service.console import audit as audit_log  # the name `audit` is this package's view module
 
-    audit.record(db(), current_admin(), action, target, detail)
+    audit_log.record(db(), current_admin(), action, target, detail)
     db().commit()
     flash(message, "ok")
     return redirect(to)
