@@ -45,7 +45,7 @@ def bootstrap_cmd() -> None:
 @click.command("sync-menu")
 @with_appcontext
 def sync_menu() -> None:
-    """Validate the custom menu (service/menu.py) against WeChat's limits and push it."""
+    """Validate the custom menu (service/chat/menu.py) against WeChat's limits and push it."""
     problems = menu.validate_menu(menu.CUSTOM_MENU)
     if problems:
         raise click.ClickException("menu is invalid:\n" + "\n".join(problems))

@@ -1,5 +1,5 @@
 """Announcements (管理员): compose with a live count per channel, audience, time or recurrence, preview, schedule or
-save as draft, edit while a draft or scheduled, cancel, and the delivery page. Same `service.announcements`
+save as draft, edit while a draft or scheduled, cancel, and the delivery page. Same `service.notices.announcements`
 functions as /api/v1/announcements."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ AUDIENCES = [("all", "全部关注者"), ("topic", "订阅了某个主题的人"
 
 
 def _form() -> tuple[dict[str, Any], dict[str, Any]]:
-    """(data for service.announcements, values to re-show) from the compose form."""
+    """(data for service.notices.announcements, values to re-show) from the compose form."""
     values: dict[str, Any] = {name: request.form.get(name, "") for name in TEXT_FIELDS}
     values["unit_ids"] = request.form.getlist("unit_ids")
     values["categories"] = request.form.getlist("categories")

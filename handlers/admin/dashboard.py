@@ -1,5 +1,5 @@
 """Dashboard (administrators): this month's and year's reports as charts, district targets, lagging units and
-this week's unanswered questions; all figures come from `service.dashboard`."""
+this week's unanswered questions; all figures come from `service.console.dashboard`."""
 from __future__ import annotations
 
 from handlers.admin import admin_required, bp, render
