@@ -279,15 +279,16 @@ def load_entries(session: Session) -> list[ClauseEntry]:
             for c, title in rows]
 
 
-def current_index(session: Session, mode: str = MODE) -> Index:
-    """The BM25 index of the current clauses, built once per set of current documents."""
-    key = (mode, _corpus_key(session))
+def current_index(session: Session) -> Index:
+    """The BM25 index of the current clauses, built once per set of current documents (tokenised the production
+    way; bench/policy_qa.py builds `Index.build(entries, mode)` itself to compare tokenisations)."""
+    key = _corpus_key(session)
     index = _cache.get(key)
     if index is None:
         with _cache_lock:
             index = _cache.get(key)
             if index is None:
-                index = Index.build(load_entries(session), mode)
+                index = Index.build(load_entries(session))
                 _cache.clear()
                 _cache[key] = index
     return index
@@ -368,10 +369,10 @@ def match_faq(session: Session, text: str) -> FaqEntry | None:
     return best[1] if best else None
 
 
-def search(session: Session, text: str, limit: int = 3, mode: str = MODE) -> SearchResult:
+def search(session: Session, text: str, limit: int = 3) -> SearchResult:
     """FAQ first; otherwise the clauses best matching `text` with a confidence in [0, 1]."""
     faq = match_faq(session, text)
-    result = search_index(current_index(session, mode), text, limit)
+    result = search_index(current_index(session), text, limit)
     result.faq = faq
     return result
 
