@@ -1,5 +1,5 @@
 """service/core/fastsql.py: Core statements built once per dialect, and `pipeline`, the one function that sends
-statements to the driver itself (a psycopg pipeline on PostgreSQL, Connection.execute elsewhere).
+statements (compiled by SQLAlchemy) to the driver itself, in one psycopg pipeline on PostgreSQL.
 
 Run on SQLite by default and on PostgreSQL with TEST_DATABASE_URL."""
 from datetime import datetime, timedelta, timezone
@@ -82,10 +82,8 @@ def test_a_failing_statement_fails_the_transaction_and_a_rollback_recovers(sessi
 
 
 def test_pipeline_refuses_a_statement_that_leaves_a_python_default_to_sqlalchemy(session):
-    """On PostgreSQL the statements bypass SQLAlchemy's execution, which fills in Python-side defaults: every
-    column must have its value in the statement or its parameters."""
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL sends the statements itself")
+    """The statements bypass SQLAlchemy's execution, which fills in Python-side defaults: every column must have
+    its value in the statement or its parameters."""
     incomplete = insert(_follower).values(openid=bindparam("openid"))
     with pytest.raises(ValueError, match="give these columns a value"):
         fastsql.pipeline(session.connection(), [(incomplete, {"openid": "o_partial"})])

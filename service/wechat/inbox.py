@@ -165,23 +165,23 @@ def _message_row(inbound: Inbound, raw_xml: str, now: datetime) -> dict:
 
 
 def record_if_idle(connection: Connection, inbound: Inbound, raw_xml: str, reply: str, now: datetime) -> bool:
-    """Store a new user message with its read-only reply and touch the follower, and commit, unless the sender has
-    a live conversation or the message is stored already; False then, and nothing changed.
+    """Store a new user message with its read-only reply and touch the follower, unless the sender has a live
+    conversation or the message is stored already; False then, and nothing changed.
 
     The gateway's fast path: the route ran first, but it only read, so storing the message last is still exactly
-    once. `connection` is one of its own (fastsql.kept_write): PostgreSQL does it in one self-committing
-    statement; SQLite in one transaction behind the writer gate, so the conversation check is exact there.
+    once. `connection` is one of its own (fastsql.kept_write, which commits): PostgreSQL does it in one
+    self-committing statement; SQLite in one transaction behind the writer gate, so the conversation check is exact
+    there.
     """
     if inbound.kind == "event" or not inbound.openid:
         return False
     dialect = connection.dialect
     row = {**_message_row(inbound, raw_xml, now), "reply": reply}
     if dialect.name == "postgresql":
-        return connection.execute(_RECORD_AND_TOUCH(dialect), row).first() is not None
-    stored = connection.execute(_RECORD(dialect), row).first() is not None
+        return bool(fastsql.pipeline(connection, [(_RECORD_AND_TOUCH(dialect), row)])[0])
+    stored = bool(fastsql.pipeline(connection, [(_RECORD(dialect), row)])[0])
     if stored:
-        connection.execute(_TOUCH_ON_MESSAGE(dialect), row)
-    connection.commit()
+        fastsql.pipeline(connection, [(_TOUCH_ON_MESSAGE(dialect), row)])
     return stored
 
 
