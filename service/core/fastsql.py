@@ -248,10 +248,11 @@ def kept_write(engine: Engine, write: Callable[[Connection], T]) -> T:
     self-contained writes that are idempotent: the first attempt may have landed.
 
     Kept rather than checked out of the pool each time: a pool checkout and check-in (with its reset) cost a good
-    share of what the read-only fast path's one statement costs. `write` runs in a transaction committed here (rolled
-    back if it raises), so a kept connection is never inside one between uses; on PostgreSQL it is in autocommit
-    mode, each statement its own transaction, without the BEGIN and COMMIT commands (the caller writes with one). One that fails is closed and replaced;
-    disposing of the engine closes them all; a forked child opens its own rather than share its parent's socket.
+    share of what the read-only fast path's one statement costs. `write` runs in a transaction committed here
+    (rolled back if it raises), so a kept connection is never inside one between uses; on PostgreSQL it is in
+    autocommit mode, each statement its own transaction without BEGIN and COMMIT commands (the caller writes with
+    one statement). One that fails is closed and replaced; disposing of the engine closes them all; a forked child
+    opens its own rather than share its parent's socket.
     """
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
         # one connection is the whole database: lend the pool's, as another would be a database apart

@@ -92,7 +92,8 @@ def _touch_on_message(dialect: str, claimed=None, if_claimed: bool = False):
         row = row.where(true())  # SQLite reads ON CONFLICT after a SELECT without WHERE as a join's ON
     upsert = fastsql.insert_for(dialect)(_follower).from_select(columns, row)
     return upsert.on_conflict_do_update(  # only followers can send messages
-        index_elements=["openid"], set_={name: upsert.excluded[name] for name in columns[1:5] if name != "first_seen_at"})
+        index_elements=["openid"],
+        set_={name: upsert.excluded[name] for name in ("last_interaction_at", "last_message_at", "subscribed")})
 
 
 _TOUCH_ON_MESSAGE = fastsql.PerDialect(_touch_on_message)
@@ -105,7 +106,8 @@ def _record(dialect: str):
     conversation (which must see the message) or the row exists (a retry); both then take the general path."""
     row = select(*(_param(_message.c[name]) for name in _MESSAGE_COLUMNS), _now(_message.c.received_at),
                  literal("done", _message.c.status.type), _param(_message.c.reply), _now(_message.c.handled_at))
-    row = row.where(~exists().where(_draft.c.openid == _param(_draft.c.openid), _draft.c.expires_at > _now(_draft.c.expires_at)))
+    row = row.where(~exists().where(_draft.c.openid == _param(_draft.c.openid),
+                                    _draft.c.expires_at > _now(_draft.c.expires_at)))
     return fastsql.insert_for(dialect)(_message).from_select(
         _MESSAGE_COLUMNS + ("received_at", "status", "reply", "handled_at"), row
     ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_message.c.id)
