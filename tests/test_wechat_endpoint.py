@@ -88,21 +88,25 @@ def test_the_menu_fast_path_updates_a_known_follower_and_yields_to_an_open_conve
     assert follower.first_seen_at == start and follower.last_message_at == start + timedelta(minutes=16)
 
 
-def _kept_wire(engine) -> fastsql.Wire:
+def _kept_wire(engine):
     """The connection this thread keeps for the fast path (opened if it has none)."""
-    return fastsql.kept_write(engine, lambda wire: wire)
+    return fastsql.kept_write(engine, lambda connection: connection)
+
+
+def _driver(connection):
+    return connection.connection.driver_connection
 
 
 def test_the_fast_path_keeps_one_connection_per_thread_until_the_engine_is_disposed(app, wechat, session):
     """The fast path writes on a connection its thread keeps (service/fastsql.py), not one from the pool."""
     engine = app.extensions["qijin"].engine
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
-    kept = _kept_wire(engine).driver
+    kept = _driver(_kept_wire(engine))
     assert "请回复数字或文字选择" in wechat.send_text("菜单")
     wire = _kept_wire(engine)
-    assert wire.driver is kept and wire.usable()
+    assert _driver(wire) is kept and fastsql.usable(wire)
     engine.dispose()
-    assert not wire.usable()
+    assert not fastsql.usable(wire)
     assert "请回复数字或文字选择" in wechat.send_text("帮助")  # on a new one
     assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 3
 
@@ -141,7 +145,7 @@ def test_a_forked_worker_opens_its_own_fast_path_connection_and_leaves_the_paren
     its parent's kept connection, whose socket it shares."""
     engine = app.extensions["qijin"].engine
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
-    parents = _kept_wire(engine).driver
+    parents = _driver(_kept_wire(engine))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report, then leave without running the parent's clean-ups
@@ -149,7 +153,7 @@ def test_a_forked_worker_opens_its_own_fast_path_connection_and_leaves_the_paren
         try:
             os.close(read)
             wire = _kept_wire(engine)
-            ok = wire.driver is not parents and wire.usable()
+            ok = _driver(wire) is not parents and fastsql.usable(wire)
             ok = ok and "请回复数字或文字选择" in WeChatUser(app.test_client(), wechat.settings, "o_child").send_text("菜单")
             engine.dispose(close=False)  # as SQLAlchemy advises for a forked child
             verdict = b"1" if ok else b"0"
@@ -162,7 +166,7 @@ def test_a_forked_worker_opens_its_own_fast_path_connection_and_leaves_the_paren
     os.waitpid(pid, 0)
     assert "请回复数字或文字选择" in wechat.send_text("帮助")  # the parent's connection still works
     wire = _kept_wire(engine)
-    assert wire.driver is parents and wire.usable()
+    assert _driver(wire) is parents and fastsql.usable(wire)
     assert session.scalars(select(func.count()).select_from(InboundMessage)).one() == 3
 
 
@@ -172,21 +176,22 @@ def test_a_lost_fast_path_connection_is_replaced_and_the_message_still_stored(ap
     engine = app.extensions["qijin"].engine
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
     lost = _kept_wire(engine)
+    lost_driver = _driver(lost)
     if engine.dialect.name == "postgresql":
+        lost_pid = lost_driver.info.backend_pid
         with engine.connect() as other:  # as a restart would
-            other.exec_driver_sql(f"SELECT pg_terminate_backend({lost.driver.info.backend_pid})")
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({lost_pid})")
         deadline = time.time() + 5
-        while session.execute(text(f"SELECT 1 FROM pg_stat_activity WHERE pid = {lost.driver.info.backend_pid}"))\
+        while session.execute(text(f"SELECT 1 FROM pg_stat_activity WHERE pid = {lost_pid}"))\
                 .first() and time.time() < deadline:
             session.rollback()
             time.sleep(0.05)
         session.rollback()
     else:
-        lost.driver.close()
-    assert lost.driver is not None
+        lost_driver.close()
     assert "请回复数字或文字选择" in wechat.send_text("帮助")
     wire = _kept_wire(engine)
-    assert wire is not lost and wire.usable()
+    assert wire is not lost and fastsql.usable(wire)
     rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
     assert [(r.content, r.status) for r in rows] == [("帮助", "done")] * 2 and rows[0].dedupe_key != rows[1].dedupe_key
     if engine.dialect.name == "postgresql":  # psycopg only learns of the loss when it sends the statement

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from models.conversation import ConversationDraft
-from service.core import fastsql
 from service.core.clock import local
 
 
@@ -52,30 +52,32 @@ def load(session: Session, openid: str, now: datetime, for_update: bool = False,
     return None
 
 
-_LIVE = fastsql.Statement("SELECT flow, step, data, version, expires_at FROM conversation_draft WHERE openid = ?"
-                          " ORDER BY updated_at DESC")
-_LIVE_LOCKED = fastsql.Statement(_LIVE.by_dialect["sqlite"] + " FOR UPDATE")
+_LIVE = (select(ConversationDraft.flow, ConversationDraft.step, ConversationDraft.data, ConversationDraft.version,
+                ConversationDraft.expires_at)
+         .where(ConversationDraft.openid == bindparam("openid")).order_by(ConversationDraft.updated_at.desc()))
+_LIVE_LOCKED = _LIVE.with_for_update()
 
 
 def live_drafts(session: Session, openid: str, now: datetime, for_update: bool = False) -> list[Draft]:
     """All the user's live drafts, most recently touched first (the router offers a message to each in turn).
 
-    Runs for every message, so it is fixed SQL on the session's connection (service/fastsql.py); the gateway
-    usually fetches it together with the message's claim (inbox.claim).
+    Runs for every message, so it is one Core statement built once (service/core/fastsql.py); the gateway usually
+    fetches it together with the message's claim (inbox.claim).
     """
-    statement, params = live_drafts_query(session, openid, for_update)
-    return live_drafts_from(openid, fastsql.execute(session, statement, params).fetchall(), now)
+    connection = session.connection()
+    statement, params = live_drafts_query(connection.dialect, openid, for_update)
+    return live_drafts_from(openid, connection.execute(statement, params).all(), now)
 
 
-def live_drafts_query(session: Session, openid: str, for_update: bool = False) -> tuple[fastsql.Statement, tuple]:
+def live_drafts_query(dialect: Dialect, openid: str, for_update: bool = False) -> tuple[Select, dict]:
     """The statement behind live_drafts, locking the rows on PostgreSQL when the caller may update them."""
-    locked = for_update and session.get_bind().dialect.name == "postgresql"
-    return (_LIVE_LOCKED if locked else _LIVE), (openid,)
+    locked = for_update and dialect.name == "postgresql"
+    return (_LIVE_LOCKED if locked else _LIVE), {"openid": openid}
 
 
-def live_drafts_from(openid: str, rows: list, now: datetime) -> list[Draft]:
-    return [Draft(openid, flow, step, dict(fastsql.json_from_db(data) or {}), version, False)
-            for flow, step, data, version, expires_at in rows if fastsql.datetime_from_db(expires_at) > now]
+def live_drafts_from(openid: str, rows: Sequence[Sequence[Any]], now: datetime) -> list[Draft]:
+    return [Draft(openid, flow, step, dict(data or {}), version, False)
+            for flow, step, data, version, expires_at in rows if expires_at > now]
 
 
 def save(session: Session, draft: Draft, now: datetime, ttl: timedelta) -> Draft:

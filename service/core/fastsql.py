@@ -1,109 +1,175 @@
-"""Fixed SQL run on a bare DBAPI connection, for the per-message hot path.
+"""The per-message hot path's statements: SQLAlchemy Core, built once per dialect, run on SQLAlchemy connections.
 
-Every inbound message costs a claim, a follower upsert, a look for open conversations and a finish. Through
-SQLAlchemy's execution machinery those statements cost more CPU than everything else the gateway does, so they
-are written once here as plain SQL that SQLite and PostgreSQL both accept (`ON CONFLICT`, `RETURNING`), with the
-two small conversions SQLAlchemy would otherwise do: placeholders and date-times.
+Every inbound message costs a claim, a follower upsert, a look for open conversations and a finish. They are
+Core statements (`insert(...).on_conflict_do_nothing(...).returning(...)`, named `bindparam`s) built once per
+dialect (`PerDialect`) and run with `Connection.execute` on the session's connection, so SQLAlchemy knows the
+transaction and its column types render and read date-times and JSON (models/base.py); reusing the same statement
+objects keeps SQLAlchemy's compiled cache warm.
 
-A `Wire` is the DBAPI connection under a Session (joining its transaction) or one a thread keeps for
-self-contained writes (`kept_write`): an ORM session's own set-up and commit cost as much as the statements.
+Two measured exceptions, both still Core statements compiled by SQLAlchemy, on connections SQLAlchemy manages:
 
-On PostgreSQL each command is a network round trip and costs both processes more than the statement itself:
-`Wire.run` sends a group of statements as one libpq pipeline (the server still runs them one after the other,
-each with its own snapshot), and a kept wire runs each statement as its own transaction, without the BEGIN and
-COMMIT commands.
+* `pipeline` sends the hot path's statements, compiled by SQLAlchemy, to the driver itself: SQLAlchemy's
+  execution cost more CPU than the 5 % the hot path may give away, and on PostgreSQL a group of statements (and
+  the COMMIT) goes out as one libpq pipeline, saving round trips. It is the one place that drives the driver.
+* `kept_write`: the read-only fast path writes on a connection its thread keeps rather than on one checked out of
+  the pool each time (a checkout, its reset at check-in and an ORM session cost as much as the statement).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import weakref
-from contextlib import nullcontext
-from datetime import datetime, timezone
-from functools import lru_cache
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# SQLAlchemy's SQLite DateTime storage format; UTCDateTime stores UTC (models/base.py).
-SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+Step = tuple[Executable, Mapping[str, Any]]
+
+_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
-class Statement:
-    """One SQL text written with `?` placeholders, rendered once per dialect's paramstyle."""
-
-    def __init__(self, sql: str):
-        self.by_dialect = {"sqlite": sql, "postgresql": sql.replace("?", "%s")}
+def insert_for(dialect_name: str) -> Callable[..., Any]:
+    """The dialect's `insert`, the one with `on_conflict_do_nothing` / `on_conflict_do_update`."""
+    return _INSERTS[dialect_name]
 
 
-class Wire:
-    """A DBAPI connection and its dialect name ('sqlite' or 'postgresql')."""
+class PerDialect(Generic[T]):
+    """A statement built once per dialect: `build(dialect_name)` on first use, the same object afterwards."""
 
-    def __init__(self, driver: Any, dialect: str):
-        self.driver = driver
-        self.dialect = dialect
-        self._cursor: Any = None  # for count()
+    def __init__(self, build: Callable[[str], T]):
+        self._build = build
+        self._built: dict[str, T] = {}
 
-    @classmethod
-    def of(cls, session: Session) -> "Wire":
-        """The session's connection, inside the session's transaction."""
-        connection = session.connection()
-        return cls(connection.connection.driver_connection, connection.dialect.name)
+    def __call__(self, dialect: Dialect) -> T:
+        built = self._built.get(dialect.name)
+        if built is None:
+            built = self._built[dialect.name] = self._build(dialect.name)
+        return built
 
-    def execute(self, statement: Statement, params: Sequence[Any]) -> Any:
-        """Run one statement; returns the DBAPI cursor."""
-        cursor = self.driver.cursor()
-        cursor.execute(statement.by_dialect[self.dialect], self._params(params))
+
+def model_default(column: Column) -> Any:
+    """The value `column`'s Python-side default gives, for a statement SQLAlchemy does not fill defaults in for
+    (an INSERT inside a WITH, a statement `pipeline` sends)."""
+    default = column.default
+    return default.arg(None) if default.is_callable else default.arg
+
+
+def pipeline(connection: Connection, steps: Sequence[Step], commit: bool = False) -> list[list[Sequence[Any]]]:
+    """Run the statements in order on `connection`, inside its transaction; returns each one's rows ([] if it
+    returns none). With `commit`, the transaction ends with them: the caller then calls `Session.commit()` (or
+    leaves `kept_write` to commit), which finds it ended and sends nothing.
+
+    The one place that drives the database driver directly, for two measured reasons. The statements are Core
+    statements, compiled by SQLAlchemy for the dialect once, with their types' bind and result processing; only
+    SQLAlchemy's execution is skipped:
+
+    * CPU: through `Connection.execute` each statement cost about 100 µs more of the worker's CPU here (the fast
+      path's one statement: 175 against 70 µs on PostgreSQL), some 8 % of what a whole fast-path request costs,
+      more than the 5 % the hot path may give away.
+    * Round trips: on PostgreSQL each command is a round trip and costs both processes more than the statement
+      itself, and psycopg's pipeline mode cannot run under SQLAlchemy's execution (it reads each result at once).
+      So more than one statement, or a statement and the COMMIT, go out as one psycopg pipeline; the server still
+      runs them one after the other, each with its own snapshot.
+
+    A failure raises the driver's error and leaves the transaction failed: the caller rolls back as after any error.
+    """
+    dialect = connection.dialect
+    driver = connection.connection.driver_connection
+    compiled = [(_Compiled.of(statement, dialect), params) for statement, params in steps]
+
+    def send(form: _Compiled, params: Mapping[str, Any]) -> Any:
+        cursor = driver.cursor()
+        cursor.execute(form.sql, form.params(params))
         return cursor
 
-    def count(self, statement: Statement, params: Sequence[Any]) -> int:
-        """Run one statement for its row count, on a cursor kept for the purpose (creating one costs more)."""
-        if self._cursor is None:
-            self._cursor = self.driver.cursor()
-        self._cursor.execute(statement.by_dialect[self.dialect], self._params(params))
-        return self._cursor.rowcount
-
-    def run(self, steps: Sequence[tuple[Statement, Sequence[Any]]], commit: bool = False) -> list[Any]:
-        """Run the statements in order and return their cursors; with `commit`, commit the transaction.
-
-        PostgreSQL gets them, and the COMMIT, in one pipeline.
-        """
-        with self.driver.pipeline() if self.dialect == "postgresql" else nullcontext():
-            cursors = [self.execute(statement, params) for statement, params in steps]
+    if dialect.name == "postgresql" and (len(compiled) > 1 or commit):
+        with driver.pipeline():
+            cursors = [send(form, params) for form, params in compiled]
             if commit:
-                self.driver.commit()
-        return cursors
+                driver.commit()
+        return [form.rows(cursor) for (form, _params), cursor in zip(compiled, cursors)]
+    rows = [form.rows(send(form, params)) for form, params in compiled]  # read before a commit (SQLite needs it)
+    if commit:
+        driver.commit()
+    return rows
 
-    def commit(self) -> None:
-        self.driver.commit()
 
-    def usable(self) -> bool:
-        """False once the connection is closed or lost (then it must be replaced)."""
-        if self.dialect == "postgresql":
-            return not (self.driver.closed or self.driver.broken)
-        try:
-            self.driver.total_changes  # raises once closed
-        except Exception:
-            return False
-        return True
+class _Compiled:
+    """A statement compiled for one dialect, with its types' bind and result processors (what
+    `Connection.execute` applies), for `pipeline`."""
 
-    def close(self) -> None:
-        try:
-            self.driver.close()
-        except Exception:  # closing what is already lost
-            pass
+    _cache: "weakref.WeakKeyDictionary[Executable, dict[str, _Compiled]]" = weakref.WeakKeyDictionary()
 
-    def _params(self, params: Sequence[Any]) -> Sequence[Any]:
-        if self.dialect != "sqlite":
-            return params
-        return [sqlite_datetime(p) if type(p) is datetime else p for p in params]
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> "_Compiled":
+        forms = cls._cache.setdefault(statement, {})
+        form = forms.get(dialect.name)
+        if form is None:
+            form = forms[dialect.name] = cls(statement, dialect)
+        return form
+
+    def __init__(self, statement: Executable, dialect: Dialect):
+        compiled = statement.compile(dialect=dialect)
+        if compiled.insert_prefetch or compiled.update_prefetch:  # executed by SQLAlchemy only
+            raise ValueError(f"give these columns a value: {compiled.insert_prefetch + compiled.update_prefetch}")
+        self.compiled = compiled
+        self.sql = compiled.string
+        self.bind_processors = [(name, processor) for name, bind in compiled.binds.items()
+                                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))]
+        self.result_processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                                  for column in statement.exported_columns]  # a SELECT's, or RETURNING's
+
+    def params(self, values: Mapping[str, Any]) -> Mapping[str, Any] | Sequence[Any]:
+        params = self.compiled.construct_params(values)
+        for name, processor in self.bind_processors:
+            if name in params:
+                params[name] = processor(params[name])
+        if self.compiled.positional:  # SQLite's qmark style
+            return [params[name] for name in self.compiled.positiontup]
+        return params
+
+    def rows(self, cursor: Any) -> list[tuple]:
+        if cursor.description is None:
+            return []
+        processors = self.result_processors
+        if not any(processors):
+            return [tuple(row) for row in cursor.fetchall()]
+        return [tuple(value if processor is None else processor(value) for processor, value in zip(processors, row))
+                for row in cursor.fetchall()]
+
+
+# ---- the fast path's kept connections -------------------------------------------------------------------------
+
+def usable(connection: Connection) -> bool:
+    """False once the connection is closed or lost (then it must be replaced)."""
+    if connection.closed or connection.invalidated:
+        return False
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        return not (driver.closed or driver.broken)
+    try:
+        driver.total_changes  # raises once closed
+    except Exception:
+        return False
+    return True
+
+
+def _close(connection: Connection) -> None:
+    """Close the connection itself (not back into the pool: its engine may be disposed, its thread gone)."""
+    try:
+        connection.invalidate()
+        connection.close()
+    except Exception:  # closing what is already lost
+        pass
 
 
 class _Kept:
@@ -114,49 +180,46 @@ class _Kept:
     def __init__(self, engine: Engine) -> None:
         self.local = threading.local()
         self.lock = threading.Lock()
-        self.owned: list[tuple[Wire, "weakref.ref[threading.Thread]"]] = []
+        self.owned: list[tuple[Connection, "weakref.ref[threading.Thread]"]] = []
         self.pid = os.getpid()
         event.listen(engine, "engine_disposed", lambda _engine: self.close_all())
 
-    def get(self, engine: Engine) -> Wire:
-        wire = getattr(self.local, "wire", None)
-        if wire is not None and wire.usable():
-            return wire
-        if wire is not None:
-            self.discard(wire)
-        pooled = engine.raw_connection()
-        driver = pooled.driver_connection
-        pooled.detach()  # ours from now on: the pool neither counts it nor resets it at check-in
-        wire = self.local.wire = Wire(driver, engine.dialect.name)
-        if wire.dialect == "postgresql":
-            driver.autocommit = True
-        ended: list[Wire] = []
+    def get(self, engine: Engine) -> Connection:
+        connection = getattr(self.local, "connection", None)
+        if connection is not None and usable(connection):
+            return connection
+        if connection is not None:
+            self.discard(connection)
+        ended: list[Connection] = []
         with self.lock:
-            owned = [(wire, weakref.ref(threading.current_thread()))]
+            owned = []
             for pair in self.owned:
-                if _alive(pair[1]()):
-                    owned.append(pair)
-                else:
-                    ended.append(pair[0])
+                (owned if _alive(pair[1]()) else ended).append(pair)
             self.owned = owned
         for old in ended:
-            old.close()
-        return wire
-
-    def discard(self, wire: Wire) -> None:
-        if getattr(self.local, "wire", None) is wire:
-            self.local.wire = None
+            _close(old)
+        connection = engine.connect()
+        if engine.dialect.name == "postgresql":  # each statement commits by itself: no BEGIN and COMMIT commands
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        self.local.connection = connection
         with self.lock:
-            self.owned = [pair for pair in self.owned if pair[0] is not wire]
-        wire.close()
+            self.owned.append((connection, weakref.ref(threading.current_thread())))
+        return connection
+
+    def discard(self, connection: Connection) -> None:
+        if getattr(self.local, "connection", None) is connection:
+            self.local.connection = None
+        with self.lock:
+            self.owned = [pair for pair in self.owned if pair[0] is not connection]
+        _close(connection)
 
     def close_all(self) -> None:
         if self.pid != os.getpid():  # a parent's connections: closing them here would end the parent's sessions
             return
         with self.lock:
             owned, self.owned = self.owned, []
-        for wire, _thread in owned:
-            wire.close()
+        for connection, _thread in owned:
+            _close(connection)
 
 
 def _alive(thread: threading.Thread | None) -> bool:
@@ -179,25 +242,22 @@ def _forget_parents_connections() -> None:
 os.register_at_fork(after_in_child=_forget_parents_connections)
 
 
-def kept_write(engine: Engine, write: Callable[[Wire], T]) -> T:
-    """`write(wire)` on this thread's own connection to `engine`'s database, kept open between requests; once
-    more on a new connection if the kept one turned out lost, as after a database restart. For self-contained
-    writes that are idempotent: the first attempt may have landed.
+def kept_write(engine: Engine, write: Callable[[Connection], T]) -> T:
+    """`write(connection)` on this thread's own connection to `engine`'s database, kept open between requests;
+    once more on a new connection if the kept one turned out lost, as after a database restart. For
+    self-contained writes that are idempotent: the first attempt may have landed.
 
-    Kept rather than checked out of the pool each time: a pool checkout and check-in (with its reset) and a new
-    cursor cost a good share of what the read-only fast path's one statement costs. A kept connection is never
-    inside a transaction between uses: on PostgreSQL each statement commits by itself (the caller writes with a
-    single statement); on SQLite `write` commits, and anything left uncommitted is rolled back here. One that
-    fails is closed and replaced; disposing of the engine closes them all; a forked child opens its own rather
-    than share its parent's socket.
+    Kept rather than checked out of the pool each time: a pool checkout and check-in (with its reset) cost a good
+    share of what the read-only fast path's one statement costs. `write` runs in a transaction committed here
+    (rolled back if it raises), so a kept connection is never inside one between uses; on PostgreSQL it is in
+    autocommit mode, each statement its own transaction without BEGIN and COMMIT commands (the caller writes with
+    one statement). One that fails is closed and replaced; disposing of the engine closes them all; a forked child
+    opens its own rather than share its parent's socket.
     """
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        # one connection is the whole database: lend the pool's, as a detached one would be a database apart
-        pooled = engine.raw_connection()
-        try:
-            return write(Wire(pooled.driver_connection, "sqlite"))
-        finally:
-            pooled.close()  # the pool rolls back whatever is left
+        # one connection is the whole database: lend the pool's, as another would be a database apart
+        with engine.begin() as connection:
+            return write(connection)
     kept = _kept.get(engine)
     if kept is None:
         with _kept_lock:
@@ -205,51 +265,15 @@ def kept_write(engine: Engine, write: Callable[[Wire], T]) -> T:
             if kept is None:
                 kept = _kept[engine] = _Kept(engine)
     for attempt in (1, 2):
-        wire = kept.get(engine)
+        connection = kept.get(engine)
         try:
-            result = write(wire)
+            with connection.begin():
+                return write(connection)
         except BaseException as exc:
-            lost = not wire.usable()
-            kept.discard(wire)
-            if attempt == 2 or not lost or not isinstance(exc, engine.dialect.loaded_dbapi.Error):
+            lost = not usable(connection)
+            kept.discard(connection)
+            if attempt == 2 or not lost or not isinstance(exc, (DBAPIError, engine.dialect.loaded_dbapi.Error)):
                 raise
             log.warning("lost a kept %s connection; writing again on a new one", engine.dialect.name)
             continue
-        if wire.dialect == "sqlite" and wire.driver.in_transaction:
-            wire.driver.rollback()
-        return result
     raise AssertionError("unreachable")
-
-
-def execute(session: Session, statement: Statement, params: Sequence[Any]) -> Any:
-    """Run `statement` on the session's connection (joining its transaction); returns the DBAPI cursor."""
-    return Wire.of(session).execute(statement, params)
-
-
-def run(session: Session, steps: Sequence[tuple[Statement, Sequence[Any]]], commit: bool = False) -> list[Any]:
-    """`Wire.run` on the session's connection; with `commit`, pending ORM changes are flushed first.
-
-    After a commit the caller ends the session's own transaction (`session.commit()`, which then sends nothing).
-    """
-    if commit:
-        session.flush()
-    return Wire.of(session).run(steps, commit)
-
-
-@lru_cache(maxsize=64)
-def sqlite_datetime(value: datetime) -> str:
-    """A date-time as SQLAlchemy stores it in SQLite (UTC text); cached, as one message writes the same 'now'
-    several times."""
-    return value.astimezone(timezone.utc).strftime(SQLITE_DATETIME)
-
-
-def datetime_from_db(value: Any) -> datetime:
-    """A stored date-time as an aware UTC datetime (SQLite gives text, PostgreSQL an aware datetime)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def json_from_db(value: Any) -> Any:
-    """A JSON column's value (SQLite gives text, psycopg already decodes)."""
-    return json.loads(value) if isinstance(value, str) else value

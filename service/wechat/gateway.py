@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Mapping
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from service.core import fastsql
@@ -75,9 +75,9 @@ def handle(open_session: Callable[[], Session], engine: Engine, settings: Settin
     ctx = ChatContext(None, settings, now, inbound, open_session=open_session)
     reply = _read_only_reply(ctx)
     if reply is not None:
-        def record(wire: fastsql.Wire) -> bool:
+        def record(connection: Connection) -> bool:
             with serialized_writes(engine):
-                return inbox.record_if_idle(wire, inbound, raw, reply, now)
+                return inbox.record_if_idle(connection, inbound, raw, reply, now)
 
         if fastsql.kept_write(engine, record):
             return reply

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, exists, func, literal, select, true, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
 from service.chat import conversation
@@ -25,8 +25,6 @@ from service.core import fastsql
 from service.chat.contract import Inbound
 from service.chat.conversation import Draft
 from service.wechat.protocol import dedupe_key
-
-UPSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 # Events that say nothing about the user being active (platform callbacks, auto location reports).
 PASSIVE_EVENTS = {"templatesendjobfinish", "masssendjobfinish", "location", "unsubscribe", "subscribe_msg_sent_event"}
@@ -44,48 +42,89 @@ class Claim:
         return self.message_id is None
 
 
-# The hot path runs fixed SQL on the session's connection (service/fastsql.py): through the ORM or even Core these
-# statements cost more CPU than everything else the gateway does for a message.
-_CLAIM = fastsql.Statement(
-    "INSERT INTO inbound_message (dedupe_key, openid, msg_type, event, event_key, msg_id, content, media_id, raw_xml,"
-    " received_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'processing')"
-    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
-_ASYNC_COMMIT = fastsql.Statement("SET LOCAL synchronous_commit = off")
-_REPLAY = fastsql.Statement("SELECT reply FROM inbound_message WHERE dedupe_key = ?")
-_FINISH = fastsql.Statement("UPDATE inbound_message SET reply = ?, status = ?, handled_at = ? WHERE id = ?")
-# The common case of the follower upsert: a user message (events take the general statement below).
-_FOLLOWER_INSERT = ("INSERT INTO follower (openid, subscribed, first_seen_at, last_interaction_at, last_message_at,"
-                    " scene, more_pages)")
-_FOLLOWER_ON_MESSAGE = (" ON CONFLICT (openid) DO UPDATE"
-                        " SET last_interaction_at = excluded.last_interaction_at,"
-                        " last_message_at = excluded.last_message_at,"
-                        " subscribed = excluded.subscribed")  # only followers can send messages
-_TOUCH_SQL = _FOLLOWER_INSERT + " VALUES (?, ?, ?, ?, ?, '', '[]')" + _FOLLOWER_ON_MESSAGE
-_TOUCH_ON_MESSAGE = fastsql.Statement(_TOUCH_SQL)
-# The same, in the claim's round trip: it checks the claim itself. A message row still 'processing' is this
-# transaction's own (rows are committed 'done' or 'failed'), so a retry changes nothing; its follower row exists
-# then, as the first attempt committed it before the retry's claim could go on.
-_TOUCH_IF_CLAIMED = fastsql.Statement(
-    _TOUCH_SQL + " WHERE EXISTS (SELECT 1 FROM inbound_message WHERE dedupe_key = ? AND status = 'processing')")
+PROCESSING = "processing"  # a claimed message's status until its transaction stores the reply ('done', 'failed')
 
-# The read-only fast path (record_if_idle): the message row, already answered, unless the sender has a live
-# conversation (which must see the message) or the row exists (a retry); both then take the general path.
-_RECORD_SQL = (
-    "INSERT INTO inbound_message (dedupe_key, openid, msg_type, event, event_key, msg_id, content, media_id, raw_xml,"
-    " received_at, status, reply, handled_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', ?, ?"
-    " WHERE NOT EXISTS (SELECT 1 FROM conversation_draft WHERE openid = ? AND expires_at > ?)"
-    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
-_RECORD = fastsql.Statement(_RECORD_SQL)
-# PostgreSQL: the same, the follower upsert and the asynchronous commit in one self-committing statement.
-_RECORD_AND_TOUCH = fastsql.Statement(
-    "WITH claimed AS (" + _RECORD_SQL + "), touched AS ("
-    + _FOLLOWER_INSERT + " SELECT ?, true, ?, ?, ?, '', '[]'::json FROM claimed" + _FOLLOWER_ON_MESSAGE + ")"
-    # no column to read back (psycopg sets up a loader per result column): the row count says whether it was stored
-    " SELECT FROM claimed WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL")
+_message = InboundMessage.__table__
+_follower = Follower.__table__
+_draft = ConversationDraft.__table__
+_MESSAGE_COLUMNS = ("dedupe_key", "openid", "msg_type", "event", "event_key", "msg_id", "content", "media_id",
+                    "raw_xml")
 
 
-def _insert_for(session: Session):
-    return UPSERTS[session.get_bind().dialect.name]
+def _param(column, name: str | None = None):
+    """A named parameter of the column's type (for the SELECT of an INSERT ... SELECT, which has no column)."""
+    return bindparam(name or column.key, type_=column.type)
+
+
+def _now(column):
+    return _param(column, "now")
+
+
+# The hot path's statements (service/core/fastsql.py). Parameters: the message's columns by name, and `now`.
+_CLAIM = fastsql.PerDialect(lambda dialect: fastsql.insert_for(dialect)(_message).values(
+    {**{name: bindparam(name) for name in _MESSAGE_COLUMNS}, "received_at": bindparam("now"), "status": PROCESSING}
+).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_message.c.id))
+_REPLAY = select(_message.c.reply).where(_message.c.dedupe_key == bindparam("dedupe_key"))
+_FINISH = (update(_message).where(_message.c.id == bindparam("message_id"))
+           .values(reply=bindparam("new_reply"), status=bindparam("new_status"), handled_at=bindparam("now")))
+# Don't wait for the WAL flush on PostgreSQL: WeChat already has our answer when it matters, and a server crash
+# can lose only the last fraction of a second of message rows, whole transactions with their effects, never half.
+_ASYNC_COMMIT = func.set_config("synchronous_commit", "off", true())  # for this transaction only
+_SET_ASYNC_COMMIT = select(_ASYNC_COMMIT)
+
+
+def _touch_on_message(dialect: str, claimed=None, if_claimed: bool = False):
+    """The follower upsert of a user message (events take touch_follower): from `claimed` (a CTE of the stored
+    message's id) when given; with `if_claimed`, only while the message row is this transaction's own."""
+    columns = ("openid", "subscribed", "first_seen_at", "last_interaction_at", "last_message_at", "scene",
+               "more_pages")
+    row = select(_param(_follower.c.openid), true(), *(_now(_follower.c[name]) for name in columns[2:5]),
+                 *(literal(fastsql.model_default(_follower.c[name]), _follower.c[name].type) for name in columns[5:]))
+    if claimed is not None:
+        row = row.select_from(claimed)
+    if if_claimed:
+        # A message row still 'processing' is this transaction's own (rows are committed 'done' or 'failed'), so a
+        # retry changes nothing; its follower row exists then, as the first attempt committed it before the
+        # retry's claim could go on.
+        row = row.where(exists().where(_message.c.dedupe_key == _param(_message.c.dedupe_key),
+                                       _message.c.status == PROCESSING))
+    elif claimed is None:
+        row = row.where(true())  # SQLite reads ON CONFLICT after a SELECT without WHERE as a join's ON
+    upsert = fastsql.insert_for(dialect)(_follower).from_select(columns, row)
+    return upsert.on_conflict_do_update(  # only followers can send messages
+        index_elements=["openid"],
+        set_={name: upsert.excluded[name] for name in ("last_interaction_at", "last_message_at", "subscribed")})
+
+
+_TOUCH_ON_MESSAGE = fastsql.PerDialect(_touch_on_message)
+# In the claim's round trip: it checks the claim itself.
+_TOUCH_IF_CLAIMED = fastsql.PerDialect(lambda dialect: _touch_on_message(dialect, if_claimed=True))
+
+
+def _record(dialect: str):
+    """The read-only fast path (record_if_idle): the message row, already answered, unless the sender has a live
+    conversation (which must see the message) or the row exists (a retry); both then take the general path."""
+    row = select(*(_param(_message.c[name]) for name in _MESSAGE_COLUMNS), _now(_message.c.received_at),
+                 literal("done", _message.c.status.type), _param(_message.c.reply), _now(_message.c.handled_at))
+    row = row.where(~exists().where(_draft.c.openid == _param(_draft.c.openid),
+                                    _draft.c.expires_at > _now(_draft.c.expires_at)))
+    return fastsql.insert_for(dialect)(_message).from_select(
+        _MESSAGE_COLUMNS + ("received_at", "status", "reply", "handled_at"), row
+    ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_message.c.id)
+
+
+_RECORD = fastsql.PerDialect(_record)
+
+
+def _record_and_touch(dialect: str):
+    """PostgreSQL: the record, the follower upsert and the asynchronous commit in one self-committing statement;
+    its one row (the id) says whether the message was stored."""
+    claimed = _record(dialect).cte("claimed")
+    return select(claimed.c.id).where(_ASYNC_COMMIT.is_not(None)).add_cte(
+        _touch_on_message(dialect, claimed=claimed).cte("touched"))
+
+
+_RECORD_AND_TOUCH = fastsql.PerDialect(_record_and_touch)
 
 
 def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Claim:
@@ -94,61 +133,66 @@ def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Cl
 
     On PostgreSQL a concurrent insert of the same key waits for the first transaction, then does nothing; on SQLite
     the single writer lock serialises them the same way. For a user message the claim, the follower upsert and the
-    conversation lookup are one round trip (fastsql.run); the upsert takes the follower's row lock, so the lookup
-    that follows sees what an earlier message of the same user committed.
+    conversation lookup are one round trip (fastsql.pipeline); the upsert takes the follower's row lock, so the
+    lookup that follows sees what an earlier message of the same user committed.
     """
-    key = dedupe_key(inbound)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    # Don't wait for the WAL flush on PostgreSQL: WeChat already has our answer when it matters, and a server crash
-    # can lose only the last fraction of a second of message rows, whole transactions with their effects, never half.
-    steps: list[tuple[fastsql.Statement, tuple]] = [(_ASYNC_COMMIT, ())] if postgres else []
-    steps.append((_CLAIM, _message_row(key, inbound, raw_xml, now)))
+    connection = session.connection()
+    dialect = connection.dialect
+    row = _message_row(inbound, raw_xml, now)
+    steps: list[fastsql.Step] = [(_SET_ASYNC_COMMIT, {})] if dialect.name == "postgresql" else []
+    steps.append((_CLAIM(dialect), row))
     from_user = inbound.kind != "event" and bool(inbound.openid)
     if from_user:
-        steps.append((_TOUCH_IF_CLAIMED, (inbound.openid, True, now, now, now, key)))
-        steps.append(conversation.live_drafts_query(session, inbound.openid, for_update=True))
-    cursors = fastsql.run(session, steps)
-    row = cursors[-3 if from_user else -1].fetchone()
-    if row is None:
-        replay = fastsql.execute(session, _REPLAY, (key,)).fetchone()
-        return Claim(None, key, replay[0] if replay else None)
+        steps.append((_TOUCH_IF_CLAIMED(dialect), row))
+        steps.append(conversation.live_drafts_query(dialect, inbound.openid, for_update=True))
+    results = fastsql.pipeline(connection, steps)
+    claimed = results[-3 if from_user else -1]
+    if not claimed:
+        replay = connection.execute(_REPLAY, row).scalar()
+        return Claim(None, row["dedupe_key"], replay)
+    message_id = claimed[0][0]
     if not from_user:
         touch_follower(session, inbound, now)
-        return Claim(row[0], key)
-    return Claim(row[0], key, drafts=conversation.live_drafts_from(inbound.openid, cursors[-1].fetchall(), now))
+        return Claim(message_id, row["dedupe_key"])
+    return Claim(message_id, row["dedupe_key"], drafts=conversation.live_drafts_from(inbound.openid, results[-1], now))
 
 
-def _message_row(key: str, inbound: Inbound, raw_xml: str, now: datetime) -> tuple:
+def _message_row(inbound: Inbound, raw_xml: str, now: datetime) -> dict:
     event_key = inbound.raw.get("EventKey")  # as WeChat sent it (Inbound.event_key drops the qrscene_ prefix)
-    return (key, inbound.openid, inbound.kind[:32], inbound.event[:64] if inbound.event else None,
-            event_key[:255] if isinstance(event_key, str) else "", inbound.msg_id, inbound.content or inbound.label,
-            inbound.media_id[:255], raw_xml, now)
+    return {"dedupe_key": dedupe_key(inbound), "openid": inbound.openid, "msg_type": inbound.kind[:32],
+            "event": inbound.event[:64] if inbound.event else None,
+            "event_key": event_key[:255] if isinstance(event_key, str) else "", "msg_id": inbound.msg_id,
+            "content": inbound.content or inbound.label, "media_id": inbound.media_id[:255], "raw_xml": raw_xml,
+            "now": now}
 
 
-def record_if_idle(wire: fastsql.Wire, inbound: Inbound, raw_xml: str, reply: str, now: datetime) -> bool:
-    """Store a new user message with its read-only reply and touch the follower, and commit, unless the sender has
-    a live conversation or the message is stored already; False then, and nothing changed.
+def record_if_idle(connection: Connection, inbound: Inbound, raw_xml: str, reply: str, now: datetime) -> bool:
+    """Store a new user message with its read-only reply and touch the follower, unless the sender has a live
+    conversation or the message is stored already; False then, and nothing changed.
 
     The gateway's fast path: the route ran first, but it only read, so storing the message last is still exactly
-    once. `wire` is a connection of its own (fastsql.kept_write): PostgreSQL does it in one self-committing
-    statement; SQLite in one transaction behind the writer gate, so the conversation check is exact there.
+    once. `connection` is one of its own (fastsql.kept_write, which commits): PostgreSQL does it in one
+    self-committing statement; SQLite in one transaction behind the writer gate, so the conversation check is exact
+    there.
     """
     if inbound.kind == "event" or not inbound.openid:
         return False
-    row = _message_row(dedupe_key(inbound), inbound, raw_xml, now) + (reply, now, inbound.openid, now)
-    if wire.dialect == "postgresql":
-        return wire.count(_RECORD_AND_TOUCH, row + (inbound.openid, now, now, now)) == 1
-    stored = wire.execute(_RECORD, row).fetchone() is not None
+    dialect = connection.dialect
+    row = {**_message_row(inbound, raw_xml, now), "reply": reply}
+    if dialect.name == "postgresql":
+        return bool(fastsql.pipeline(connection, [(_RECORD_AND_TOUCH(dialect), row)])[0])
+    stored = bool(fastsql.pipeline(connection, [(_RECORD(dialect), row)])[0])
     if stored:
-        wire.execute(_TOUCH_ON_MESSAGE, (inbound.openid, True, now, now, now))
-    wire.commit()
+        fastsql.pipeline(connection, [(_TOUCH_ON_MESSAGE(dialect), row)])
     return stored
 
 
 def finish(session: Session, claim: Claim, reply: str | None, now: datetime, failed: bool = False) -> None:
     """Store the reply and commit the message's transaction (one round trip on PostgreSQL); the caller then
     ends the session's transaction."""
-    fastsql.run(session, [(_FINISH, (reply, "failed" if failed else "done", now, claim.message_id))], commit=True)
+    params = {"message_id": claim.message_id, "new_reply": reply, "new_status": "failed" if failed else "done",
+              "now": now}
+    fastsql.pipeline(session.connection(), [(_FINISH, params)], commit=True)
 
 
 def _follower_changes(inbound: Inbound, now: datetime) -> dict:
@@ -178,7 +222,7 @@ def touch_follower(session: Session, inbound: Inbound, now: datetime) -> None:
     shape = (dialect, tuple(sorted(changes)))
     stmt = _UPSERT_CACHE.get(shape)
     if stmt is None:
-        base = _insert_for(session)(Follower).values({c: bindparam(c) for c in values})
+        base = fastsql.insert_for(dialect)(Follower).values({c: bindparam(c) for c in values})
         stmt = (base.on_conflict_do_update(index_elements=["openid"],
                                            set_={c: getattr(base.excluded, c) for c in changes})
                 if changes else base.on_conflict_do_nothing(index_elements=["openid"]))
