@@ -83,15 +83,24 @@ def pipeline(connection: Connection, steps: Sequence[Step], commit: bool = False
     A failure raises the driver's error and leaves the transaction failed: the caller rolls back as after any error.
     """
     dialect = connection.dialect
-    driver = connection.connection.driver_connection
+    pooled = connection.connection
+    driver = pooled.driver_connection
     compiled = [(_Compiled.of(statement, dialect), params) for statement, params in steps]
+    if len(compiled) == 1 and not commit:  # the common case: one statement on the connection's own cursor
+        form, params = compiled[0]
+        kept = pooled.info.get("fastsql.cursor")  # (driver connection, its cursor): creating one costs more
+        if kept is None or kept[0] is not driver:
+            kept = pooled.info["fastsql.cursor"] = (driver, driver.cursor())
+        cursor = kept[1]
+        cursor.execute(form.sql, form.params(params))
+        return [form.rows(cursor)]
 
     def send(form: _Compiled, params: Mapping[str, Any]) -> Any:
         cursor = driver.cursor()
         cursor.execute(form.sql, form.params(params))
         return cursor
 
-    if dialect.name == "postgresql" and (len(compiled) > 1 or commit):
+    if dialect.name == "postgresql":
         with driver.pipeline():
             cursors = [send(form, params) for form, params in compiled]
             if commit:
@@ -111,10 +120,10 @@ class _Compiled:
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect) -> "_Compiled":
-        forms = cls._cache.setdefault(statement, {})
-        form = forms.get(dialect.name)
+        forms = cls._cache.get(statement)
+        form = forms.get(dialect.name) if forms is not None else None
         if form is None:
-            form = forms[dialect.name] = cls(statement, dialect)
+            form = cls._cache.setdefault(statement, {})[dialect.name] = cls(statement, dialect)
         return form
 
     def __init__(self, statement: Executable, dialect: Dialect):
@@ -127,6 +136,7 @@ class _Compiled:
                                 if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))]
         self.result_processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                                   for column in statement.exported_columns]  # a SELECT's, or RETURNING's
+        self.processed = any(self.result_processors)
 
     def params(self, values: Mapping[str, Any]) -> Mapping[str, Any] | Sequence[Any]:
         params = self.compiled.construct_params(values)
@@ -141,8 +151,8 @@ class _Compiled:
         if cursor.description is None:
             return []
         processors = self.result_processors
-        if not any(processors):
-            return [tuple(row) for row in cursor.fetchall()]
+        if not self.processed:
+            return cursor.fetchall()  # both drivers give tuples
         return [tuple(value if processor is None else processor(value) for processor, value in zip(processors, row))
                 for row in cursor.fetchall()]
 
