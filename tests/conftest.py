@@ -2,24 +2,18 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import models  # noqa: E402  (complete metadata)
-from models.base import Base  # noqa: E402
-from service.core import clock  # noqa: E402
-from service.core.config import Settings  # noqa: E402
-from service.core.db import make_engine, make_session_factory  # noqa: E402
-from service.wechat_api.token_store import make_token_store  # noqa: E402
-from service.wechat_api.client import make_client  # noqa: E402
-from tests.fake_wechat_api import FakeWeChatAPI  # noqa: E402
+import models  # noqa: F401  (complete metadata)
+from models.base import Base
+from service.core import clock
+from service.core.config import Settings
+from service.core.db import make_engine, make_session_factory
+from service.wechat_api.token_store import make_token_store
+from service.wechat_api.client import make_client
+from tests.fake_wechat_api import FakeWeChatAPI
 
 # Console fixtures (signed-in test clients) and the browser harness (live server, headless Chromium).
 pytest_plugins = ["tests.console", "tests.browser"]
