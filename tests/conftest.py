@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import text
 
 import models  # noqa: F401  (complete metadata)
 from models.base import Base
@@ -36,14 +35,26 @@ def engine(database_url):
     engine.dispose()
 
 
+# Children before parents, so each DELETE satisfies the foreign keys.
+_TABLES = [table.name for table in reversed(Base.metadata.sorted_tables)]
+# Sequences a test drew from go back to 1, as TRUNCATE ... RESTART IDENTITY did (untouched ones read NULL here).
+_RESTART_USED_SEQUENCES = (
+    "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), 1, false) FROM pg_sequences "
+    "WHERE schemaname = current_schema() AND last_value IS NOT NULL")
+
+
 def _wipe(engine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    """Empty every table before a test, in one transaction.
+
+    PostgreSQL gets plain DELETEs (one round trip) rather than TRUNCATE: TRUNCATE swaps every table's and index's
+    files and cost about 65 ms a test for these few rows; DELETE on small or empty tables costs one or two.
+    """
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.exec_driver_sql("; ".join([*(f'DELETE FROM "{t}"' for t in _TABLES), _RESTART_USED_SEQUENCES]))
         else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+            for table in _TABLES:
+                conn.exec_driver_sql(f'DELETE FROM "{table}"')
 
 
 @pytest.fixture
