@@ -107,3 +107,19 @@ def test_on_postgresql_the_statements_and_the_commit_share_one_pipeline(session,
     with session_factory() as other:
         assert {f.openid for f in other.scalars(select(Follower))} == {"o_p1", "o_p2"}
     session.commit()
+
+
+def test_literal_values_in_a_statement_are_stored_with_their_columns_types(session):
+    """A `literal(...)` (e.g. a model default) is processed once when the statement is compiled, and still stored
+    as its column's type would store it: a JSON list stays a list."""
+    from sqlalchemy import literal
+
+    dialect = session.get_bind().dialect
+    statement = fastsql.insert_for(dialect.name)(_follower).values(
+        openid=bindparam("openid"), subscribed=True, first_seen_at=bindparam("now"),
+        last_interaction_at=bindparam("now"), scene=literal("", _follower.c.scene.type),
+        more_pages=literal(["甲", "乙"], _follower.c.more_pages.type))
+    for openid in ("o-lit-1", "o-lit-2"):
+        fastsql.pipeline(session.connection(), [(statement, {"openid": openid, "now": NOW})])
+    rows = fastsql.pipeline(session.connection(), [(_FOLLOWER, {"openid": "o-lit-2"})])[0]
+    assert rows == [(NOW, ["甲", "乙"])]

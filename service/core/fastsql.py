@@ -132,14 +132,19 @@ class _Compiled:
             raise ValueError(f"give these columns a value: {compiled.insert_prefetch + compiled.update_prefetch}")
         self.compiled = compiled
         self.sql = compiled.string
-        self.bind_processors = [(name, processor) for name, bind in compiled.binds.items()
-                                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))]
+        processors = {name: processor for name, bind in compiled.binds.items()
+                      if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
+        # Literal values written into the statement (`literal(...)`, e.g. a model default): processed once here.
+        self.fixed = {name: processors.pop(name)(bind.value) if name in processors else bind.value
+                      for name, bind in compiled.binds.items() if bind.unique and bind.callable is None}
+        self.bind_processors = list(processors.items())
         self.result_processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                                   for column in statement.exported_columns]  # a SELECT's, or RETURNING's
         self.processed = any(self.result_processors)
 
     def params(self, values: Mapping[str, Any]) -> Mapping[str, Any] | Sequence[Any]:
         params = self.compiled.construct_params(values)
+        params.update(self.fixed)
         for name, processor in self.bind_processors:
             if name in params:
                 params[name] = processor(params[name])
