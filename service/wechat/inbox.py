@@ -141,14 +141,14 @@ def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Cl
     connection = session.connection()
     dialect = connection.dialect
     row = _message_row(inbound, raw_xml, now)
-    steps: list[fastsql.Step] = [(_SET_ASYNC_COMMIT, {})] if dialect.name == "postgresql" else []
-    steps.append((_CLAIM(dialect), row))
+    steps: dict[str, fastsql.Step] = {"async_commit": (_SET_ASYNC_COMMIT, {})} if dialect.name == "postgresql" else {}
+    steps["claim"] = (_CLAIM(dialect), row)
     from_user = inbound.kind != "event" and bool(inbound.openid)
     if from_user:
-        steps.append((_TOUCH_IF_CLAIMED(dialect), row))
-        steps.append(conversation.live_drafts_query(dialect, inbound.openid, for_update=True))
-    results = fastsql.pipeline(connection, steps)
-    claimed = results[-3 if from_user else -1]
+        steps["touch"] = (_TOUCH_IF_CLAIMED(dialect), row)
+        steps["drafts"] = conversation.live_drafts_query(dialect, inbound.openid, for_update=True)
+    results = dict(zip(steps, fastsql.pipeline(connection, list(steps.values()))))
+    claimed = results["claim"]
     if not claimed:
         replay = connection.execute(_REPLAY, row).scalar()
         return Claim(None, row["dedupe_key"], replay)
@@ -156,7 +156,8 @@ def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Cl
     if not from_user:
         touch_follower(session, inbound, now)
         return Claim(message_id, row["dedupe_key"])
-    return Claim(message_id, row["dedupe_key"], drafts=conversation.live_drafts_from(inbound.openid, results[-1], now))
+    drafts = conversation.live_drafts_from(inbound.openid, results["drafts"], now)
+    return Claim(message_id, row["dedupe_key"], drafts=drafts)
 
 
 def _message_row(inbound: Inbound, raw_xml: str, now: datetime) -> dict:
