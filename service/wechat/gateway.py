@@ -66,26 +66,32 @@ def handle(open_session: Callable[[], Session], engine: Engine, settings: Settin
            now: datetime) -> str | None:
     """Claim, route and store one message exactly once, and commit; a retry gets the stored reply.
 
-    Fast path first: a text asking for a read-only intent (the keyword menu) has no effect but its own storage,
-    unless a conversation of the user is open. So its reply is computed first and stored with the message in one
-    write, on a connection this thread keeps for it, that checks for an open conversation (and for a retry); if it
-    finds one, the general path runs, in the request's ORM session.
-    Only the writing runs behind the SQLite writer gate (service/db.py), so the gate is held briefly.
+    Two paths, both exactly once:
+    * fast: a text asking for a read-only intent (the keyword menu) has no effect but its own storage, unless a
+      conversation of the user is open. Its reply is computed first, then stored with the message in one write
+      (`inbox.record_if_idle`) on a connection this thread keeps (`fastsql.kept_write`), which declines when it
+      finds an open conversation or a stored retry;
+    * general: everything else, and what the fast path declined, in the request's ORM session: claim the message
+      first, route it, store the reply (`_claim_and_route`).
+    Only the writing runs behind the SQLite writer gate (service/core/db.py), so the gate is held briefly.
     """
     ctx = ChatContext(None, settings, now, inbound, open_session=open_session)
     reply = _read_only_reply(ctx)
-    if reply is not None:
-        def record(connection: Connection) -> bool:
-            with serialized_writes(engine):
-                return inbox.record_if_idle(connection, inbound, raw, reply, now)
-
-        if fastsql.kept_write(engine, record):
-            return reply
+    if reply is not None and _stored_on_the_fast_path(engine, inbound, raw, reply, now):
+        return reply
     session = ctx.session
     with serialized_writes(engine):
         reply = _claim_and_route(ctx, raw)
     session.commit()
     return reply
+
+
+def _stored_on_the_fast_path(engine: Engine, inbound: Inbound, raw: str, reply: str, now: datetime) -> bool:
+    def record(connection: Connection) -> bool:
+        with serialized_writes(engine):
+            return inbox.record_if_idle(connection, inbound, raw, reply, now)
+
+    return fastsql.kept_write(engine, record)
 
 
 def _claim_and_route(ctx: ChatContext, raw: str) -> str | None:
