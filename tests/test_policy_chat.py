@@ -185,3 +185,20 @@ def test_cli_import_policy(app, session, tmp_path):
     assert [(d.source_name, d.version) for d in session.scalars(select(PolicyDocument).order_by(PolicyDocument.id))] \
         == [("方案.md", 1), ("方案.md", 2)]  # the malformed file added nothing
     assert len(session.scalars(select(Announcement)).all()) == 2
+
+
+def test_follow_up_is_read_against_the_last_question_for_ten_minutes(chat):
+    first = chat("机关要设宣传栏吗")
+    assert "出处：三、具体要求 › (一)进机关" in first and first.index("宣传栏") < first.index("出处")
+    assert "在连队设置宣传栏、宣传墙" in chat("那连队呢")  # the new place, the same topic
+    assert "在连队设置宣传栏" not in chat("那连队呢", openid="o_other")  # stored per user
+    chat("机关要设宣传栏吗")
+    chat.state["now"] = NOW + timedelta(minutes=11)
+    assert "在连队设置宣传栏" not in chat("那连队呢")  # the window has passed: a new question
+
+
+def test_restart_words_and_keywords_leave_the_follow_up(chat):
+    chat("社区要帮少数民族群众做什么")
+    assert "新的问题" in chat("换个问题")
+    chat("社区要帮少数民族群众做什么")
+    assert chat("进学校").startswith("(五)进学校")  # a menu keyword is no follow-up

@@ -17,7 +17,9 @@ from models.policy import PolicyClause, PolicyDocument, UnansweredQuestion
 from service.chat import menu
 from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
 from service.policy import texts as T
-from service.policy.search import SearchResult, compact, related_hits, search
+from service.policy.importer import PATH_SEP
+from service.policy.search import (Index, SearchResult, compact, current_index, match_faq, related_hits,
+                                   resolve_follow_up, search_index, analyse)
 
 MAX_QUESTION_CHARS = 300  # longer texts are pastes, not questions
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -79,12 +81,35 @@ def render_clause(session: Session, clause: PolicyClause, children: list[PolicyC
     return _fit_body(clause.label, clause.text, tail)
 
 
-def _render_answer(session: Session, clause: PolicyClause, related: list[PolicyClause]) -> str:
-    tail = _source(session, clause)
-    if related:  # the last two path steps, so two "1.扎实开展…" items of different sections stay apart
-        options = "\n".join(f"{i}. {' › '.join(c.path.split(' › ')[-2:])}" for i, c in enumerate(related, 1))
-        tail += "\n" + T.RELATED_HEADER + "\n" + options
-    return _fit_body(clause.label, clause.text, tail)
+def _short_path(path: str) -> str:
+    """The last two path steps, so two "1.扎实开展…" items of different sections stay apart."""
+    return PATH_SEP.join(path.split(PATH_SEP)[-2:])
+
+
+def render_result(index: Index, result: SearchResult) -> tuple[str, list[int]]:
+    """The reply to an answered question and the clause ids its numbers open (pure: the bench renders with it).
+
+    The answering sentence(s) come first, then 出处 and "回复 1 看全文" with up to two related clauses (2, 3); a
+    question about a whole section gets the section's summary, 出处 and its numbered items.
+    """
+    best = result.hits[0].entry
+    documents = {e.document_id for e in index.entries}
+    path = best.path if len(documents) <= 1 else f"《{best.title}》{best.path}"
+    lead = "".join(result.lead) or best.label
+    source = T.SOURCE.format(path=path)
+    if result.section:
+        position = next(i for i, e in enumerate(index.entries) if e.id == best.id)
+        items = [index.entries[i] for i in index.children.get(position, ())]
+        head = f"{best.label}：{lead}" if result.lead else best.label
+        listing = "\n".join(c.label if c.number.rstrip(".、．") == str(n) else f"{n}. {c.label}"
+                            for n, c in enumerate(items, 1))
+        return _fit_body(head, "", f"{source}\n{T.SECTION_ITEMS}\n{listing}"), [c.id for c in items]
+    related = [h.entry for h in related_hits(result)]
+    tail = f"{source}\n{T.FULL_TEXT}"
+    if related:
+        tail += "\n" + T.RELATED_HEADER + "\n" + "\n".join(
+            f"{n}. {_short_path(c.path)}" for n, c in enumerate(related, 2))
+    return _fit_body("", lead, tail), [best.id] + [c.id for c in related]
 
 
 def as_number(text: str) -> int | None:
@@ -103,6 +128,8 @@ class Composed:
     result: SearchResult | None = None
     clause_id: int | None = None
     related_ids: list[int] = field(default_factory=list)
+    items: list[int] = field(default_factory=list)  # the clause ids the reply's numbers open
+    asked: str = ""  # the question answered, a follow-up resolved against the previous one
 
 
 def bad_input_reply(text: str) -> str | None:
@@ -125,21 +152,33 @@ def bad_input_reply(text: str) -> str | None:
     return None
 
 
-def compose_answer(session: Session, text: str) -> Composed:
-    """The reply for a free-text question, without saving anything."""
+def compose_answer(session: Session, text: str, previous: str | None = None) -> Composed:
+    """The reply for a free-text question, without saving anything. `previous` is the question answered last
+    (within the follow-up window): a follow-up such as 那学校呢 is read against it."""
     bad = bad_input_reply(text)
     if bad is not None:
         return Composed(bad, "bad_input")
-    result = search(session, text)
-    if result.faq is not None:
-        return Composed(fit_utf8(f"{result.faq.answer}\n{T.FAQ_FOOTER}"), "faq", result)
-    if not result.answered or result.best is None:
+    faq = match_faq(session, text)
+    if faq is not None:
+        return Composed(fit_utf8(f"{faq.answer}\n{T.FAQ_FOOTER}"), "faq", SearchResult(text, [], 1.0, faq))
+    result, reply, items, asked = answer_from_index(current_index(session), text, previous)
+    if reply is None or result.best is None:
         return _not_found(text, result)
-    clause = session.get(PolicyClause, result.best.entry.id)
-    related = [c for c in (session.get(PolicyClause, h.entry.id) for h in related_hits(result)) if c is not None]
-    if clause is None:  # the index was built from rows this session cannot see: treat as not found
-        return Composed(T.NOT_FOUND.format(examples=T.examples_block()), "not_found", result)
-    return Composed(_render_answer(session, clause, related), "clause", result, clause.id, [c.id for c in related])
+    return Composed(reply, "clause", result, result.best.entry.id, items[1:] if not result.section else [],
+                    items=items, asked=asked)
+
+
+def answer_from_index(index: Index, text: str, previous: str | None = None
+                      ) -> tuple[SearchResult, str | None, list[int], str]:
+    """(search result, reply or None for 没有找到, the ids its numbers open, the question as resolved) for a
+    question that is not an FAQ; pure, so the benchmark grades exactly what residents get."""
+    asked = resolve_follow_up(index, text, previous) if previous else text
+    # a follow-up that names no new place (具体怎么做) wants more than the section's summary it may have had
+    result = search_index(index, asked, sections=asked == text or bool(analyse(index, text).places))
+    if not result.answered or result.best is None:
+        return result, None, [], asked
+    reply, items = render_result(index, result)
+    return result, reply, items, asked
 
 
 def _not_found(text: str, result: SearchResult) -> Composed:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from models.policy import PolicyClause, PolicyDocument
-from service.chat import conversation
+from service.chat import conversation, menu
 from service.chat.contract import ChatContext, Flow, Turn, handled, not_mine
 from service.chat.conversation import Draft
 from service.policy import texts as T
@@ -25,7 +25,8 @@ SECTION_NAMES = ("进机关", "进企业", "进社区", "进乡镇", "进学校"
 
 # ---- menu state ------------------------------------------------------------------------------------------------
 
-def _save(ctx: ChatContext, at: int | None, items: list[int], keep_other_flows: bool = False) -> None:
+def _save(ctx: ChatContext, at: int | None, items: list[int], keep_other_flows: bool = False,
+          asked: str | None = None) -> None:
     """Store the menu position. With keep_other_flows nothing is stored while another flow (a half-filled report)
     is the user's active conversation, so a passing answer does not take the next message away from it."""
     if keep_other_flows:
@@ -35,13 +36,17 @@ def _save(ctx: ChatContext, at: int | None, items: list[int], keep_other_flows: 
     draft = conversation.load(ctx.session, ctx.openid, ctx.now, for_update=True, include_expired=True, flow=T.FLOW)
     if draft is None:
         draft = Draft(ctx.openid, T.FLOW)
-    draft.flow, (draft.step, draft.data) = T.FLOW, _menu_state(at, items)
+    draft.flow, (draft.step, draft.data) = T.FLOW, _menu_state(at, items, asked)
     conversation.save(ctx.session, draft, ctx.now, MENU_TTL)
 
 
-def _menu_state(at: int | None, items: list) -> tuple[str, dict]:
-    """The menu's draft: the clause on screen (None = the top level) and the clause ids its numbers open."""
-    return "menu", {"at": at, "items": [c if isinstance(c, int) else c.id for c in items]}
+def _menu_state(at: int | None, items: list, asked: str | None = None) -> tuple[str, dict]:
+    """The menu's draft: the clause on screen (None = the top level), the clause ids its numbers open and, after
+    an answer, the question it answered (`asked`), against which a follow-up is read until the draft expires."""
+    data: dict = {"at": at, "items": [c if isinstance(c, int) else c.id for c in items]}
+    if asked:
+        data["asked"] = asked
+    return "menu", data
 
 
 def _show(ctx: ChatContext, clause: PolicyClause) -> str:
@@ -98,8 +103,10 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
             return handled(T.BAD_NUMBER.format(number=number, count=len(items)))
         clause = current_clause(ctx.session, items[number - 1])
         return _clause_turn(ctx, clause) if clause is not None else handled(T.CLAUSE_GONE, end=True)
+    if text in T.RESTART_WORDS:
+        return handled(T.ASK_AGAIN.format(examples=T.examples_block()), end=True)
     if text not in T.BACK_WORDS:
-        return not_mine(end=True)
+        return _follow_up(ctx, draft)
     if at is None:
         return handled(T.MENU_EXITED, end=True)
     clause = current_clause(ctx.session, at)
@@ -107,6 +114,19 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
         return handled(T.CLAUSE_GONE, end=True)
     parent = current_clause(ctx.session, clause.parent_id) if clause.parent_id is not None else None
     return _clause_turn(ctx, parent) if parent is not None else _top_turn(ctx)
+
+
+def _follow_up(ctx: ChatContext, draft: Draft) -> Turn:
+    """A question read against the one answered last (那学校呢, 一年几次); anything else closes the menu and is
+    routed as usual (a self-contained question is answered afresh by `answer`)."""
+    previous = draft.data.get("asked")
+    text = ctx.inbound.text
+    if not previous or text in SECTION_NAMES or text == T.MENU_KEYWORD or menu.options_named_in(text) and len(text) <= 6:
+        return not_mine(end=True)
+    composed = compose_answer(ctx.session, text, previous)
+    if composed.kind != "clause" or composed.asked == text:
+        return not_mine(end=True)
+    return handled(composed.reply, save=_menu_state(composed.clause_id, composed.items, composed.asked))
 
 
 POLICY_FLOW = Flow(T.FLOW, handle_flow, MENU_TTL)
@@ -117,7 +137,7 @@ def answer(ctx: ChatContext) -> str:
     text = ctx.inbound.text
     composed = compose_answer(ctx.session, text)
     if composed.kind == "clause":
-        _save(ctx, composed.clause_id, composed.related_ids, keep_other_flows=True)
+        _save(ctx, composed.clause_id, composed.items, keep_other_flows=True, asked=composed.asked)
     elif composed.kind == "not_found":
         record_unanswered(ctx.session, text, ctx.now)
     return composed.reply

@@ -31,11 +31,9 @@ K1 = 1.2
 B = 0.75
 HEADING_WEIGHT = 2  # heading words count this many times
 CONTEXT_WEIGHT = 1  # ancestors' headings (进学校 for every 进学校 item) count once
-CONFIDENCE_THRESHOLD = 0.34
-MASS_FULL = 10.0  # matched idf mass that alone means "certainly on topic" (long questions with many other words)
 DOMAIN_IDF_FLOOR = 3.5  # a policy term typed by the user (七进, 民族团结…) is evidence even where it is common
-RELATED_MIN_RATIO = 0.35  # a related clause must score at least this share of the best
 FAQ_THRESHOLD = 0.6
+RELATED_MIN_RATIO = 0.35  # a related clause must score at least this share of the best
 MAX_QUERY_CHARS = 200  # longer pastes are cut before searching
 
 log = logging.getLogger(__name__)
@@ -48,13 +46,23 @@ class Lexicon:
     synonyms: dict[str, tuple[str, ...]]
     domain_words: tuple[str, ...]
     stopwords: frozenset[str]
+    fillers: frozenset[str] = frozenset()  # colloquial and question words that carry no topic (俺, 咋整, 算不算)
+    generic: frozenset[str] = frozenset()  # policy words that name no particular topic (创建, 活动, 要求)
+    out_of_scope: tuple[str, ...] = ()  # topics of other public services (医保, 门票, 几点)
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # colloquial word → the policy's words
 
 
 @lru_cache(maxsize=1)
 def lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return Lexicon({k: tuple(v) for k, v in data["synonyms"].items()}, tuple(data["domain_words"]),
-                   frozenset(data["stopwords"]))
+    synonyms = {k: tuple(v) for k, v in data["synonyms"].items()}
+    variants: dict[str, list[str]] = defaultdict(list)
+    for canonical, words in synonyms.items():
+        for word in words:
+            variants[word].append(canonical)
+    return Lexicon(synonyms, tuple(data["domain_words"]), frozenset(data["stopwords"]),
+                   frozenset(data.get("fillers", ())), frozenset(data.get("generic", ())),
+                   tuple(data.get("out_of_scope", ())), {k: tuple(v) for k, v in variants.items()})
 
 
 def normalize(text: str) -> str:
@@ -69,11 +77,21 @@ def compact(text: str) -> str:
 
 
 def expand_synonyms(text: str, lex: Lexicon | None = None) -> str:
-    """Append the policy's word for every colloquial word found (部队 → 连队)."""
+    """Append the policy's word for every colloquial word found (部队 → 连队); the longest colloquial phrase wins
+    where two overlap (不肯租房子 is 不肯租 → 拒租, not 租房子 → 住房租赁)."""
     lex = lex or lexicon()
-    extra = [canonical for canonical, variants in lex.synonyms.items()
-             if canonical not in text and any(v in text for v in variants)]
+    rest, extra = text, []
+    for variant in sorted(lex.variants, key=len, reverse=True):
+        if variant in rest:
+            rest = rest.replace(variant, " ")
+            extra.extend(c for c in lex.variants[variant] if c not in text and c not in extra)
     return text + (" " + " ".join(extra) if extra else "")
+
+
+@lru_cache(maxsize=1)
+def _lexicon_words() -> frozenset[str]:
+    lex = lexicon()
+    return frozenset(lex.domain_words) | frozenset(lex.synonyms) | frozenset(lex.variants)
 
 
 @lru_cache(maxsize=1)
@@ -82,7 +100,7 @@ def _homophones() -> dict[tuple[str, ...], tuple[str, ...]]:
     from pypinyin import lazy_pinyin
 
     lex = lexicon()
-    words = set(lex.domain_words) | set(lex.synonyms) | {v for vs in lex.synonyms.values() for v in vs}
+    words = _lexicon_words()
     table: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for word in words:
         if len(word) >= 2 and all(_CJK.match(ch) for ch in word):
@@ -90,24 +108,40 @@ def _homophones() -> dict[tuple[str, ...], tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in table.items()}
 
 
-def correct_homophones(text: str) -> str:
-    """Append the lexicon word for each homophone typo: a window that sounds like a lexicon word, shares all but
-    one of its characters (two for longer words) and is not itself that word."""
+def homophone_fixes(text: str) -> list[tuple[str, str]]:
+    """(typo, lexicon word) for each homophone slip of pinyin input or speech recognition: a window that sounds
+    like a lexicon word, shares all but one of its characters (two for longer words) and is not itself that word.
+    Longer words first, so 宗教活动厂所 is fixed whole."""
     from pypinyin import lazy_pinyin
 
     table = _homophones()
-    found: list[str] = []
+    known = _lexicon_words()
+    found: list[tuple[str, str]] = []
     for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
         sounds = lazy_pinyin(run)
         if len(sounds) != len(run):
             continue
-        for size in range(2, min(len(run), 7) + 1):
+        for size in range(min(len(run), 7), 1, -1):
             for start in range(len(run) - size + 1):
                 window = run[start:start + size]
                 for word in table.get(tuple(sounds[start:start + size]), ()):
                     differing = sum(a != b for a, b in zip(window, word))
-                    if 0 < differing <= max(1, size // 3) and word not in text and word not in found:
-                        found.append(word)
+                    if 0 < differing <= max(1, size // 3) and word not in text and window not in known and \
+                            not any(window in typo for typo, _ in found):
+                        found.append((window, word))
+    return found
+
+
+def fix_homophones(text: str) -> str:
+    """`text` with its homophone slips replaced by the lexicon words (进社曲 → 进社区)."""
+    for typo, word in homophone_fixes(text):
+        text = text.replace(typo, word)
+    return text
+
+
+def correct_homophones(text: str) -> str:
+    """`text` followed by the lexicon word of each homophone slip in it."""
+    found = [word for _typo, word in homophone_fixes(text)]
     return text + (" " + " ".join(found) if found else "")
 
 
@@ -127,6 +161,9 @@ def _jieba():
             tokenizer.add_word(word, freq=200000)
         for canonical in lexicon().synonyms:
             tokenizer.add_word(canonical, freq=50000)
+        for word in [*lexicon().variants, *lexicon().fillers, *lexicon().out_of_scope]:
+            if len(word) > 1:
+                tokenizer.add_word(word, freq=30000)
     return tokenizer
 
 
@@ -185,74 +222,110 @@ class ClauseEntry:
         return f"{self.number}{self.heading}"
 
 
+SENTENCE_END = re.compile(r"(?<=[。；;！!？?])")
+SENTENCE_B = 0.5  # length normalisation of a sentence's score (a long sentence matches more by chance)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a clause, in the form answers are ranked and quoted at."""
+
+    text: str  # as written
+    plain: str  # normalised, for substring tests (coverage)
+    terms: frozenset[str]
+    length: int
+
+
+def split_sentences(text: str) -> list[str]:
+    """The clause's sentences (。；！？ end one; a paragraph break too), without empty pieces."""
+    out = []
+    for paragraph in (text or "").splitlines():
+        out.extend(p.strip() for p in SENTENCE_END.split(paragraph) if p.strip())
+    return out
+
+
 @dataclass
 class Index:
     entries: list[ClauseEntry]
     mode: str
-    postings: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # term → (entry, saturated tf)
     lengths: list[int] = field(default_factory=list)
     idf: dict[str, float] = field(default_factory=dict)
     avg_len: float = 1.0
     max_idf: float = 1.0
+    sentences: list[tuple[Sentence, ...]] = field(default_factory=list)  # per entry
+    context: list[str] = field(default_factory=list)  # per entry: its heading and its ancestors', normalised
+    context_terms: list[frozenset[str]] = field(default_factory=list)
+    children: dict[int, list[int]] = field(default_factory=dict)  # entry position → its children's positions
+    avg_sentence: float = 1.0
+    text: str = ""  # every clause, normalised: which words the policy uses at all
 
     @classmethod
     def build(cls, entries: Sequence[ClauseEntry], mode: str = MODE) -> "Index":
         index = cls(list(entries), mode)
-        by_id = {e.id: e for e in entries}
-        children: dict[int, list[ClauseEntry]] = defaultdict(list)
-        for e in entries:
-            if e.parent_id is not None:
-                children[e.parent_id].append(e)
+        position = {e.id: i for i, e in enumerate(entries)}
+        children: dict[int, list[int]] = defaultdict(list)
+        for i, e in enumerate(entries):
+            if e.parent_id is not None and e.parent_id in position:
+                children[position[e.parent_id]].append(i)
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        texts = []
         for i, e in enumerate(entries):
             ancestors = []
-            parent = by_id.get(e.parent_id) if e.parent_id is not None else None
+            parent = position.get(e.parent_id) if e.parent_id is not None else None
             while parent is not None:
-                ancestors.append(parent.heading)
-                parent = by_id.get(parent.parent_id) if parent.parent_id is not None else None
-            child_headings = " ".join(c.heading for c in children.get(e.id, ()))
+                ancestors.append(entries[parent].heading)
+                up = entries[parent].parent_id
+                parent = position.get(up) if up is not None else None
+            child_headings = " ".join(entries[c].heading for c in children.get(i, ()))
+            heading_tokens = tokenize(normalize(e.heading), mode)
+            context_tokens = tokenize(normalize(" ".join(ancestors)), mode)
             counts: Counter[str] = Counter()
             for _ in range(HEADING_WEIGHT):
-                counts.update(tokenize(normalize(e.heading), mode))
+                counts.update(heading_tokens)
             for _ in range(CONTEXT_WEIGHT):
-                counts.update(tokenize(normalize(" ".join(ancestors)), mode))
+                counts.update(context_tokens)
             counts.update(tokenize(normalize(e.text + " " + child_headings), mode))
             for term, tf in counts.items():
                 postings[term].append((i, tf))
             index.lengths.append(sum(counts.values()))
+            sentences = []
+            for raw in split_sentences(e.text):
+                plain = normalize(raw)
+                terms = tokenize(plain, mode)
+                sentences.append(Sentence(raw, plain, frozenset(terms), max(len(terms), 1)))
+            index.sentences.append(tuple(sentences))
+            index.context.append(normalize(" ".join([e.heading, *ancestors])))
+            index.context_terms.append(frozenset(heading_tokens) | frozenset(context_tokens))
+            texts.append(normalize(e.heading + " " + e.text))
         n = max(len(entries), 1)
-        index.postings = dict(postings)
+        index.avg_len = (sum(index.lengths) / n) or 1.0
+        index.postings = {
+            t: [(i, tf * (K1 + 1) / (tf + K1 * (1 - B + B * index.lengths[i] / index.avg_len))) for i, tf in p]
+            for t, p in postings.items()}
         index.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
         index.max_idf = math.log(1 + (n + 0.5) / 0.5)
-        index.avg_len = (sum(index.lengths) / n) or 1.0
+        all_sentences = [s.length for ss in index.sentences for s in ss]
+        index.avg_sentence = (sum(all_sentences) / len(all_sentences)) if all_sentences else 1.0
+        index.children = dict(children)
+        index.text = "\n".join(texts)
         return index
 
-    def rank(self, query_tokens: Iterable[str], floors: dict[str, float] | None = None
-             ) -> tuple[list[tuple[int, float]], dict[int, float], float]:
-        """[(entry index, score)] best first, {entry index: idf mass matched}, and the query's total idf mass.
-
-        `floors` raises the confidence weight (not the ranking weight) of some terms, see `search_index`.
-        """
-        floors = floors or {}
-        terms = set(query_tokens)
-        # In "both" mode confidence is measured on the words alone: bigrams across word boundaries are noise there.
-        counted = {t for t in terms if not t.startswith("#")} if self.mode == "both" else terms
+    def rank(self, query_tokens: Iterable[str]) -> list[tuple[int, float]]:
+        """[(entry position, BM25 score)] best first."""
         scores: dict[int, float] = defaultdict(float)
-        matched: dict[int, float] = defaultdict(float)
-        total = 0.0
-        for term in terms:
+        for term in set(query_tokens):
             idf = self.idf.get(term)
             if idf is None:
-                total += self.max_idf if term in counted else 0.0
                 continue
-            weight = max(idf, floors.get(term, 0.0)) if term in counted else 0.0
-            total += weight
-            for i, tf in self.postings[term]:
-                norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * self.lengths[i] / self.avg_len))
-                scores[i] += idf * norm
-                matched[i] += weight
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return ranked, matched, total
+            for i, weight in self.postings[term]:
+                scores[i] += idf * weight
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def sentence_score(self, terms: set[str], sentence: Sentence) -> float:
+        """BM25 of the query's terms in one sentence (each term counted once)."""
+        norm = (K1 + 1) / (1 + K1 * (1 - SENTENCE_B + SENTENCE_B * sentence.length / self.avg_sentence))
+        return sum(self.idf.get(t, 0.0) for t in terms & sentence.terms) * norm
 
 
 _cache: dict[tuple, Index] = {}
@@ -294,6 +367,165 @@ def current_index(session: Session) -> Index:
     return index
 
 
+# ---- understanding a question ----------------------------------------------------------------------------------
+
+# What a question asks about, and the sentences that answer that kind of question (issue: number / who / rule).
+ASPECTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "number": (re.compile(r"几次|几个|几回|几项|多少|多久|多长时间|几年|每年|一年几|频次|次数|至少"),
+               re.compile(r"\d|[一两二三四五六七八九十]次|[一两二三四五六七八九十]个|每年|至少|不少于|定期")),
+    "who": (re.compile(r"谁|哪个部门|哪个单位|哪些部门|牵头|负责"),
+            re.compile(r"领导小组|党委|党组|办公室|专人|部门|单位|区委|市委|小组|组织")),
+    "what": (re.compile(r"是什么|是啥|啥叫|什么叫|什么是|指的是|指什么|指啥|是哪|怎么回事|咋回事|啥意思|什么意思|干啥的"),
+             re.compile(r"简称|就是|是指|是[^，。；]{2,24}的(?:主|重要|有效)")),
+    "allowed": (re.compile(r"能不能|能否|可不可以|可以吗|让不让|行不行|允许|合法|违法|准不准|能.{0,8}吗|管不管|随便"),
+                re.compile(r"严禁|不得|禁止|防止|反对|打击|必须|依法|坚持")),
+}
+ASPECT_BONUS = 0.35  # a sentence of the asked kind scores this much more (share of its score)
+FOLLOW_UP_MAX_CHARS = 16
+SHORT_FOLLOW_UP = 6  # a message this short without a place of its own continues the last question
+GENERIC_WEIGHT = 1.0  # policy words that fit every clause (七进, 创建) weigh at most this in coverage
+_FOLLOW_START = re.compile(r"^(那么?|还有|另外|然后|再问|那要是|如果是)")
+_FOLLOW_END = re.compile(r"(呢|咧|嘞)$")
+_PRONOUN = re.compile(r"这个|那个|这些|那些|它|其中|这项|这条|上面|刚才")
+CANDIDATES = 8  # clauses whose sentences are ranked
+CLAUSE_SHARE = 0.35  # how much the clause's own score (heading, path, other sentences) adds to a sentence's
+CONTEXT_SHARE = 0.5  # a query term found in the clause's heading or path counts this much of a sentence match
+PLACE_BOOST = 1.5  # clauses under a section the question names (进社区 for 小区, 居委会…)
+LEAD_CHARS = 120  # the answering sentences are kept to about this many characters
+COVERAGE_MIN = 0.5  # the answering sentence must cover this share of the question's meaning
+SINGLE_CHAR_WEIGHT = 0.5  # a one-character word says little about the topic
+UNKNOWN_WEIGHT = 2.5  # a word the policy never uses (about the median idf of the words it does use)
+CLAUSE_CREDIT = 0.7  # a word found elsewhere in the answering clause counts this much
+
+
+_MODAL = "要能会该得可就都也还把被让给在是有去来"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A meaning-bearing word of the question and the words of the policy that may stand for it."""
+
+    word: str
+    alternatives: tuple[str, ...]
+    weight: float
+    kind: str  # "topic" | "place" | "generic" | "scope" (another public service's topic)
+
+
+@dataclass
+class Question:
+    text: str  # as asked (after a follow-up is resolved)
+    plain: str  # normalised, homophones fixed
+    tokens: list[str]
+    units: list[Unit]
+    aspect: str | None
+    places: list[int]  # positions of the sections it names
+    place_words: list[str]  # the words that named them, as typed
+
+    @property
+    def topic(self) -> list[Unit]:
+        return [u for u in self.units if u.kind in ("topic", "scope") and len(u.word) > 1]
+
+    @property
+    def out_of_scope(self) -> list[str]:
+        return [u.word for u in self.units if u.kind == "scope"]
+
+
+@lru_cache(maxsize=4096)
+def _cut(text: str) -> tuple[str, ...]:
+    return tuple(w for w in _jieba().lcut(text) if _KEEP.fullmatch(w))
+
+
+@lru_cache(maxsize=1)
+def _variants_longest_first() -> tuple[str, ...]:
+    return tuple(sorted((v for v in lexicon().variants if len(v) > 1), key=len, reverse=True))
+
+
+def _pieces(plain: str) -> list[str]:
+    """The question's words: colloquial phrases of the lexicon whole (不肯租, 外地来的), the rest cut by jieba."""
+    found: list[str] = []
+    rest = plain
+    for variant in _variants_longest_first():
+        if variant in rest:
+            found.append(variant)
+            rest = rest.replace(variant, " ")
+    return found + [w for part in rest.split() for w in _cut(part)]
+
+
+def _section_names(index: Index) -> list[tuple[str, int]]:
+    """(name, position) of every clause with items: its heading without the leading 进 (进社区 → 社区)."""
+    names = getattr(index, "_section_names", None)
+    if names is None:
+        names = []
+        for i in index.children:
+            heading = normalize(index.entries[i].heading)
+            if heading:
+                names.append((heading, i))
+                if heading.startswith("进") and len(heading) > 2:
+                    names.append((heading[1:], i))
+        names.sort(key=lambda item: -len(item[0]))
+        index._section_names = names  # type: ignore[attr-defined]
+    return names
+
+
+def _scope_words(index: Index) -> tuple[str, ...]:
+    """The out-of-scope topics this policy really does not use (a policy that speaks of 社保 may be asked about it)."""
+    words = getattr(index, "_scope_words", None)
+    if words is None:
+        words = tuple(w for w in lexicon().out_of_scope if w not in index.text)
+        index._scope_words = words  # type: ignore[attr-defined]
+    return words
+
+
+def analyse(index: Index, text: str) -> Question:
+    """Cut the question into meaning-bearing units, find the sections it names and the kind of answer it wants."""
+    lex = lexicon()
+    plain = fix_homophones(normalize(text)[:MAX_QUERY_CHARS])
+    tokens = tokenize(expand_synonyms(plain), index.mode)
+    scope = _scope_words(index)
+    units: list[Unit] = []
+    seen: set[str] = set()
+    for word in _pieces(plain):
+        if len(word) > 1 and word[0] in _MODAL and word not in index.text and word[1:] not in lex.fillers:
+            word = word[1:]  # 要建, 能办: jieba keeps a modal verb on the word it governs
+        if word in seen or word in lex.stopwords or word in lex.fillers or word.isdigit():
+            continue
+        seen.add(word)
+        alternatives = (word, *lex.variants.get(word, ()))
+        if any(s in word for s in scope):
+            kind = "scope"
+        elif word in lex.generic:
+            kind = "generic"
+        else:
+            kind = "topic"
+        known = [index.idf[a] for a in alternatives if a in index.idf]
+        if known:
+            weight = max(known)
+        else:  # a word the policy never uses: evidence of another topic, but everyday words are many
+            weight = UNKNOWN_WEIGHT if not any(a in index.text for a in alternatives) else index.max_idf / 2
+        if word in lex.domain_words or any(a in lex.domain_words for a in alternatives):
+            weight = max(weight, DOMAIN_IDF_FLOOR)
+        if len(word) == 1:
+            weight = min(weight, SINGLE_CHAR_WEIGHT)
+        if kind == "generic":
+            weight = min(weight, GENERIC_WEIGHT)
+        units.append(Unit(word, alternatives, weight, kind))
+    places: list[int] = []
+    place_words: list[str] = []
+    expanded = expand_synonyms(plain)
+    for name, position in _section_names(index):
+        if name in expanded and position not in places:
+            places.append(position)
+            typed = [u.word for u in units if name in u.alternatives or name in u.word or u.word in name]
+            place_words.extend(w for w in typed if w not in place_words)
+    units = [Unit(u.word, u.alternatives, u.weight, "place") if u.word in place_words and u.kind != "scope" else u
+             for u in units]
+    for word in scope:  # 放几天假, 社保卡补办: an out-of-scope topic across jieba's cuts
+        if word in plain and not any(word in u.word or u.word in word and u.kind == "scope" for u in units):
+            units.append(Unit(word, (word,), UNKNOWN_WEIGHT, "scope"))
+    aspect = next((name for name, (asks, _) in ASPECTS.items() if asks.search(plain)), None)
+    return Question(text, plain, tokens, units, aspect, places, place_words)
+
+
 # ---- search ----------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -309,10 +541,16 @@ class SearchResult:
     hits: list[Hit]
     confidence: float
     faq: FaqEntry | None = None
+    lead: list[str] = field(default_factory=list)  # the answering sentences, in document order
+    section: bool = False  # the question asks about a whole section: answer with its summary and items
+    decided: bool = False  # the calibrated decision: this clause answers the question
+    reasons: list[str] = field(default_factory=list)  # why, in Chinese, for the console
+    question: Question | None = None
+    evidence: tuple[str, str] = ("", "")  # the answer's sentences with heading and path, and its clause's text
 
     @property
     def answered(self) -> bool:
-        return self.faq is not None or (bool(self.hits) and self.confidence >= CONFIDENCE_THRESHOLD)
+        return self.faq is not None or (bool(self.hits) and self.decided)
 
     @property
     def best(self) -> Hit | None:
@@ -320,28 +558,181 @@ class SearchResult:
 
 
 def query_tokens(text: str, mode: str = MODE) -> list[str]:
-    """Normalise, cut, fix homophone typos, add the policy's words for colloquial ones, tokenise."""
-    return tokenize(expand_synonyms(correct_homophones(normalize(text)[:MAX_QUERY_CHARS])), mode)
+    """Normalise, cut, fix homophone slips, add the policy's words for colloquial ones, tokenise."""
+    return tokenize(expand_synonyms(fix_homophones(normalize(text)[:MAX_QUERY_CHARS])), mode)
 
 
-def search_index(index: Index, text: str, limit: int = 3) -> SearchResult:
-    """Rank the index's clauses for `text` and say how sure we are, in [0, 1].
+def _covered(word: str, plain: str) -> float:
+    """How much of `word` a text holds: 1 for the word itself, else the share of its character pairs."""
+    if word in plain:
+        return 1.0
+    if len(word) < 3:
+        return 0.0
+    pairs = [word[i:i + 2] for i in range(len(word) - 1)]
+    share = sum(p in plain for p in pairs) / len(pairs)
+    return share if share >= 0.5 else 0.0
 
-    Confidence is the larger of the share of the question's idf mass the clause covers and that mass over
-    MASS_FULL, so a long question full of everyday words still counts when it names enough policy words. Policy
-    terms the user typed weigh at least DOMAIN_IDF_FLOOR; synonym expansions do not get that floor, so 物业费 (→ 社区)
-    stays off topic.
+
+def coverage(question: Question, plain: str, clause: str = "") -> float:
+    """The weighted share of the question's meaning-bearing words that `plain` (the answering sentences with
+    their clause's heading and path) holds, a colloquial word counting when the policy's word for it is there;
+    a word found only elsewhere in the clause counts CLAUSE_CREDIT."""
+    total = sum(u.weight for u in question.units)
+    if not total:
+        return 0.0
+    held = 0.0
+    for u in question.units:
+        here = max(_covered(a, plain) for a in u.alternatives)
+        if here < 1 and clause:
+            here = max(here, CLAUSE_CREDIT * max(_covered(a, clause) for a in u.alternatives))
+        held += u.weight * here
+    return held / total
+
+
+def _trim(sentence: str, terms: set[str], mode: str) -> str:
+    """A sentence longer than LEAD_CHARS cut to its comma-separated parts around the best-matching one."""
+    if len(sentence) <= LEAD_CHARS + 30:
+        return sentence
+    parts = re.split(r"(?<=[，,：:])", sentence)
+    scores = [len(terms & set(tokenize(normalize(p), mode))) for p in parts]
+    best = max(range(len(parts)), key=lambda i: (scores[i], -i))
+    lo = hi = best
+    while True:
+        grown = False
+        for cand in (hi + 1, lo - 1):
+            if 0 <= cand < len(parts) and sum(len(p) for p in parts[min(lo, cand):max(hi, cand) + 1]) <= LEAD_CHARS:
+                lo, hi, grown = min(lo, cand), max(hi, cand), True
+                break
+        if not grown:
+            break
+    text = "".join(parts[lo:hi + 1]).rstrip("，,：:")
+    return ("…" if lo > 0 else "") + text + ("…" if hi < len(parts) - 1 else "")
+
+
+def search_index(index: Index, text: str, limit: int = 3, sections: bool = True) -> SearchResult:
+    """Rank sentences inside the best clauses and decide whether the best one answers `text`.
+
+    Clauses are ranked by BM25 (heading and path included); their sentences are scored by their own BM25 plus
+    CLAUSE_SHARE of the clause's, more for the kind of sentence the question asks for (a number, who, a rule) and
+    for clauses under a section the question names. The decision is explainable: the best sentence (with its
+    heading and path) must cover COVERAGE_MIN of the question's meaning-bearing words, and the question must not
+    be about another public service (out-of-scope topics the policy never mentions).
     """
-    tokens = query_tokens(text, index.mode)
-    typed = normalize(text)[:MAX_QUERY_CHARS]
-    floors = {w: DOMAIN_IDF_FLOOR for w in lexicon().domain_words if w in typed}
-    ranked, matched, total = index.rank(tokens, floors)
-    hits = []
-    for i, score in ranked[:limit]:
-        coverage = matched[i] / total if total else 0.0
-        hits.append(Hit(index.entries[i], score, min(1.0, max(coverage, matched[i] / MASS_FULL))))
-    confidence = hits[0].confidence if hits else 0.0
-    return SearchResult(text, hits, confidence)
+    question = analyse(index, text)
+    terms = set(question.tokens)
+    ranked = index.rank(question.tokens)
+    inside = _section_members(index, question.places) if question.places else set()
+    if inside:
+        ranked = sorted(((i, s * PLACE_BOOST if i in inside else s) for i, s in ranked), key=lambda kv: (-kv[1], kv[0]))
+    if not ranked:
+        return SearchResult(text, [], 0.0, reasons=["问题里没有政策用语"], question=question)
+    top = ranked[0][1] or 1.0
+    aspect = ASPECTS[question.aspect][1] if question.aspect else None
+    scored: list[tuple[float, int, int]] = []  # (score, clause position, sentence number)
+    candidates = ranked if sections else [(i, s) for i, s in ranked if i not in index.children]
+    for i, clause_score in candidates[:CANDIDATES]:
+        context_hits = terms & index.context_terms[i]
+        for n, sentence in enumerate(index.sentences[i]):
+            score = index.sentence_score(terms, sentence)
+            score += CONTEXT_SHARE * sum(index.idf.get(t, 0.0) for t in context_hits - sentence.terms)
+            if i not in index.children:  # a section's score holds its items' headings: not this sentence's merit
+                score += CLAUSE_SHARE * clause_score
+            if aspect is not None and aspect.search(sentence.text):
+                score *= 1 + ASPECT_BONUS
+            if i in inside:
+                score *= PLACE_BOOST
+            scored.append((score, i, n))
+    scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+    section = _section_asked(index, question) if sections else None
+    if section is not None:
+        best_pos, lead = section, _summary(index, section)
+    elif scored:
+        best_score, best_pos, best_n = scored[0]
+        picked = [best_n]
+        for score, i, n in scored[1:4]:
+            if i == best_pos and score >= 0.7 * best_score and abs(n - best_n) == 1:
+                picked.append(n)
+                break
+        lead = [_trim(index.sentences[best_pos][n].text, terms, index.mode) for n in sorted(picked)]
+        if sum(len(s) for s in lead) > LEAD_CHARS + 30:
+            lead = [_trim(index.sentences[best_pos][best_n].text, terms, index.mode)]
+    else:
+        best_pos, lead = ranked[0][0], _summary(index, ranked[0][0])
+    plain = normalize(" ".join(lead)) + " " + index.context[best_pos]
+    evidence = (plain, normalize(index.entries[best_pos].text))
+    cover = coverage(question, *evidence)
+    order = [best_pos] + [i for i, _ in ranked if i != best_pos]
+    scores = dict(ranked)
+    hits = [Hit(index.entries[i], scores.get(i, 0.0), cover if i == best_pos else 0.0) for i in order[:limit]]
+    scope = question.out_of_scope
+    reasons = [f"最佳句子覆盖问题要点 {cover:.0%}"]
+    if scope:
+        reasons.append("问的是" + "、".join(scope) + "，不在本政策范围内")
+    if not question.units:
+        reasons.append("问题里没有具体内容")
+    decided = bool(question.units) and not scope and cover >= COVERAGE_MIN
+    if len(ranked) > 1:
+        reasons.append(f"与第二名的分差 {(ranked[0][1] - ranked[1][1]) / top:.0%}")
+    return SearchResult(text, hits, cover, lead=lead, section=section is not None, decided=decided,
+                        reasons=reasons, question=question, evidence=evidence)
+
+
+def _section_members(index: Index, sections: list[int]) -> set[int]:
+    members, stack = set(), list(sections)
+    while stack:
+        i = stack.pop()
+        members.add(i)
+        stack.extend(index.children.get(i, ()))
+    return members
+
+
+def _section_asked(index: Index, question: Question) -> int | None:
+    """The section a question asks about as a whole (进社区要做什么): it names exactly one section and nothing
+    more particular than policy words that fit every section, and does not ask for a number, a body or a rule."""
+    if len(question.places) != 1 or question.topic or question.aspect in ("number", "who"):
+        return None
+    return question.places[0]
+
+
+def _summary(index: Index, position: int) -> list[str]:
+    """A section's opening sentence(s), within about LEAD_CHARS."""
+    out: list[str] = []
+    for sentence in index.sentences[position]:
+        if out and sum(len(s) for s in out) + len(sentence.text) > LEAD_CHARS:
+            break
+        out.append(sentence.text)
+    return [_trim(s, set(), index.mode) for s in out]
+
+
+def resolve_follow_up(index: Index, text: str, previous: str | None) -> str:
+    """The question `text` means after `previous` (the last question answered, within the follow-up window).
+
+    A short message naming only a new place (那学校呢), only an aspect (具体怎么做, 一年几次, 谁负责) or a pronoun
+    takes the previous question's topic: the new place replaces the old one, an aspect is added. A message with a
+    topic of its own stands alone unless, shaped as a follow-up (那…呢, 这个…), it is not answered alone.
+    """
+    if not previous or len(normalize(text)) > FOLLOW_UP_MAX_CHARS:
+        return text
+    question = analyse(index, text)
+    shaped = bool(_FOLLOW_START.search(question.plain) or _FOLLOW_END.search(question.plain)
+                  or _PRONOUN.search(question.plain))
+    if question.topic:
+        if question.places or (len(question.plain) > SHORT_FOLLOW_UP and not shaped):
+            return text
+        if len(question.plain) > SHORT_FOLLOW_UP and search_index(index, text).decided:
+            return text
+        combined = f"{previous} {text}"
+        result = search_index(index, combined)
+        # the answer must hold the follow-up's own words too (周末去哪里玩 is no follow-up of 党史军史)
+        own = coverage(question, *result.evidence) if result.evidence else 0.0
+        return combined if result.decided and own >= COVERAGE_MIN else text
+    if question.places:
+        before = analyse(index, previous)
+        merged = previous
+        for word in before.place_words:
+            merged = merged.replace(word, question.place_words[0] if question.place_words else "")
+        return f"{merged} {text}" if merged != previous else f"{previous} {text}"
+    return f"{previous} {text}"  # no topic of its own: an aspect (一年几次), a pronoun, or 具体怎么帮
 
 
 def _faq_grams(text: str) -> set[str]:

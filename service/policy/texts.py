@@ -3,6 +3,7 @@
 FLOW = "policy"
 MENU_KEYWORD = "政策"
 BACK_WORDS = ("返回", "上一级", "返回上一级", "后退")
+RESTART_WORDS = ("换个问题", "换一个问题", "换个话题", "重新问", "问别的", "新问题")
 
 MENU_HEADER = "《{title}》目录"
 MENU_FOOTER = "回复数字查看，回复“返回”上一级；也可以直接打字提问。"
@@ -10,6 +11,8 @@ LEAF_FOOTER = "回复“返回”上一级，回复“政策”回到目录。"
 CHILDREN_HEADER = "下设条目："
 SOURCE = "出处：{path}"
 RELATED_HEADER = "相关条款（回复数字查看）："
+FULL_TEXT = "回复 1 看全文"
+SECTION_ITEMS = "下设条目（回复数字查看）："
 FAQ_FOOTER = "（常见问题解答）回复“政策”可按目录查看原文。"
 MENU_EXITED = "已退出政策目录。回复“政策”可重新打开，也可以直接打字提问。"
 
@@ -28,6 +31,7 @@ BAD_NUMBER = "没有第{number}项，请回复 1–{count} 之间的数字，或
 NO_CHOICES = "这一条没有下级条目了。回复“返回”上一级，回复“政策”回到目录。"
 CLAUSE_GONE = "政策内容刚刚更新过，请回复“政策”重新打开目录。"
 SECTION_MISSING = "政策库里暂时没有“{name}”这一项。回复“政策”查看目录。"
+ASK_AGAIN = "好的，请直接输入新的问题。比如：\n{examples}"
 ASK_PROMPT = "请直接输入您想了解的“七进”政策问题，我会找出对应的条款和出处。比如：\n{examples}"
 EMPTY_KB = "政策库暂时为空，请稍后再试。"
 
