@@ -49,6 +49,7 @@ from service.notices.announcements import message_text, resolve_audience
 from service.core.config import Settings
 from service.core.db import batches
 from service.core.errors import WeChatAPIError, WeChatError
+from service.core.redact import describe, redact
 from service.notices import texts
 from service.wechat_api.token_store import MemoTokenStore, make_token_store
 from service.wechat_api.client import make_client
@@ -408,12 +409,13 @@ def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str]
             sender.mass_send_text(job.openids, message_text(title, body), clientmsgid=job.batch)
         return Outcome(True, 0)
     except WeChatAPIError as exc:
-        return Outcome(False, exc.errcode, f"{exc.errcode} {exc.errmsg}"[:255], exc.retryable or exc.errcode == 40001)
+        return Outcome(False, exc.errcode, redact(f"{exc.errcode} {exc.errmsg}")[:255],
+                       exc.retryable or exc.errcode == 40001)
     except WeChatError as exc:  # unavailable: network, timeout, HTTP 5xx — never 'sent'
-        return Outcome(False, None, str(exc)[:255], True, True)
+        return Outcome(False, None, redact(exc)[:255], True, True)
     except Exception as exc:  # a bug must not lose the row: record it as failed with the reason
         log.exception("unexpected error sending delivery %s", job.ids)
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:255], False)
+        return Outcome(False, None, describe(exc), False)
 
 
 def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, now: datetime) -> None:

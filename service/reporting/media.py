@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models.report import ReportPhoto
 from service.core.clock import local
+from service.core.redact import describe
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def download_pending(session: Session, client: MediaDownloader, media_dir: str, 
             tmp.write_bytes(content)
             tmp.replace(target)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried, never fatal to the run
-            photo.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            photo.last_error = describe(exc, 500)
             if photo.attempts >= MAX_ATTEMPTS:
                 photo.download_status = "failed"
                 run.failed += 1

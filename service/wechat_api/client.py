@@ -22,6 +22,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from service.core.config import Settings
 from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatUnavailable
+from service.core.redact import redact
 from service.wechat_api.token_store import LockTimeout, TokenStore
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class ApiClient(WeChatClient):
         try:
             res = self._http.get(self.API_BASE_URL + "token", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise WeChatUnavailable(f"could not reach the WeChat token endpoint: {exc}") from exc
+            raise WeChatUnavailable(redact(f"could not reach the WeChat token endpoint: {exc}")) from exc
         if res.status_code >= 400:
             raise WeChatUnavailable(f"the WeChat token endpoint answered HTTP {res.status_code}", res.status_code)
         try:
@@ -144,7 +145,7 @@ class ApiClient(WeChatClient):
                     continue
                 raise self._domain_error(exc, url) from exc
             except requests.RequestException as exc:
-                raise WeChatUnavailable(f"WeChat API call failed ({url.split('?')[0]}): {exc}") from exc
+                raise WeChatUnavailable(redact(f"WeChat API call failed ({url.split('?')[0]}): {exc}")) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
