@@ -3,6 +3,7 @@ WeChat (read timeouts → unknown, never a second message), Redis stopped mid-ru
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -58,3 +59,121 @@ def test_connection_error_reason_does_not_carry_the_appsecret(session, session_f
                                    headers={"Authorization": f"Bearer {bearer}"})
     assert answer.status_code == 200 and answer.get_json()["items"][0]["reason"]
     assert secret not in answer.get_data(as_text=True)
+
+
+# ---- finding 3: a slow WeChat never gets the same customer-service or template message twice -------------------------
+
+def test_read_timeout_is_an_unknown_outcome_and_is_not_repeated(fake, settings, token_store):
+    from service.core.errors import WeChatOutcomeUnknown, WeChatUnavailable
+    from service.wechat_api.client import make_client
+
+    client = make_client(settings.with_(api_timeout=0.3), token_store)
+    client.send_text("o-1", "warm up")
+    fake.inject("message/custom/send", latency=1.0)
+    with pytest.raises(WeChatOutcomeUnknown):
+        client.send_text("o-1", "slow")
+    assert len(fake.calls_to("message/custom/send")) == 2  # warm-up + the slow one: nothing resent below us
+
+    for status, unknown in ((504, True), (502, True), (503, False)):
+        fake.inject("message/template/send", http_status=status)
+        with pytest.raises(WeChatUnavailable) as err:
+            client.send_template("o-1", "TPL-1", {"thing1": {"value": "x"}})
+        assert isinstance(err.value, WeChatOutcomeUnknown) is unknown, status
+
+    refused = make_client(settings.with_(wechat_api_base="http://127.0.0.1:9/cgi-bin/"), token_store)
+    with pytest.raises(WeChatUnavailable) as err:  # never reached WeChat: safe to retry
+        refused.send_text("o-1", "refused")
+    assert not isinstance(err.value, WeChatOutcomeUnknown)
+
+
+def test_slow_wechat_marks_rows_unknown_without_duplicates_until_an_administrator_resends(
+        session, session_factory, app, cfg, fake):
+    """The drill: WeChat answers after the client's timeout. Each recipient gets exactly one call, every row is
+    `unknown` (not `sent`, not retried); later ticks send nothing; the audited resend sends each exactly once more."""
+    clock.set_now(lambda: NOW)
+    recent = [f"o-cs-{i:03d}" for i in range(100)]
+    old = [f"o-tpl-{i:03d}" for i in range(100)]
+    add_followers(session, recent, NOW, timedelta(hours=1))
+    add_followers(session, old, NOW, timedelta(days=3))
+    slow = cfg.with_(api_timeout=0.3, notify_concurrency=32)
+    fake.inject("message/custom/send", latency=1.0, times=100)
+    fake.inject("message/template/send", latency=1.0, times=100)
+    ann = announce(session)
+
+    run(session_factory, slow)
+    got = rows(session, ann.id)
+    assert len(got) == 200 and {d.status for d in got.values()} == {DeliveryStatus.UNKNOWN}
+    assert all("超时" in d.reason and d.attempts == 1 for d in got.values())
+    assert successful_calls(fake) == {o: 1 for o in recent + old}  # WeChat did deliver each one, once
+
+    clock.set_now(lambda: NOW + timedelta(hours=1))  # later ticks: nothing is sent again by itself
+    run(session_factory, slow)
+    assert successful_calls(fake) == {o: 1 for o in recent + old}
+    session.refresh(ann)
+    assert ann.status == "部分失败"
+
+    session.add(AdminUser(username="api-admin", password_hash="!", role=ROLE_ADMIN))
+    bearer = create_api_token(session, "api-admin")
+    session.commit()
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {bearer}"}
+    refused = api.post(f"/api/v1/announcements/{ann.id}/resend-unknown", json={}, headers=headers)
+    assert refused.status_code == 422 and refused.get_json()["field"] == "confirm"
+    assert "两次" in refused.get_json()["message"]
+    answer = api.post(f"/api/v1/announcements/{ann.id}/resend-unknown", json={"confirm": True}, headers=headers)
+    assert answer.status_code == 200 and answer.get_json()["resent"] == 200
+    assert answer.get_json()["announcement"]["status"] == "发送中"
+    from models.audit import AuditLog
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "announcement.resend_unknown")).one()
+    assert (entry.actor, entry.target_id, entry.detail["count"]) == ("api-admin", str(ann.id), 200)
+
+    run(session_factory, slow)
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
+    assert successful_calls(fake) == {o: 2 for o in recent + old}  # the deliberate resend, once each
+    session.refresh(ann)
+    assert ann.status == "已发送"
+    again = api.post(f"/api/v1/announcements/{ann.id}/resend-unknown", json={"confirm": True}, headers=headers)
+    assert again.status_code == 409
+
+
+def test_slow_mass_send_is_retried_under_its_clientmsgid_and_sent_once(session, session_factory, cfg, fake):
+    clock.set_now(lambda: NOW)
+    openids = [f"o-{i:02d}" for i in range(5)]
+    add_followers(session, openids, NOW, timedelta(days=4))
+    fake.inject("message/mass/send", latency=1.0)
+    ann = announce(session)
+    run(session_factory, cfg.with_(api_timeout=0.3, wechat_mass_send_all=True))
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
+    mass = fake.calls_to("message/mass/send")
+    assert len(mass) == 2 and mass[0].json["clientmsgid"] == mass[1].json["clientmsgid"]
+    deadline = time.monotonic() + 5  # the slow first call is still being answered when the retry has succeeded
+    while not all(hasattr(c, "errcode") for c in mass) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(c.errcode or 0 for c in mass) == [0, 45065]  # WeChat carried out one of the two
+    assert successful_calls(fake) == {o: 1 for o in openids}
+
+
+def test_console_resend_button_warns_and_is_audited(session, session_factory, cfg, fake, admin_console):
+    clock.set_now(lambda: NOW)
+    add_followers(session, ["o-1", "o-2"], NOW)
+    ann = announce(session)
+    notify.materialize_due(session_factory, cfg, NOW)
+    with session_factory() as s:  # a sender died mid-call: its row becomes unknown
+        notify._claim_user_rows(s, 1, NOW, 30, "dead-worker")
+        s.commit()
+    clock.set_now(lambda: NOW + timedelta(minutes=5))
+    run(session_factory, cfg)
+    assert sorted(d.status for d in rows(session, ann.id).values()) == [DeliveryStatus.SENT, DeliveryStatus.UNKNOWN]
+
+    page = admin_console.get(f"/admin/announcements/{ann.id}").get_data(as_text=True)
+    assert 'id="resend-unknown"' in page and "收到两次" in page
+    answer = admin_console.post(f"/admin/announcements/{ann.id}/resend-unknown")
+    assert answer.status_code == 302
+    from models.audit import AuditLog
+    assert session.scalars(select(AuditLog.actor).where(AuditLog.action == "announcement.resend_unknown")).all() \
+        == ["admin"]
+    run(session_factory, cfg)
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
+    assert successful_calls(fake) == {"o-1": 1, "o-2": 1}  # the dead worker's call never reached the fake
+    page = admin_console.get(f"/admin/announcements/{ann.id}").get_data(as_text=True)
+    assert 'id="resend-unknown"' not in page

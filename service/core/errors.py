@@ -63,7 +63,8 @@ class WeChatAPIError(WeChatError):
 
 
 class WeChatUnavailable(WeChatError):
-    """WeChat could not be reached or answered badly: network error, timeout, HTTP 5xx, lock wait exhausted."""
+    """WeChat could not be reached or answered badly: network error, timeout, HTTP 5xx, lock wait exhausted.
+    Raised as such only when the request cannot have been acted on; see `WeChatOutcomeUnknown`."""
 
     status = 503
     code = "wechat_unavailable"
@@ -72,6 +73,12 @@ class WeChatUnavailable(WeChatError):
     def __init__(self, message: str, http_status: int | None = None):
         super().__init__(message)
         self.http_status = http_status
+
+
+class WeChatOutcomeUnknown(WeChatUnavailable):
+    """The request went out and no usable answer came back (read timeout, connection dropped after sending, a
+    gateway error): WeChat may have acted on it. Only a call WeChat de-duplicates (mass send's clientmsgid) may be
+    repeated; a customer-service or template message must not be sent again without a person deciding to."""
 
 
 class WeChatNotConfigured(WeChatUnavailable):

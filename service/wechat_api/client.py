@@ -6,7 +6,10 @@ no timeout unless given one, and on 40001/40014/42001 refetches and retries with
 RecursionError, burning the 2000/day token quota). Here every URL under https://api.weixin.qq.com/ is rebased onto
 WECHAT_API_BASE, every request carries `timeout=settings.api_timeout`, a token error triggers one refresh (under the
 store's lock, so concurrent workers fetch once) and one retry, then the error is raised. wechatpy's exceptions become
-`service.core.errors.WeChatAPIError` (errcode answers) or `WeChatUnavailable` (network, timeout, HTTP errors).
+`service.core.errors.WeChatAPIError` (errcode answers), `WeChatUnavailable` (WeChat not reached: connection
+refused, DNS, connect timeout, 503) or `WeChatOutcomeUnknown` (sent, but no answer: read timeout, connection
+dropped, 502/504). Nothing here resends a request whose answer was lost; only the token error retry repeats a call,
+and a 40001 answer means WeChat refused it.
 Official reference: https://developers.weixin.qq.com/doc/offiaccount/Getting_Started/Overview.html
 """
 from __future__ import annotations
@@ -17,11 +20,13 @@ from typing import Any, Iterable
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
+from urllib3.util.retry import Retry
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from service.core.config import Settings
-from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatUnavailable
+from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatOutcomeUnknown, WeChatUnavailable
 from service.core.redact import redact
 from service.wechat_api.token_store import LockTimeout, TokenStore
 
@@ -32,6 +37,26 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid credential / invalid 
 DUPLICATE_CLIENTMSGID = 45065
 MENU_MISSING = 46003
 POOL_SIZE = 64
+# Never resent below us: a POST whose answer timed out may have been carried out by WeChat. Callers decide.
+# (requests' own default, spelled out so a later "let's add retries" sees why not.)
+NO_RETRY = Retry(total=0, read=False)
+# HTTP statuses that say the request was turned away before WeChat acted on it; other 5xx (502 bad gateway,
+# 504 gateway timeout, 500) may come after the backend carried it out.
+TURNED_AWAY = frozenset({429, 503})
+
+
+def not_sent(exc: requests.RequestException) -> bool:
+    """Whether a failed request never reached WeChat: no connection could be made (refused, DNS, connect
+    timeout, TLS handshake) or the request could not even be built. A read timeout or a connection dropped after
+    the request was written is not such a failure: WeChat may have carried it out."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError,
+                        requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None  # urllib3's MaxRetryError
+        return isinstance(reason, ConnectTimeoutError)  # NewConnectionError and NameResolutionError included
+    return False
 
 
 def token_ttl(expires_in: int) -> int:
@@ -45,7 +70,7 @@ class ApiClient(WeChatClient):
     def __init__(self, appid: str, secret: str, store: TokenStore, api_base: str, timeout: float):
         super().__init__(appid, secret, session=store, timeout=timeout, auto_retry=False)
         # Senders share one client across threads; keep that many keep-alive connections instead of urllib3's 10.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=NO_RETRY)
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
         self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
@@ -145,7 +170,8 @@ class ApiClient(WeChatClient):
                     continue
                 raise self._domain_error(exc, url) from exc
             except requests.RequestException as exc:
-                raise WeChatUnavailable(redact(f"WeChat API call failed ({url.split('?')[0]}): {exc}")) from exc
+                kind = WeChatUnavailable if not_sent(exc) else WeChatOutcomeUnknown
+                raise kind(redact(f"WeChat API call failed ({url.split('?')[0]}): {exc}")) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -159,7 +185,9 @@ class ApiClient(WeChatClient):
     def _domain_error(exc: WeChatClientException, url: str) -> Exception:
         if exc.errcode is None:
             status = exc.response.status_code if exc.response is not None else None
-            return WeChatUnavailable(f"WeChat API answered HTTP {status} ({url.split('?')[0]})", status)
+            kind = WeChatOutcomeUnknown if status is not None and status >= 500 and status not in TURNED_AWAY \
+                else WeChatUnavailable
+            return kind(f"WeChat API answered HTTP {status} ({url.split('?')[0]})", status)
         payload: dict[str, Any] = {}
         if exc.response is not None:
             try:
