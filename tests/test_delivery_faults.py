@@ -3,6 +3,7 @@ WeChat (read timeouts → unknown, never a second message), Redis stopped mid-ru
 from __future__ import annotations
 
 import logging
+from collections import Counter
 import time
 from datetime import datetime, timedelta
 
@@ -62,29 +63,6 @@ def test_connection_error_reason_does_not_carry_the_appsecret(session, session_f
 
 
 # ---- finding 3: a slow WeChat never gets the same customer-service or template message twice -------------------------
-
-def test_read_timeout_is_an_unknown_outcome_and_is_not_repeated(fake, settings, token_store):
-    from service.core.errors import WeChatOutcomeUnknown, WeChatUnavailable
-    from service.wechat_api.client import make_client
-
-    client = make_client(settings.with_(api_timeout=0.3), token_store)
-    client.send_text("o-1", "warm up")
-    fake.inject("message/custom/send", latency=1.0)
-    with pytest.raises(WeChatOutcomeUnknown):
-        client.send_text("o-1", "slow")
-    assert len(fake.calls_to("message/custom/send")) == 2  # warm-up + the slow one: nothing resent below us
-
-    for status, unknown in ((504, True), (502, True), (503, False)):
-        fake.inject("message/template/send", http_status=status)
-        with pytest.raises(WeChatUnavailable) as err:
-            client.send_template("o-1", "TPL-1", {"thing1": {"value": "x"}})
-        assert isinstance(err.value, WeChatOutcomeUnknown) is unknown, status
-
-    refused = make_client(settings.with_(wechat_api_base="http://127.0.0.1:9/cgi-bin/"), token_store)
-    with pytest.raises(WeChatUnavailable) as err:  # never reached WeChat: safe to retry
-        refused.send_text("o-1", "refused")
-    assert not isinstance(err.value, WeChatOutcomeUnknown)
-
 
 def test_slow_wechat_marks_rows_unknown_without_duplicates_until_an_administrator_resends(
         session, session_factory, app, cfg, fake):
@@ -177,3 +155,149 @@ def test_console_resend_button_warns_and_is_audited(session, session_factory, cf
     assert successful_calls(fake) == {"o-1": 1, "o-2": 1}  # the dead worker's call never reached the fake
     page = admin_console.get(f"/admin/announcements/{ann.id}").get_data(as_text=True)
     assert 'id="resend-unknown"' not in page
+
+
+# ---- finding 4: Redis stopped mid-run loses nothing ------------------------------------------------------------------
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free port (never the shared one), started and stopped by pid."""
+
+    def __init__(self, tmp_path):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.dir = tmp_path
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        import subprocess
+
+        import redis
+
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_redis_stopped_before_and_during_a_broadcast_loses_nothing(session, session_factory, cfg, fake,
+                                                                   private_redis, caplog):
+    """The drill: REDIS_URL set; Redis down from the start (first announcement), then up, then stopped mid-run
+    while WeChat also rotates the token. The database store takes over: every recipient gets exactly one message,
+    no row fails, and the switch is logged once."""
+    clock.set_now(lambda: NOW)
+    openids = [f"o-{i:03d}" for i in range(200)]
+    add_followers(session, openids, NOW)
+    redis_cfg = cfg.with_(redis_url=private_redis.url, notify_concurrency=16)
+
+    caplog.set_level(logging.WARNING, logger="service.wechat_api.token_store")
+    first = announce(session)  # Redis is not running at all
+    stats = run(session_factory, redis_cfg)
+    assert stats.failed == 0
+    assert {d.status for d in rows(session, first.id).values()} == {DeliveryStatus.SENT}
+    assert successful_calls(fake) == {o: 1 for o in openids}
+    fallbacks = [r for r in caplog.records if "using the database token store" in r.getMessage()]
+    assert len(fallbacks) == 1  # logged once, not per message
+
+    private_redis.start()
+    fake.latency = 0.01
+    second = announce(session, title="第二条")
+
+    def stop_redis_midway() -> None:
+        deadline = time.monotonic() + 30
+        while len(fake.calls_to("message/custom/send")) < 260 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        private_redis.stop()
+        fake.expire_tokens()  # the next calls need a fresh token, and its lock, while Redis is gone
+
+    import threading
+    stopper = threading.Thread(target=stop_redis_midway)
+    stopper.start()
+    run(session_factory, redis_cfg.with_(notify_backoff_seconds=0.0))
+    stopper.join()
+    clock.set_now(lambda: NOW + timedelta(minutes=5))  # anything left waiting for its backoff goes now
+    run(session_factory, redis_cfg)
+    got = rows(session, second.id)
+    assert {d.status for d in got.values()} == {DeliveryStatus.SENT}
+    calls = Counter()
+    for call in fake.calls_to("message/custom/send"):
+        if getattr(call, "ok", False) and call.json["text"]["content"].startswith("【第二条】"):
+            calls[call.json["touser"]] += 1
+    assert calls == {o: 1 for o in openids}
+    fallbacks = [r for r in caplog.records if "using the database token store" in r.getMessage()]
+    assert len(fallbacks) == 2  # once per outage (each run's store notices it once)
+
+
+def test_token_store_unreachable_everywhere_leaves_rows_pending_not_failed(session, session_factory, cfg, fake):
+    """Infrastructure errors are retryable: with no reachable token store the rows wait, and go out later."""
+    from service.wechat_api.client import make_client
+    from service.wechat_api.token_store import RedisTokenStore
+
+    clock.set_now(lambda: NOW)
+    add_followers(session, ["o-1", "o-2"], NOW)
+    ann = announce(session)
+    dead = RedisTokenStore("redis://127.0.0.1:9/0")  # nothing listens on port 9
+    notify.run_once(session_factory, cfg.with_(notify_backoff_seconds=60), lambda: make_client(cfg, dead))
+    got = rows(session, ann.id)
+    assert {(d.status, d.attempts) for d in got.values()} == {(DeliveryStatus.PENDING, 1)}
+    assert all("unreachable" in d.reason for d in got.values())
+    assert fake.calls == []
+    clock.set_now(lambda: NOW + timedelta(minutes=2))
+    run(session_factory, cfg)
+    assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
+    assert successful_calls(fake) == {"o-1": 1, "o-2": 1}
+
+
+def _sync_menu(settings, **env):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    environ = {**os.environ, "DATABASE_URL": settings.database_url, "WECHAT_API_BASE": settings.wechat_api_base,
+               "WECHAT_APPID": settings.wechat_appid, "WECHAT_SECRET": settings.wechat_secret,
+               "REDIS_URL": "redis://127.0.0.1:9/0", "SCHEDULER_IN_WEB": "0", "PYTHONPATH": str(root), **env}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "sync-menu"], cwd=root, env=environ,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_sync_menu_with_redis_down_uses_the_database_and_says_so_in_one_line(session_factory, settings, fake):
+    done = _sync_menu(settings)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "custom menu pushed"
+    assert "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if "Redis" in line and "database token store" in line]
+    assert fake.menu is not None
+
+    down = _sync_menu(settings, WECHAT_API_BASE="http://127.0.0.1:9/cgi-bin/")
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    errors = [line for line in down.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "WeChat API unavailable" in errors[0] and settings.wechat_secret not in down.stderr

@@ -28,7 +28,7 @@ from wechatpy.exceptions import WeChatClientException
 from service.core.config import Settings
 from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatOutcomeUnknown, WeChatUnavailable
 from service.core.redact import redact
-from service.wechat_api.token_store import LockTimeout, TokenStore
+from service.wechat_api.token_store import LockTimeout, TokenStore, TokenStoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,10 @@ class ApiClient(WeChatClient):
     # ------------------------------------------------------------------ token
     @property
     def access_token(self) -> str:
-        token = self.store.get(self.access_token_key)
+        try:
+            token = self.store.get(self.access_token_key)
+        except TokenStoreUnavailable as exc:  # before any call: nothing was sent, so it is worth retrying
+            raise WeChatUnavailable(redact(f"the access_token store is unreachable: {exc}")) from exc
         if token:
             return token
         return self.fetch_access_token()["access_token"]
@@ -124,6 +127,8 @@ class ApiClient(WeChatClient):
                 return {**result, "fetched": True}
         except LockTimeout as exc:
             raise WeChatUnavailable("timed out waiting for another process to refresh the access_token") from exc
+        except TokenStoreUnavailable as exc:
+            raise WeChatUnavailable(redact(f"the access_token store is unreachable: {exc}")) from exc
 
     def _request_token(self) -> dict[str, Any]:
         params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
