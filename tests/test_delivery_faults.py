@@ -301,3 +301,28 @@ def test_sync_menu_with_redis_down_uses_the_database_and_says_so_in_one_line(ses
     assert down.returncode == 1 and "Traceback" not in down.stderr
     errors = [line for line in down.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "WeChat API unavailable" in errors[0] and settings.wechat_secret not in down.stderr
+
+
+# ---- finding 10: a token WeChat keeps rejecting is refreshed at most once a minute ---------------------------------
+
+def test_token_rejected_on_every_send_is_refreshed_at_most_once_a_minute(session, session_factory, cfg, fake,
+                                                                         caplog):
+    clock.set_now(lambda: NOW)
+    openids = [f"o-{i:02d}" for i in range(10)]
+    add_followers(session, openids, NOW)
+    fake.inject("message/custom/send", errcode=40001, times=None)
+    ann = announce(session)
+    with caplog.at_level(logging.INFO, logger="service.wechat_api.client"):
+        run(session_factory, cfg.with_(notify_max_attempts=5))
+    got = rows(session, ann.id)
+    assert {(d.status, d.errcode, d.attempts) for d in got.values()} == {(DeliveryStatus.FAILED, 40001, 5)}
+    # 50 tries; those rejected with the token before the refresh are retried once with the new one
+    assert 51 <= len(fake.calls_to("message/custom/send")) <= 50 + cfg.notify_concurrency
+    assert len(fake.calls_to("token")) == 2  # the first token, one refresh
+    throttled = [r for r in caplog.records if "not refreshing" in r.getMessage()]
+    assert len(throttled) == 1  # said once, not per call
+
+    clock.set_now(lambda: NOW + timedelta(seconds=61))  # a minute later one more refresh is allowed
+    announce(session, title="第二条", audience={"type": "openids", "openids": ["o-00"]})
+    run(session_factory, cfg.with_(notify_max_attempts=1))
+    assert len(fake.calls_to("token")) == 3

@@ -48,8 +48,9 @@ class WeChatError(DomainError):
 class WeChatAPIError(WeChatError):
     """WeChat answered with a non-zero errcode (e.g. 45015 out of the 48 h window, 45009 daily quota)."""
 
-    # Codes worth retrying later (busy, rate limits); anything else is final for that request.
-    RETRYABLE = frozenset({-1, 45009, 45011, 45066})
+    # Codes worth retrying later (busy, rate limits, a rejected access_token: WeChat did not act on the call);
+    # anything else is final for that request.
+    RETRYABLE = frozenset({-1, 45009, 45011, 45066, 40001, 40014, 42001})
 
     def __init__(self, errcode: int, errmsg: str = "", payload: dict[str, Any] | None = None):
         super().__init__(f"WeChat API error {errcode}: {errmsg}")

@@ -414,8 +414,7 @@ def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str]
             sender.mass_send_text(job.openids, message_text(title, body), clientmsgid=job.batch)
         return Outcome(True, 0)
     except WeChatAPIError as exc:
-        return Outcome(False, exc.errcode, redact(f"{exc.errcode} {exc.errmsg}")[:255],
-                       exc.retryable or exc.errcode == 40001)
+        return Outcome(False, exc.errcode, redact(f"{exc.errcode} {exc.errmsg}")[:255], exc.retryable)
     except WeChatOutcomeUnknown as exc:  # sent, no answer: only a mass chunk (clientmsgid) may go again
         return Outcome(False, None, redact(exc)[:255], job.channel == MASS, True, unknown=True)
     except WeChatError as exc:  # not reached: connection refused, DNS, connect timeout, 503 — never 'sent'

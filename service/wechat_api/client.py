@@ -45,6 +45,24 @@ NO_RETRY = Retry(total=0, read=False)
 TURNED_AWAY = frozenset({429, 503})
 
 
+REFRESH_INTERVAL = 60  # seconds: at most one refresh of a rejected token per minute, shared by every process
+REFRESHED = ":refreshed"  # store key suffix marking that a rejected token was refreshed within REFRESH_INTERVAL
+_throttle_logged: dict[str, float] = {}
+
+
+def _log_throttled(key: str) -> None:
+    """Say (once per interval and process) that a rejected token is not refreshed again yet."""
+    now = time.monotonic()
+    if now - _throttle_logged.get(key, -REFRESH_INTERVAL) >= REFRESH_INTERVAL:
+        _throttle_logged[key] = now
+        log.warning("WeChat rejected the access_token again within %ss of the last refresh: not refreshing until "
+                    "then (calls fail with the token error and are retried later)", REFRESH_INTERVAL)
+
+
+def _store_unreachable(exc: TokenStoreUnavailable) -> WeChatUnavailable:
+    return WeChatUnavailable(redact(f"the access_token store is unreachable: {exc}"))
+
+
 def not_sent(exc: requests.RequestException) -> bool:
     """Whether a failed request never reached WeChat: no connection could be made (refused, DNS, connect
     timeout, TLS handshake) or the request could not even be built. A read timeout or a connection dropped after
@@ -100,7 +118,7 @@ class ApiClient(WeChatClient):
         try:
             token = self.store.get(self.access_token_key)
         except TokenStoreUnavailable as exc:  # before any call: nothing was sent, so it is worth retrying
-            raise WeChatUnavailable(redact(f"the access_token store is unreachable: {exc}")) from exc
+            raise _store_unreachable(exc) from exc
         if token:
             return token
         return self.fetch_access_token()["access_token"]
@@ -110,6 +128,9 @@ class ApiClient(WeChatClient):
 
         Runs under the store's lock and re-reads the store once the lock is held, so when N processes find the
         token missing (or all got 40001 with the same `stale` token) only the first fetches; the others reuse it.
+        A refresh because WeChat rejected `stale` happens at most once per REFRESH_INTERVAL across all processes
+        (the time is kept in the store): when WeChat rejects a token we have just fetched, fetching again burns the
+        2000/day quota without helping. Then the stored token is returned unchanged (`throttled`).
         https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html
         """
         self._require_config()
@@ -119,16 +140,22 @@ class ApiClient(WeChatClient):
                 current = self.store.get(key)
                 if current and current != stale and not force:
                     return {"access_token": current, "fetched": False}
+                if current and stale and not force and self.store.get(key + REFRESHED):
+                    _log_throttled(key)
+                    return {"access_token": current, "fetched": False, "throttled": True}
                 result = self._request_token()
                 expires_in = int(result.get("expires_in") or 7200)
                 self.store.set(key, result["access_token"], token_ttl(expires_in))
+                if stale:
+                    self.store.set(key + REFRESHED, str(int(time.time())), REFRESH_INTERVAL)
                 self.expires_at = int(time.time()) + expires_in
-                log.info("fetched a new WeChat access_token (expires_in=%s)", expires_in)
+                log.info("fetched a new WeChat access_token (expires_in=%s%s)", expires_in,
+                         ", the previous one was rejected" if stale else "")
                 return {**result, "fetched": True}
         except LockTimeout as exc:
             raise WeChatUnavailable("timed out waiting for another process to refresh the access_token") from exc
         except TokenStoreUnavailable as exc:
-            raise WeChatUnavailable(redact(f"the access_token store is unreachable: {exc}")) from exc
+            raise _store_unreachable(exc) from exc
 
     def _request_token(self) -> dict[str, Any]:
         params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
@@ -171,8 +198,8 @@ class ApiClient(WeChatClient):
             except WeChatClientException as exc:
                 if exc.errcode in TOKEN_ERRORS and attempt == 1 and not caller_token:
                     log.info("WeChat said %s for %s; refreshing the token and retrying once", exc.errcode, url)
-                    self.fetch_access_token(stale=token)
-                    continue
+                    if not self.fetch_access_token(stale=token).get("throttled"):
+                        continue
                 raise self._domain_error(exc, url) from exc
             except requests.RequestException as exc:
                 kind = WeChatUnavailable if not_sent(exc) else WeChatOutcomeUnknown
