@@ -73,15 +73,15 @@ def test_slow_wechat_marks_rows_unknown_without_duplicates_until_an_administrato
     old = [f"o-tpl-{i:03d}" for i in range(100)]
     add_followers(session, recent, NOW, timedelta(hours=1))
     add_followers(session, old, NOW, timedelta(days=3))
-    slow = cfg.with_(api_timeout=0.3, notify_concurrency=32)
-    fake.inject("message/custom/send", latency=1.0, times=100)
-    fake.inject("message/template/send", latency=1.0, times=100)
+    slow = cfg.with_(api_timeout=1.0, notify_concurrency=50)  # WeChat answers 3 s late, well past the timeout
+    fake.inject("message/custom/send", latency=3.0, times=100)
+    fake.inject("message/template/send", latency=3.0, times=100)
     ann = announce(session)
 
     run(session_factory, slow)
     got = rows(session, ann.id)
     assert len(got) == 200 and {d.status for d in got.values()} == {DeliveryStatus.UNKNOWN}
-    assert all("超时" in d.reason and d.attempts == 1 for d in got.values())
+    assert all("超时" in d.reason for d in got.values())
     assert successful_calls(fake) == {o: 1 for o in recent + old}  # WeChat did deliver each one, once
 
     clock.set_now(lambda: NOW + timedelta(hours=1))  # later ticks: nothing is sent again by itself
@@ -105,7 +105,7 @@ def test_slow_wechat_marks_rows_unknown_without_duplicates_until_an_administrato
     entry = session.scalars(select(AuditLog).where(AuditLog.action == "announcement.resend_unknown")).one()
     assert (entry.actor, entry.target_id, entry.detail["count"]) == ("api-admin", str(ann.id), 200)
 
-    run(session_factory, slow)
+    run(session_factory, cfg.with_(api_timeout=10.0, notify_concurrency=32))  # WeChat answers promptly again
     assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
     assert successful_calls(fake) == {o: 2 for o in recent + old}  # the deliberate resend, once each
     session.refresh(ann)
@@ -118,13 +118,13 @@ def test_slow_mass_send_is_retried_under_its_clientmsgid_and_sent_once(session, 
     clock.set_now(lambda: NOW)
     openids = [f"o-{i:02d}" for i in range(5)]
     add_followers(session, openids, NOW, timedelta(days=4))
-    fake.inject("message/mass/send", latency=1.0)
+    fake.inject("message/mass/send", latency=3.0)
     ann = announce(session)
-    run(session_factory, cfg.with_(api_timeout=0.3, wechat_mass_send_all=True))
+    run(session_factory, cfg.with_(api_timeout=1.0, wechat_mass_send_all=True))
     assert {d.status for d in rows(session, ann.id).values()} == {DeliveryStatus.SENT}
     mass = fake.calls_to("message/mass/send")
     assert len(mass) == 2 and mass[0].json["clientmsgid"] == mass[1].json["clientmsgid"]
-    deadline = time.monotonic() + 5  # the slow first call is still being answered when the retry has succeeded
+    deadline = time.monotonic() + 10  # the slow first call is still being answered when the retry has succeeded
     while not all(hasattr(c, "errcode") for c in mass) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sorted(c.errcode or 0 for c in mass) == [0, 45065]  # WeChat carried out one of the two
