@@ -15,6 +15,7 @@ from service.chat import menu
 from service.policy import importer as policy_import
 from service.core.errors import WeChatAPIError, WeChatUnavailable
 from service.core.db import session_scope
+from service.core.redact import redact
 from service.app import runtime
 
 
@@ -52,9 +53,9 @@ def sync_menu() -> None:
     try:
         runtime().wechat_client().create_menu(menu.CUSTOM_MENU)
     except WeChatUnavailable as exc:
-        raise click.ClickException(f"WeChat API unavailable: {exc}") from exc
+        raise click.ClickException(redact(f"WeChat API unavailable: {exc}")) from exc
     except WeChatAPIError as exc:
-        raise click.ClickException(f"WeChat refused the menu: {exc}") from exc
+        raise click.ClickException(redact(f"WeChat refused the menu: {exc}")) from exc
     click.echo("custom menu pushed")
 
 

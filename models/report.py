@@ -67,7 +67,8 @@ class ReportPhoto(Base):
     """A photo a staff member sent; stored the moment it arrives (MediaId expires in 3 days), linked on submit.
 
     `report_id` is None while the report is still a draft. `download_status` goes pending → done, or → failed once
-    `attempts` reaches the job's limit; `local_path` is relative to settings.media_dir.
+    WeChat no longer keeps the media (3 days after receipt, or 40007); `last_error` is the latest failure, shown on
+    the report page; `local_path` is relative to settings.media_dir.
     """
 
     __tablename__ = "report_photo"

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from service.core.config import ROOT, Settings
 from service.core.db import make_engine, make_session_factory
+from service.core.redact import install_log_redaction
 
 if TYPE_CHECKING:
     from service.wechat_api.client import ApiClient
@@ -56,6 +57,7 @@ def create_app(settings: Optional[Settings] = None) -> Flask:
 
 def configure(app: Flask, settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY,

@@ -6,8 +6,11 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 
+import pytest
+
 from models.follower import Follower
-from service.notices import delivery as notify
+from service.core import clock
+from service.notices import announcements, delivery as notify
 
 MESSAGE_PATHS = ("message/custom/send", "message/template/send", "message/mass/send")
 
@@ -56,3 +59,27 @@ def successful_calls(fake) -> Counter:
         for openid in users if isinstance(users, list) else [users]:
             counts[openid] += 1
     return counts
+
+
+@pytest.fixture
+def cfg(settings):
+    """Settings for delivery tests: a template configured, no backoff, 8 calls in flight."""
+    return settings.with_(wechat_template_id="TPL-1", notify_backoff_seconds=0.0, notify_concurrency=8)
+
+
+@pytest.fixture
+def fake(fake_wechat):
+    """The fake WeChat API, every call marked with whether it succeeded (for `successful_calls`)."""
+    record_outcomes(fake_wechat)
+    return fake_wechat
+
+
+def announce(session, audience="all", **extra):
+    data = {"title": "春季活动通知", "body": "请各单位按时开展活动。", "audience": audience, **extra}
+    ann = announcements.create(session, data, clock.now())
+    session.commit()
+    return ann
+
+
+def run(session_factory, cfg, **kw):
+    return notify.run_once(session_factory, cfg, sender_factory(cfg, session_factory), **kw)

@@ -16,6 +16,7 @@ from service.core import clock
 from service.chat import conversation, flows
 from service.reporting import media, chat as report_chat, reports, units
 from service.chat.contract import ChatContext, Inbound
+from service.core.errors import WeChatAPIError
 from service.core.db import make_engine, make_session_factory, serialized_writes, session_scope
 from service.reporting import texts as report_texts
 from tests.factories import make_staff, make_unit
@@ -310,7 +311,7 @@ class FlakyWeChat:
     def download_media(self, media_id: str) -> bytes:
         self.calls.append(media_id)
         if media_id in self.missing:
-            raise LookupError("40007 invalid media_id")
+            raise WeChatAPIError(40007, "invalid media_id")
         if self.calls.count(media_id) <= self.failures:
             raise ConnectionError("timeout")
         return b"\xff\xd8\xff\xe0" + media_id.encode()
@@ -321,7 +322,7 @@ def test_photo_download_job_retries_then_stores(phone, session_factory, settings
     phone.send(phone.image("m-ok"))
     phone.send(phone.image("m-gone"))
     wechat = FlakyWeChat(failures=1, missing=frozenset({"m-gone"}))
-    for attempt in range(media.MAX_ATTEMPTS):
+    for attempt in range(3):
         with session_scope(session_factory) as s:
             media.download_pending(s, wechat, settings.media_dir, clock.now())
         pinned["now"] += media.RETRY_AFTER
@@ -329,7 +330,7 @@ def test_photo_download_job_retries_then_stores(phone, session_factory, settings
         ok, gone = (s.scalars(select(ReportPhoto).where(ReportPhoto.media_id == m)).one() for m in ("m-ok", "m-gone"))
         assert (ok.download_status, ok.attempts) == ("done", 2)
         assert (Path(settings.media_dir) / ok.local_path).read_bytes() == b"\xff\xd8\xff\xe0m-ok"
-        assert (gone.download_status, gone.attempts) == ("failed", media.MAX_ATTEMPTS)
+        assert (gone.download_status, gone.attempts) == ("failed", 1)  # 40007: WeChat no longer has it
         assert "invalid media_id" in gone.last_error
     assert wechat.calls.count("m-ok") == 2
 
@@ -390,8 +391,8 @@ def test_photo_download_through_the_wechat_api(phone, session_factory, settings,
     assert (run.done, run.retrying) == (0, 2)
     fake_wechat.reset()
     fake_wechat.register_media(TINY_JPEG, media_id="real-media")
-    for _ in range(media.MAX_ATTEMPTS):
-        pinned["now"] += media.RETRY_AFTER
+    for _ in range(3):
+        pinned["now"] += media.RETRY_CAP
         with session_scope(session_factory) as s:
             media.download_pending(s, wechat_client, settings.media_dir, clock.now())
     with session_scope(session_factory) as s:

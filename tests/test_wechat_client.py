@@ -13,7 +13,7 @@ import requests
 from service.core import clock
 from service.core.config import Settings
 from service.core.db import make_engine, make_session_factory
-from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatUnavailable
+from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatOutcomeUnknown, WeChatUnavailable
 from service.wechat_api.token_store import RedisTokenStore, make_token_store
 from service.wechat_api.client import make_client
 
@@ -135,13 +135,24 @@ def test_token_endpoint_failures_are_domain_errors_without_retry(fake_wechat, we
     assert fake_wechat.calls_to("message/custom/send") == []
 
 
-def test_latency_beyond_the_timeout_is_unavailable(fake_wechat, settings, token_store):
+def test_latency_beyond_the_timeout_is_an_unknown_outcome_never_repeated(fake_wechat, settings, token_store):
     client = make_client(settings.with_(api_timeout=0.2), token_store)
     client.send_text("o-1", "fast")
     fake_wechat.inject("message/custom/send", latency=0.6)
 
-    with pytest.raises(WeChatUnavailable):
+    with pytest.raises(WeChatOutcomeUnknown):  # WeChat may have carried it out
         client.send_text("o-1", "slow")
+    assert len(fake_wechat.calls_to("message/custom/send")) == 2  # fast + slow: nothing resent below us
+
+    for status, unknown in ((504, True), (502, True), (503, False)):
+        fake_wechat.inject("message/template/send", http_status=status)
+        with pytest.raises(WeChatUnavailable) as err:
+            client.send_template("o-1", "TPL-1", {"thing1": {"value": "x"}})
+        assert isinstance(err.value, WeChatOutcomeUnknown) is unknown, status
+    refused = make_client(settings.with_(wechat_api_base="http://127.0.0.1:9/cgi-bin/"), token_store)
+    with pytest.raises(WeChatUnavailable) as err:  # never reached WeChat: safe to retry
+        refused.send_text("o-1", "refused")
+    assert not isinstance(err.value, WeChatOutcomeUnknown)
 
     fake_wechat.latency = 0.6  # the token fetch has the same timeout
     token_store.delete(client.access_token_key)

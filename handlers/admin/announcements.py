@@ -133,7 +133,8 @@ def announcement_detail(announcement_id: int):
     status = request.args.get("status", "")
     return render("announcement_detail.html", ann=ann, counts=announcements.delivery_counts(db(), ann.id),
                   deliveries=announcements.deliveries(db(), ann.id, status or None, limit=500), chosen=status,
-                  cancellable=ann.status in announcements.CANCELLABLE, editable=editable_here(ann), topics=TOPICS)
+                  cancellable=ann.status in announcements.CANCELLABLE, editable=editable_here(ann), topics=TOPICS,
+                  resend_warning=texts.RESEND_UNKNOWN_WARNING)
 
 
 @bp.get("/announcements/<int:announcement_id>/edit")
@@ -168,3 +169,18 @@ def cancel_announcement(announcement_id: int):
         return redirect(url_for("admin.announcement_detail", announcement_id=announcement_id))
     return audited("announcement.cancel", ann, {"title": ann.title},
                    url_for("admin.announcement_detail", announcement_id=announcement_id), texts.ANNOUNCEMENT_CANCELLED)
+
+
+@bp.post("/announcements/<int:announcement_id>/resend-unknown")
+@admin_required
+def resend_unknown(announcement_id: int):
+    """The delivery page's 重发结果未知的消息 (behind a confirm warning: those messages may have arrived)."""
+    try:
+        ann, count = announcements.resend_unknown(db(), announcement_id, clock.now())
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.announcement_detail", announcement_id=announcement_id))
+    return audited("announcement.resend_unknown", ann, {"title": ann.title, "count": count},
+                   url_for("admin.announcement_detail", announcement_id=announcement_id) + "#deliveries",
+                   texts.ANNOUNCEMENT_RESENT.format(count=count))

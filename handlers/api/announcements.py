@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from handlers.api import admin_only, bp, json_body
-from service.notices import announcements
+from service.console import audit
+from service.notices import announcements, texts as notice_texts
 from service.core import clock
+from service.core.errors import InvalidInput
 from service.app import db
 from service.reporting.query import parse_int
 
@@ -54,6 +56,19 @@ def edit_announcement(announcement_id: int):
 @admin_only
 def cancel_announcement(announcement_id: int):
     return _saved(announcements.cancel(db(), announcement_id, clock.now()))
+
+
+@bp.post("/announcements/<int:announcement_id>/resend-unknown")
+@admin_only
+def resend_unknown(announcement_id: int):
+    """Send the deliveries whose result is unknown again. They may already have arrived, so the body must say
+    `{"confirm": true}`; without it the answer is 422 with that warning. Audited."""
+    if json_body().get("confirm") is not True:
+        raise InvalidInput(notice_texts.RESEND_CONFIRM, "confirm")
+    ann, count = announcements.resend_unknown(db(), announcement_id, clock.now())
+    audit.record(db(), g.api_user, "announcement.resend_unknown", ann, {"title": ann.title, "count": count})
+    db().commit()
+    return jsonify(resent=count, announcement=announcements.to_dict(db(), ann))
 
 
 @bp.get("/announcements/<int:announcement_id>/deliveries")

@@ -10,6 +10,9 @@ DELETED = "已删除"
 DEACTIVATED = "已停用"
 ANNOUNCEMENT_SAVED = {"草稿": "已存为草稿", "已排期": "已排期，到时间后自动发送"}
 ANNOUNCEMENT_CANCELLED = "通知已取消，未发出的消息不会再发送"
+ANNOUNCEMENT_RESENT = "已安排重发 {count} 条结果未知的消息"
+RESEND_UNKNOWN_WARNING = ("这 {count} 条消息的结果未知：微信可能已经送达，重发后这些用户可能收到两次。"
+                          "确定重发？")
 ANNOUNCEMENT_NOT_EDITABLE = "通知状态为“{status}”（或受众由接口指定），不能在这里修改"
 CODES_REVOKED = "已撤销 {count} 个未使用的绑定码"
 REVIEWED = {"approve": "已通过上报 {receipt}", "reject": "已退回上报 {receipt}"}

@@ -48,8 +48,9 @@ class WeChatError(DomainError):
 class WeChatAPIError(WeChatError):
     """WeChat answered with a non-zero errcode (e.g. 45015 out of the 48 h window, 45009 daily quota)."""
 
-    # Codes worth retrying later (busy, rate limits); anything else is final for that request.
-    RETRYABLE = frozenset({-1, 45009, 45011, 45066})
+    # Codes worth retrying later (busy, rate limits, a rejected access_token: WeChat did not act on the call);
+    # anything else is final for that request.
+    RETRYABLE = frozenset({-1, 45009, 45011, 45066, 40001, 40014, 42001})
 
     def __init__(self, errcode: int, errmsg: str = "", payload: dict[str, Any] | None = None):
         super().__init__(f"WeChat API error {errcode}: {errmsg}")
@@ -63,7 +64,8 @@ class WeChatAPIError(WeChatError):
 
 
 class WeChatUnavailable(WeChatError):
-    """WeChat could not be reached or answered badly: network error, timeout, HTTP 5xx, lock wait exhausted."""
+    """WeChat could not be reached or answered badly: network error, timeout, HTTP 5xx, lock wait exhausted.
+    Raised as such only when the request cannot have been acted on; see `WeChatOutcomeUnknown`."""
 
     status = 503
     code = "wechat_unavailable"
@@ -72,6 +74,12 @@ class WeChatUnavailable(WeChatError):
     def __init__(self, message: str, http_status: int | None = None):
         super().__init__(message)
         self.http_status = http_status
+
+
+class WeChatOutcomeUnknown(WeChatUnavailable):
+    """The request went out and no usable answer came back (read timeout, connection dropped after sending, a
+    gateway error): WeChat may have acted on it. Only a call WeChat de-duplicates (mass send's clientmsgid) may be
+    repeated; a customer-service or template message must not be sent again without a person deciding to."""
 
 
 class WeChatNotConfigured(WeChatUnavailable):

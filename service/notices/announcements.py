@@ -244,6 +244,33 @@ def cancel(session: Session, announcement_id: int, now: datetime) -> Announcemen
     return ann
 
 
+def resend_unknown(session: Session, announcement_id: int, now: datetime) -> tuple[Announcement, int]:
+    """An administrator's deliberate decision to send the 'unknown' deliveries again (calls whose answer was lost,
+    or that a crash interrupted): they may already have arrived, so a recipient may get the message twice. The
+    rows go back to pending with a fresh retry budget; a finished announcement is sending again until they are
+    done. Returns the announcement and how many rows were requeued."""
+    ann = get(session, announcement_id)
+    if ann.status in (AnnouncementStatus.DRAFT, AnnouncementStatus.CANCELLED):
+        raise Conflict(texts.NOT_RESENDABLE.format(status=ann.status))
+    count = session.execute(
+        update(Delivery)
+        .where(Delivery.announcement_id == ann.id, Delivery.status == DeliveryStatus.UNKNOWN)
+        .values(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, lease_until=None,
+                reason=texts.REASON_RESENT, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not count:
+        raise Conflict(texts.NOTHING_TO_RESEND)
+    session.execute(
+        update(Announcement)
+        .where(Announcement.id == ann.id, Announcement.status.in_((AnnouncementStatus.SENT, AnnouncementStatus.PARTIAL)))
+        .values(status=AnnouncementStatus.SENDING, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(ann)
+    return ann, count
+
+
 def listing(session: Session, status: Optional[str] = None, limit: int = 50, offset: int = 0) -> list[Announcement]:
     query = select(Announcement).where(Announcement.kind == "announcement")
     if status:

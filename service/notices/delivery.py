@@ -18,7 +18,11 @@ killed between the claim and the result leaves rows in 'sending' whose lease run
   * customer-service and template calls have no idempotency key and WeChat offers no way to ask whether one
     arrived, so re-sending could duplicate. Those rows become 'unknown' (reported to the administrator, never
     re-sent automatically): at most once, and the uncertain set is bounded by the calls in flight at the crash.
-Retryable failures (-1 busy, 45009/45011 rate limits, HTTP 5xx, network errors) go back to pending with an
+The same holds for a call whose answer was lost (read timeout, connection dropped after sending, HTTP 502/504:
+`WeChatOutcomeUnknown`): a mass chunk is retried under its clientmsgid, a customer-service or template row becomes
+'unknown'. Only an administrator's deliberate "resend the unknown ones" (announcements.resend_unknown) sends
+those again. Retryable failures — the ones known not to have reached WeChat or refused by it (-1 busy,
+45009/45011 rate limits, HTTP 503, connection refused, DNS, connect timeout) — go back to pending with an
 exponential backoff; they are never marked sent. 40001 is refreshed once inside the API client.
 """
 from __future__ import annotations
@@ -48,7 +52,8 @@ from service.notices import recurrence
 from service.notices.announcements import message_text, resolve_audience
 from service.core.config import Settings
 from service.core.db import batches
-from service.core.errors import WeChatAPIError, WeChatError
+from service.core.errors import WeChatAPIError, WeChatError, WeChatOutcomeUnknown
+from service.core.redact import describe, redact
 from service.notices import texts
 from service.wechat_api.token_store import MemoTokenStore, make_token_store
 from service.wechat_api.client import make_client
@@ -306,6 +311,7 @@ class Outcome:
     retryable: bool = False
     http: bool = False
     platform_id: Optional[str] = None  # a template send's msgid, for its TEMPLATESENDJOBFINISH event
+    unknown: bool = False  # the call went out and its answer was lost: WeChat may have delivered it
 
 
 def _claim_user_rows(session: Session, limit: int, now: datetime, lease: float, me: str) -> list[Job]:
@@ -408,12 +414,14 @@ def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str]
             sender.mass_send_text(job.openids, message_text(title, body), clientmsgid=job.batch)
         return Outcome(True, 0)
     except WeChatAPIError as exc:
-        return Outcome(False, exc.errcode, f"{exc.errcode} {exc.errmsg}"[:255], exc.retryable or exc.errcode == 40001)
-    except WeChatError as exc:  # unavailable: network, timeout, HTTP 5xx — never 'sent'
-        return Outcome(False, None, str(exc)[:255], True, True)
+        return Outcome(False, exc.errcode, redact(f"{exc.errcode} {exc.errmsg}")[:255], exc.retryable)
+    except WeChatOutcomeUnknown as exc:  # sent, no answer: only a mass chunk (clientmsgid) may go again
+        return Outcome(False, None, redact(exc)[:255], job.channel == MASS, True, unknown=True)
+    except WeChatError as exc:  # not reached: connection refused, DNS, connect timeout, 503 — never 'sent'
+        return Outcome(False, None, redact(exc)[:255], True, True)
     except Exception as exc:  # a bug must not lose the row: record it as failed with the reason
         log.exception("unexpected error sending delivery %s", job.ids)
-        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:255], False)
+        return Outcome(False, None, describe(exc), False)
 
 
 def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, now: datetime) -> None:
@@ -424,6 +432,9 @@ def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, no
         values = dict(common, status=DeliveryStatus.SENT, sent_at=now, channel=job.channel)  # keeps earlier notes
         if job.channel == TEMPLATE and outcome.platform_id:
             values["batch"] = TEMPLATE_BATCH + outcome.platform_id
+    elif outcome.unknown and (job.channel != MASS or job.attempts >= settings.notify_max_attempts):
+        values = dict(common, status=DeliveryStatus.UNKNOWN,
+                      reason=f"{texts.REASON_NO_ANSWER}（{outcome.reason}）"[:255])
     elif outcome.retryable and job.attempts < settings.notify_max_attempts:
         delay = min(settings.notify_backoff_seconds * 2 ** (job.attempts - 1), BACKOFF_CAP)
         values = dict(common, status=DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=delay),
@@ -487,6 +498,7 @@ class RunStats:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    unknown: int = 0
     calls: int = 0
 
 
@@ -553,6 +565,8 @@ def deliver_pending(session_factory: sessionmaker[Session], settings: Settings,
                 stats.calls += 1
                 if outcome.ok:
                     stats.sent += len(job.ids)
+                elif outcome.unknown and not outcome.retryable:
+                    stats.unknown += len(job.ids)
                 elif outcome.retryable:
                     stats.retried += len(job.ids)
                 else:

@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session
 
 from models.report import ReportPhoto
 from service.core.clock import local
+from service.core.errors import WeChatAPIError
+from service.core.redact import describe
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
-RETRY_AFTER = timedelta(minutes=5)  # wait between tries of one photo; 5 tries fit easily in the 3-day window
-
+MEDIA_LIFETIME = timedelta(days=3)  # WeChat keeps a user's media this long after receiving it
+RETRY_AFTER = timedelta(minutes=5)  # wait after the first failed try; doubles per try up to RETRY_CAP
+RETRY_CAP = timedelta(hours=2)
+GONE = frozenset({40007})  # invalid media_id: WeChat no longer has it, trying again cannot help
 
 LOCAL_UPLOADS = "simulator"  # under media_dir: pictures the development simulator sent
 LOCAL_UPLOAD_ID = re.compile(r"^sim_[0-9a-f]{32}$")  # ids WeChat never issues, checked so no path tricks
@@ -79,25 +82,40 @@ def photo_path(photo: ReportPhoto, content: bytes) -> str:
     return f"photos/{month}/{photo.id}-{hashlib.sha1(content).hexdigest()[:12]}{ext}"
 
 
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed try: 5 min, 10, 20 … capped at 2 h."""
+    return min(RETRY_AFTER * 2 ** max(0, attempts - 1), RETRY_CAP)
+
+
+def expires_at(photo: ReportPhoto) -> datetime:
+    return local(photo.received_at) + MEDIA_LIFETIME
+
+
 def due_photos(session: Session, now: datetime, limit: int = 50) -> list[ReportPhoto]:
-    """Pending photos whose last try (if any) is older than RETRY_AFTER, oldest first."""
+    """Pending photos never tried, or whose backoff after the last try has passed, oldest first."""
     stmt = (select(ReportPhoto).where(ReportPhoto.download_status == "pending",
                                       or_(ReportPhoto.attempts == 0, ReportPhoto.last_tried_at <= now - RETRY_AFTER))
-            .order_by(ReportPhoto.id).limit(limit))
-    return list(session.scalars(stmt))
+            .order_by(ReportPhoto.id))
+    due = (p for p in session.scalars(stmt)
+           if p.attempts == 0 or local(p.last_tried_at) + retry_delay(p.attempts) <= now)
+    return [p for _, p in zip(range(limit), due)]
 
 
 def download_pending(session: Session, client: MediaDownloader, media_dir: str, now: datetime,
                      limit: int = 50) -> DownloadRun:
     """Fetch due photos one by one. COMMITS after each photo (a job, not a request): a slow or failing photo
-    must not hold a transaction open or undo the others. A failure is recorded in `last_error`; after
-    MAX_ATTEMPTS tries the photo is marked failed.
+    must not hold a transaction open or undo the others. Each file is written to a temporary name and renamed,
+    so a half-written photo is never shown. Every failure is logged and recorded in `last_error` (shown on the
+    report page) and tried again with backoff until WeChat drops the media (MEDIA_LIFETIME after receipt), so a
+    cause fixed meanwhile (MEDIA_DIR not writable, WeChat down) costs nothing; only then, or when WeChat says the
+    media id is gone (40007), is the photo marked failed.
     """
     run = DownloadRun()
     root = Path(media_dir)
     for photo in due_photos(session, now, limit):
         photo.attempts += 1
         photo.last_tried_at = now
+        tmp = None
         try:
             content = client.download_media(photo.media_id)
             if not content:
@@ -109,14 +127,20 @@ def download_pending(session: Session, client: MediaDownloader, media_dir: str, 
             tmp.write_bytes(content)
             tmp.replace(target)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried, never fatal to the run
-            photo.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            if photo.attempts >= MAX_ATTEMPTS:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            photo.last_error = describe(exc, 500)
+            gone = isinstance(exc, WeChatAPIError) and exc.errcode in GONE
+            if gone or now + retry_delay(photo.attempts) >= expires_at(photo):
                 photo.download_status = "failed"
                 run.failed += 1
-                log.warning("photo %s (media %s) failed after %s tries: %s", photo.id, photo.media_id,
-                            photo.attempts, photo.last_error)
+                log.error("photo %s (media %s) failed for good after %s tries (%s): %s", photo.id, photo.media_id,
+                          photo.attempts, "WeChat no longer has it" if gone else "the media expires at WeChat",
+                          photo.last_error)
             else:
                 run.retrying += 1
+                log.warning("photo %s (media %s) download failed (try %s, next in %s): %s", photo.id,
+                            photo.media_id, photo.attempts, retry_delay(photo.attempts), photo.last_error)
         else:
             photo.local_path = relative
             photo.download_status = "done"

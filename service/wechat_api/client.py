@@ -6,7 +6,10 @@ no timeout unless given one, and on 40001/40014/42001 refetches and retries with
 RecursionError, burning the 2000/day token quota). Here every URL under https://api.weixin.qq.com/ is rebased onto
 WECHAT_API_BASE, every request carries `timeout=settings.api_timeout`, a token error triggers one refresh (under the
 store's lock, so concurrent workers fetch once) and one retry, then the error is raised. wechatpy's exceptions become
-`service.core.errors.WeChatAPIError` (errcode answers) or `WeChatUnavailable` (network, timeout, HTTP errors).
+`service.core.errors.WeChatAPIError` (errcode answers), `WeChatUnavailable` (WeChat not reached: connection
+refused, DNS, connect timeout, 503) or `WeChatOutcomeUnknown` (sent, but no answer: read timeout, connection
+dropped, 502/504). Nothing here resends a request whose answer was lost; only the token error retry repeats a call,
+and a 40001 answer means WeChat refused it.
 Official reference: https://developers.weixin.qq.com/doc/offiaccount/Getting_Started/Overview.html
 """
 from __future__ import annotations
@@ -17,12 +20,15 @@ from typing import Any, Iterable
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
+from urllib3.util.retry import Retry
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from service.core.config import Settings
-from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatUnavailable
-from service.wechat_api.token_store import LockTimeout, TokenStore
+from service.core.errors import WeChatAPIError, WeChatNotConfigured, WeChatOutcomeUnknown, WeChatUnavailable
+from service.core.redact import redact
+from service.wechat_api.token_store import LockTimeout, TokenStore, TokenStoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,44 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid credential / invalid 
 DUPLICATE_CLIENTMSGID = 45065
 MENU_MISSING = 46003
 POOL_SIZE = 64
+# Never resent below us: a POST whose answer timed out may have been carried out by WeChat. Callers decide.
+# (requests' own default, spelled out so a later "let's add retries" sees why not.)
+NO_RETRY = Retry(total=0, read=False)
+# HTTP statuses that say the request was turned away before WeChat acted on it; other 5xx (502 bad gateway,
+# 504 gateway timeout, 500) may come after the backend carried it out.
+TURNED_AWAY = frozenset({429, 503})
+
+
+REFRESH_INTERVAL = 60  # seconds: at most one refresh of a rejected token per minute, shared by every process
+REFRESHED = ":refreshed"  # store key suffix marking that a rejected token was refreshed within REFRESH_INTERVAL
+_throttle_logged: dict[str, float] = {}
+
+
+def _log_throttled(key: str) -> None:
+    """Say (once per interval and process) that a rejected token is not refreshed again yet."""
+    now = time.monotonic()
+    if now - _throttle_logged.get(key, -REFRESH_INTERVAL) >= REFRESH_INTERVAL:
+        _throttle_logged[key] = now
+        log.warning("WeChat rejected the access_token again within %ss of the last refresh: not refreshing until "
+                    "then (calls fail with the token error and are retried later)", REFRESH_INTERVAL)
+
+
+def _store_unreachable(exc: TokenStoreUnavailable) -> WeChatUnavailable:
+    return WeChatUnavailable(redact(f"the access_token store is unreachable: {exc}"))
+
+
+def not_sent(exc: requests.RequestException) -> bool:
+    """Whether a failed request never reached WeChat: no connection could be made (refused, DNS, connect
+    timeout, TLS handshake) or the request could not even be built. A read timeout or a connection dropped after
+    the request was written is not such a failure: WeChat may have carried it out."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError,
+                        requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None  # urllib3's MaxRetryError
+        return isinstance(reason, ConnectTimeoutError)  # NewConnectionError and NameResolutionError included
+    return False
 
 
 def token_ttl(expires_in: int) -> int:
@@ -44,7 +88,7 @@ class ApiClient(WeChatClient):
     def __init__(self, appid: str, secret: str, store: TokenStore, api_base: str, timeout: float):
         super().__init__(appid, secret, session=store, timeout=timeout, auto_retry=False)
         # Senders share one client across threads; keep that many keep-alive connections instead of urllib3's 10.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=NO_RETRY)
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
         self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
@@ -71,7 +115,10 @@ class ApiClient(WeChatClient):
     # ------------------------------------------------------------------ token
     @property
     def access_token(self) -> str:
-        token = self.store.get(self.access_token_key)
+        try:
+            token = self.store.get(self.access_token_key)
+        except TokenStoreUnavailable as exc:  # before any call: nothing was sent, so it is worth retrying
+            raise _store_unreachable(exc) from exc
         if token:
             return token
         return self.fetch_access_token()["access_token"]
@@ -81,6 +128,9 @@ class ApiClient(WeChatClient):
 
         Runs under the store's lock and re-reads the store once the lock is held, so when N processes find the
         token missing (or all got 40001 with the same `stale` token) only the first fetches; the others reuse it.
+        A refresh because WeChat rejected `stale` happens at most once per REFRESH_INTERVAL across all processes
+        (the time is kept in the store): when WeChat rejects a token we have just fetched, fetching again burns the
+        2000/day quota without helping. Then the stored token is returned unchanged (`throttled`).
         https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html
         """
         self._require_config()
@@ -90,21 +140,29 @@ class ApiClient(WeChatClient):
                 current = self.store.get(key)
                 if current and current != stale and not force:
                     return {"access_token": current, "fetched": False}
+                if current and stale and not force and self.store.get(key + REFRESHED):
+                    _log_throttled(key)
+                    return {"access_token": current, "fetched": False, "throttled": True}
                 result = self._request_token()
                 expires_in = int(result.get("expires_in") or 7200)
                 self.store.set(key, result["access_token"], token_ttl(expires_in))
+                if stale:
+                    self.store.set(key + REFRESHED, str(int(time.time())), REFRESH_INTERVAL)
                 self.expires_at = int(time.time()) + expires_in
-                log.info("fetched a new WeChat access_token (expires_in=%s)", expires_in)
+                log.info("fetched a new WeChat access_token (expires_in=%s%s)", expires_in,
+                         ", the previous one was rejected" if stale else "")
                 return {**result, "fetched": True}
         except LockTimeout as exc:
             raise WeChatUnavailable("timed out waiting for another process to refresh the access_token") from exc
+        except TokenStoreUnavailable as exc:
+            raise _store_unreachable(exc) from exc
 
     def _request_token(self) -> dict[str, Any]:
         params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
         try:
             res = self._http.get(self.API_BASE_URL + "token", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise WeChatUnavailable(f"could not reach the WeChat token endpoint: {exc}") from exc
+            raise WeChatUnavailable(redact(f"could not reach the WeChat token endpoint: {exc}")) from exc
         if res.status_code >= 400:
             raise WeChatUnavailable(f"the WeChat token endpoint answered HTTP {res.status_code}", res.status_code)
         try:
@@ -140,11 +198,12 @@ class ApiClient(WeChatClient):
             except WeChatClientException as exc:
                 if exc.errcode in TOKEN_ERRORS and attempt == 1 and not caller_token:
                     log.info("WeChat said %s for %s; refreshing the token and retrying once", exc.errcode, url)
-                    self.fetch_access_token(stale=token)
-                    continue
+                    if not self.fetch_access_token(stale=token).get("throttled"):
+                        continue
                 raise self._domain_error(exc, url) from exc
             except requests.RequestException as exc:
-                raise WeChatUnavailable(f"WeChat API call failed ({url.split('?')[0]}): {exc}") from exc
+                kind = WeChatUnavailable if not_sent(exc) else WeChatOutcomeUnknown
+                raise kind(redact(f"WeChat API call failed ({url.split('?')[0]}): {exc}")) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -158,7 +217,9 @@ class ApiClient(WeChatClient):
     def _domain_error(exc: WeChatClientException, url: str) -> Exception:
         if exc.errcode is None:
             status = exc.response.status_code if exc.response is not None else None
-            return WeChatUnavailable(f"WeChat API answered HTTP {status} ({url.split('?')[0]})", status)
+            kind = WeChatOutcomeUnknown if status is not None and status >= 500 and status not in TURNED_AWAY \
+                else WeChatUnavailable
+            return kind(f"WeChat API answered HTTP {status} ({url.split('?')[0]})", status)
         payload: dict[str, Any] = {}
         if exc.response is not None:
             try:

@@ -10,15 +10,16 @@ Expiry is judged with `service.core.clock.now()` so tests can age a token; lock 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Optional, Protocol
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.token import StoredToken, TokenLock
@@ -26,8 +27,17 @@ from service.core import clock
 from service.core.config import Settings
 
 
+log = logging.getLogger(__name__)
+REDIS_TIMEOUT = 2.0  # seconds to connect to / hear from Redis before it counts as unreachable
+REDIS_RETRY_AFTER = 30.0  # while Redis is unreachable, the database store serves; Redis is tried again after this
+
+
 class LockTimeout(Exception):
     """Another process held the lock for longer than we were willing to wait."""
+
+
+class TokenStoreUnavailable(Exception):
+    """The store's backend (Redis, the database) could not be reached: an infrastructure fault, worth retrying."""
 
 
 class TokenStore(Protocol):
@@ -38,6 +48,15 @@ class TokenStore(Protocol):
     def delete(self, key: str) -> None: ...
 
     def lock(self, key: str, wait: float | None = None) -> Any: ...  # a context manager
+
+
+@contextmanager
+def _unreachable(errors: Any, what: str) -> Iterator[None]:
+    """Turn a backend's connection errors into TokenStoreUnavailable."""
+    try:
+        yield
+    except errors as exc:
+        raise TokenStoreUnavailable(f"{what} unreachable: {exc}") from exc
 
 
 def _poll_until(try_acquire: Any, key: str, wait: float, poll: float) -> None:
@@ -62,7 +81,7 @@ class SqlTokenStore:
         self.lease, self.wait, self.poll = lease, wait, poll
 
     def get(self, key: str) -> str | None:
-        with self._factory() as session:
+        with _unreachable(OperationalError, "database"), self._factory() as session:
             row = session.get(StoredToken, key)
             if row is None:
                 return None
@@ -73,7 +92,7 @@ class SqlTokenStore:
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         expires = clock.now() + timedelta(seconds=ttl) if ttl else None
         values = {"key": key, "value": value, "expires_at": expires, "updated_at": datetime.now(timezone.utc)}
-        with self._factory.begin() as session:
+        with _unreachable(OperationalError, "database"), self._factory.begin() as session:
             dialect = session.get_bind().dialect.name
             if dialect in ("sqlite", "postgresql"):
                 if dialect == "sqlite":
@@ -95,7 +114,7 @@ class SqlTokenStore:
     def _try_acquire(self, key: str, owner: str) -> bool:
         now = datetime.now(timezone.utc)
         try:
-            with self._factory.begin() as session:
+            with _unreachable(OperationalError, "database"), self._factory.begin() as session:
                 session.execute(delete(TokenLock).where(TokenLock.key == key, TokenLock.expires_at < now))
                 session.add(TokenLock(key=key, owner=owner, expires_at=now + timedelta(seconds=self.lease)))
         except IntegrityError:
@@ -123,12 +142,18 @@ class RedisTokenStore:
                  poll: float = 0.05):
         import redis
 
-        self._redis = redis.Redis.from_url(redis_url)
+        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=REDIS_TIMEOUT,
+                                           socket_timeout=REDIS_TIMEOUT)
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self.prefix = prefix
         self.lease, self.wait, self.poll = lease, wait, poll
 
+    def _down(self) -> Any:
+        return _unreachable(self._errors, "Redis")
+
     def get(self, key: str) -> str | None:
-        raw = self._redis.get(self.prefix + key)
+        with self._down():
+            raw = self._redis.get(self.prefix + key)
         if raw is None:
             return None
         data = json.loads(raw)
@@ -139,10 +164,12 @@ class RedisTokenStore:
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         exp = clock.now().timestamp() + ttl if ttl else None
         px = max(1, int(ttl * 1000)) if ttl else None
-        self._redis.set(self.prefix + key, json.dumps({"v": value, "exp": exp}), px=px)
+        with self._down():
+            self._redis.set(self.prefix + key, json.dumps({"v": value, "exp": exp}), px=px)
 
     def delete(self, key: str) -> None:
-        self._redis.delete(self.prefix + key)
+        with self._down():
+            self._redis.delete(self.prefix + key)
 
     @contextmanager
     def lock(self, key: str, wait: float | None = None) -> Iterator[None]:
@@ -150,7 +177,9 @@ class RedisTokenStore:
 
         lk = self._redis.lock(f"{self.prefix}lock:{key}", timeout=self.lease, sleep=self.poll,
                               blocking_timeout=self.wait if wait is None else wait)
-        if not lk.acquire():
+        with self._down():
+            acquired = lk.acquire()
+        if not acquired:
             raise LockTimeout(key)
         try:
             yield
@@ -159,6 +188,85 @@ class RedisTokenStore:
                 lk.release()
             except LockError:  # the lease ran out while we held it; someone else may own it now
                 pass
+            except self._errors:  # Redis went away while we held it: the lease frees it
+                log.warning("could not release the Redis lock %s (Redis unreachable); its lease frees it", key)
+
+
+class FallbackTokenStore:
+    """Redis first, the database when Redis cannot be reached, so a Redis outage costs no message.
+
+    Every token written goes to both (the database copy best effort), so the database holds the current token the
+    moment Redis goes away and nothing has to be fetched again. While Redis is unreachable the database serves
+    everything (lock included) and Redis is tried again every REDIS_RETRY_AFTER seconds; the switch is logged once
+    each way. Two processes may briefly disagree on which store serves, so both may fetch once: that costs a
+    token, never a message."""
+
+    def __init__(self, primary: TokenStore, fallback: TokenStore, retry_after: float = REDIS_RETRY_AFTER):
+        self.primary, self.fallback, self.retry_after = primary, fallback, retry_after
+        self._down_until = 0.0
+        self._down = False
+        self._mutex = threading.Lock()
+
+    def _use_primary(self) -> bool:
+        with self._mutex:
+            return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: TokenStoreUnavailable) -> None:
+        with self._mutex:
+            self._down_until = time.monotonic() + self.retry_after
+            first, self._down = not self._down, True
+        if first:
+            log.warning("token store: %s; using the database token store until Redis answers again", exc)
+
+    def _answered(self) -> None:
+        if self._down:
+            with self._mutex:
+                back, self._down = self._down, False
+            if back:
+                log.info("token store: Redis answers again; using it")
+
+    def _call(self, op: str, *args: Any) -> Any:
+        if self._use_primary():
+            try:
+                result = getattr(self.primary, op)(*args)
+            except TokenStoreUnavailable as exc:
+                self._failed(exc)
+            else:
+                self._answered()
+                return result
+        return getattr(self.fallback, op)(*args)
+
+    def get(self, key: str) -> str | None:
+        return self._call("get", key)
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        self._call("set", key, value, ttl)
+        try:
+            self.fallback.set(key, value, ttl)  # the copy the database serves when Redis goes away
+        except TokenStoreUnavailable as exc:
+            log.warning("token store: could not copy the token to the database: %s", exc)
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key)
+        self.fallback.delete(key)
+
+    @contextmanager
+    def lock(self, key: str, wait: float | None = None) -> Iterator[None]:
+        def take(store: TokenStore) -> Any:
+            return store.lock(key) if wait is None else store.lock(key, wait)
+
+        with ExitStack() as stack:
+            if self._use_primary():
+                try:
+                    stack.enter_context(take(self.primary))
+                except TokenStoreUnavailable as exc:
+                    self._failed(exc)
+                    stack.enter_context(take(self.fallback))
+                else:
+                    self._answered()
+            else:
+                stack.enter_context(take(self.fallback))
+            yield
 
 
 class MemoTokenStore:
@@ -199,10 +307,13 @@ class MemoTokenStore:
 
 def make_token_store(settings: Settings, session_factory: sessionmaker[Session] | None = None,
                      prefix: str = "qijin:") -> TokenStore:
-    """Redis when REDIS_URL is set, else the database; the lease outlives the slowest token fetch."""
+    """Redis when REDIS_URL is set (falling back to the database while Redis is unreachable), else the database;
+    the lease outlives the slowest token fetch."""
     lease = max(30.0, 3 * settings.api_timeout)
+    sql = SqlTokenStore(session_factory, lease=lease, wait=lease) if session_factory is not None else None
     if settings.redis_url:
-        return RedisTokenStore(settings.redis_url, prefix=prefix, lease=lease, wait=lease)
-    if session_factory is None:
+        redis_store = RedisTokenStore(settings.redis_url, prefix=prefix, lease=lease, wait=lease)
+        return redis_store if sql is None else FallbackTokenStore(redis_store, sql)
+    if sql is None:
         raise ValueError("a session factory is needed when REDIS_URL is not set")
-    return SqlTokenStore(session_factory, lease=lease, wait=lease)
+    return sql
