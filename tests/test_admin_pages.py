@@ -280,6 +280,7 @@ def test_unit_create_validates_and_keeps_values(admin_console, session):
                                               "is_extension": "1"})
     page = text(bad)
     assert bad.status_code == 422 and 'id="e-category"' in page
+    assert "请选择七进类别" in page and "category" not in page.split('id="e-category"')[1].split("</span>")[0]
     assert "新单位&lt;script&gt;" in page and "王&lt;i&gt;" in page and XSS not in page
     assert 'name="is_extension" value="1" checked' in page
     ok = admin_console.post("/admin/units", {"name": "新单位", "category": "学校", "is_education_base": "1"})
@@ -290,6 +291,23 @@ def test_unit_create_validates_and_keeps_values(admin_console, session):
     assert dup.status_code == 422 and "已存在" in text(dup) and 'id="e-name"' in text(dup)
 
 
+def test_unit_and_staff_phones_are_checked_on_the_forms(admin_console, session):
+    from models.staff import Staff
+    from models.unit import Unit
+
+    bad = admin_console.post("/admin/units", {"name": "电话单位", "category": "企业", "phone": "abc"})
+    assert bad.status_code == 422 and "联系电话应为手机号" in text(bad) and 'id="e-phone"' in text(bad)
+    assert session.scalar(select(Unit).where(Unit.name == "电话单位")) is None
+    ok = admin_console.post("/admin/units", {"name": "电话单位", "category": "企业", "phone": "0851 8681 2345 转 8001"})
+    assert ok.status_code == 302
+    unit = session.scalar(select(Unit).where(Unit.name == "电话单位"))
+    assert unit.phone == "0851-86812345转8001"
+    staff_bad = admin_console.post(f"/admin/units/{unit.id}/staff", {"name": "李四", "phone": "abc"})
+    assert staff_bad.status_code == 422 and "电话应为手机号" in text(staff_bad)
+    assert admin_console.post(f"/admin/units/{unit.id}/staff", {"name": "李四", "phone": "86 139-1234-5678"}).status_code == 302
+    assert session.scalar(select(Staff.phone).where(Staff.name == "李四")) == "13912345678"
+
+
 def test_staff_binding_codes_and_deactivation(admin_console, session_factory, session):
     from models.staff import BindingCode, Staff
     from tests.factories import make_unit
@@ -298,7 +316,7 @@ def test_staff_binding_codes_and_deactivation(admin_console, session_factory, se
         unit_id = make_unit(s, "某机关", "机关").id
         s.commit()
     assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "", "phone": "139"}).status_code == 422
-    assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "李四", "phone": "139"}).status_code == 302
+    assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "李四", "phone": "139 1234 5678"}).status_code == 302
     staff = session.scalar(select(Staff).where(Staff.name == "李四"))
     issued = admin_console.post(f"/admin/staff/{staff.id}/code")
     page = text(issued)
