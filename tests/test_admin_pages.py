@@ -203,6 +203,24 @@ def test_unanswered_question_becomes_an_faq_in_one_step(admin_console, session_f
     assert gone.status_code == 404 and "已被处理" in text(gone)
 
 
+def test_faq_from_an_unanswered_question_keeps_only_the_phrasings_the_administrator_kept(admin_console,
+                                                                                        session_factory, session):
+    from models.policy import FaqEntry
+    from service.core import clock
+    from service.policy.answers import preview_answer, record_unanswered
+
+    with session_factory() as s:
+        row_id = record_unanswered(s, "食堂咋开门", clock.now()).id
+        s.commit()
+    made = admin_console.post("/admin/policy/faq", {"unanswered_id": str(row_id), "answer": "食堂每天七点开门。",
+                                                    "questions": "食堂几点开门\n食堂开门时间"})
+    assert made.status_code == 302
+    assert session.scalar(select(FaqEntry)).questions == ["食堂几点开门", "食堂开门时间"]
+    assert preview_answer(session, "食堂几点开门").kind == "faq"
+    assert preview_answer(session, "食堂咋开门").reply != "食堂每天七点开门。"
+    assert not preview_answer(session, "食堂咋开门").reply.startswith("食堂每天七点开门")
+
+
 def test_policy_pages_are_for_administrators_only(reviewer_console):
     for path in ("/admin/policy", "/admin/policy/faq", "/admin/policy/unanswered"):
         assert reviewer_console.get(path).status_code == 403
