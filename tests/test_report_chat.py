@@ -240,7 +240,7 @@ def test_continue_without_draft(phone):
 # --- concurrency ---------------------------------------------------------------------------------------------
 
 def _at_photos(phone) -> None:
-    phone.call(report_chat.quick_report, "进社区 研究部署 昨天 民族团结知识讲座 文化广场 " + CONTENT + " 35人")
+    phone.call(report_chat.quick_report, "进社区 研究部署 昨天 民族团结知识讲座 地点：文化广场 " + CONTENT + " 35人")
     assert phone.draft().step == "photos"
 
 
