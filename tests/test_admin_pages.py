@@ -416,6 +416,16 @@ def test_announcement_compose_validates_previews_and_schedules(admin_console, se
     assert actions == ["announcement.cancel", "announcement.schedule"]
 
 
+def test_announcement_body_from_the_console_has_unix_line_endings(admin_console, session):
+    from models.announcement import Announcement
+
+    saved = admin_console.post("/admin/announcements", {"title": "周五活动", "body": "时间：下午三点\r\n地点：活动室\n请准时",
+                                                        "audience_type": "all", "send_mode": "now",
+                                                        "submit": "draft"})
+    assert saved.status_code == 302
+    assert session.scalar(select(Announcement.body)) == "时间：下午三点\n地点：活动室\n请准时"
+
+
 def test_a_scheduled_announcement_is_edited_in_the_console_until_it_goes_out(admin_console, session):
     from models.announcement import Announcement
 
