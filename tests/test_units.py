@@ -222,3 +222,11 @@ def test_list_reports_filters(session):
     assert all_reports(session, ReportFilter(activity_type="宣传教育")) == [b]
     assert all_reports(session, ReportFilter(date_to=b.activity_date)) == [b]
     assert set(all_reports(session, ReportFilter())) == {a, b}
+
+
+def test_an_incomplete_report_names_the_missing_fields_in_chinese(session):
+    staff = make_staff(session)
+    with pytest.raises(reports.ReportError) as refused:
+        make_report(session, staff, place="", content=None)
+    assert "活动地点、活动内容" in refused.value.message and "place" not in refused.value.message
+    assert refused.value.field == "place"
