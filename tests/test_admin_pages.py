@@ -305,6 +305,8 @@ def test_unit_create_validates_and_keeps_values(admin_console, session):
     assert ok.status_code == 302
     unit = session.scalar(select(Unit).where(Unit.name == "新单位"))
     assert unit.is_education_base and not unit.is_extension
+    edited = admin_console.post(f"/admin/units/{unit.id}", {"name": "新单位", "category": ""})
+    assert edited.status_code == 422 and "请选择七进类别" in text(edited)
     dup = admin_console.post("/admin/units", {"name": "新单位", "category": "学校"})
     assert dup.status_code == 422 and "已存在" in text(dup) and 'id="e-name"' in text(dup)
 

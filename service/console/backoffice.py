@@ -70,7 +70,7 @@ def int_field(data: Mapping[str, Any], name: str, required: bool = False, maximu
 def choice_field(data: Mapping[str, Any], name: str, options: tuple[str, ...], required: bool = False,
                  labels: Labels = texts.FIELD_LABELS) -> Optional[str]:
     value = data.get(name)
-    if required and (value is None or (isinstance(value, str) and not value.strip())):
+    if (required and value is None) or (isinstance(value, str) and not value.strip()):  # the form's 请选择
         raise InvalidInput(texts.choose(name, options, labels), name)
     value = text_field(data, name, 32, required, labels)
     if value is not None and value not in options:
