@@ -1,12 +1,41 @@
-"""WSGI entry point (`gunicorn wsgi:app`); run directly for the all-in-one development server."""
+"""WSGI entry point (`gunicorn wsgi:app`); run directly for the all-in-one development server.
+
+Served by a WSGI server, the app refuses to start (one line on stderr, exit status 4, which gunicorn takes as "App
+failed to load" and stops instead of restarting workers) on a database whose schema is behind: run
+`flask --app wsgi bootstrap` first. `python wsgi.py` upgrades the schema itself; `flask --app wsgi …` commands load
+the app without the check, so that `bootstrap` and `upgrade-db` can run.
+"""
 from __future__ import annotations
 
 import gc
 import os
+import sys
+from typing import NoReturn
 
 from service import create_app
+from service.bootstrap import StartupRefused, require_current_schema
+from service.core.config import SettingsError
 
-app = create_app()
+APP_LOAD_ERROR = 4  # gunicorn's exit status for an app that cannot load: the arbiter halts
+REFUSALS = (SettingsError, StartupRefused)
+
+
+def refuse(exc: Exception, status: int = 1) -> NoReturn:
+    print(f"cannot start: {exc}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def _served() -> bool:
+    """Imported by a WSGI server, not run as a script nor loaded by the `flask` command line."""
+    return __name__ != "__main__" and os.environ.get("FLASK_RUN_FROM_CLI") != "true"
+
+
+try:
+    app = create_app()
+    if _served():
+        require_current_schema(app.extensions["qijin"].engine)
+except REFUSALS as exc:
+    refuse(exc, APP_LOAD_ERROR)
 # Everything built so far lives as long as the process: move it out of the garbage collector's generations, so
 # that its collections, which run every few requests, look only at what requests allocate.
 gc.freeze()
@@ -19,8 +48,11 @@ def main() -> None:
 
     with app.app_context():
         rt = runtime()
-        for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
-            app.logger.info(line)
+        try:
+            for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
+                app.logger.info(line)
+        except REFUSALS as exc:
+            refuse(exc)
         simulator = rt.settings.simulator_enabled
         if rt.settings.scheduler_in_web:  # development: the scheduler's jobs run inside this process
             from scheduler import build_scheduler

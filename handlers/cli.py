@@ -13,7 +13,8 @@ from service.notices import announcements
 from service.core import clock, schema
 from service.chat import menu
 from service.policy import importer as policy_import
-from service.core.errors import WeChatAPIError, WeChatUnavailable
+from service.core.config import SettingsError
+from service.core.errors import DomainError, WeChatAPIError, WeChatUnavailable
 from service.core.db import session_scope
 from service.core.redact import redact
 from service.app import runtime
@@ -39,8 +40,11 @@ def bootstrap_cmd() -> None:
     from service.bootstrap import bootstrap
 
     rt = runtime()
-    for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
-        click.echo(line)
+    try:
+        for line in bootstrap(rt.engine, rt.session_factory, rt.settings):
+            click.echo(line)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("sync-menu")
@@ -77,8 +81,11 @@ def create_api_token_cmd(username: str, name: str) -> None:
 @click.password_option()
 def create_admin_cmd(username: str, role: str, password: str) -> None:
     """Create a console user (管理员 admin / 审核员 reviewer)."""
-    with _unit_of_work() as session:
-        admin_accounts.create_admin(session, username, password, role)
+    try:
+        with _unit_of_work() as session:
+            admin_accounts.create_admin(session, username, password, role)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(f"created {role} {username}")
 
 

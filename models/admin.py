@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -23,6 +23,9 @@ class AdminUser(Base):
     role: Mapped[str] = mapped_column(String(16), default=ROLE_ADMIN)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
+    # Set for accounts whose password someone else chose (ADMIN_PASSWORD, another administrator): the console asks
+    # for a new password before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     locked_until: Mapped[Optional[datetime]]
     last_login_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

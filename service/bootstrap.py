@@ -1,4 +1,5 @@
-"""Start-up duties shared by `python wsgi.py`, `python -m scheduler` and `flask bootstrap`: schema, defaults."""
+"""Start-up duties shared by `python wsgi.py`, `python -m scheduler` and `flask bootstrap`: schema, defaults; and the
+check a served app (`gunicorn wsgi:app`) makes instead of upgrading."""
 from __future__ import annotations
 
 from typing import Callable
@@ -17,6 +18,17 @@ STEPS: list[Callable[[Session, Settings], str]] = [
     admin_accounts.ensure_first_admin,
     policy_import.bootstrap_seed,
 ]
+
+
+class StartupRefused(Exception):
+    """The process must not start; the message is one line for the operator, naming what to run."""
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to serve a database that was never upgraded or is behind (every WeChat message would fail)."""
+    current = schema.engine_state(engine)
+    if not current.up_to_date:
+        raise StartupRefused(current.problem())
 
 
 def bootstrap(engine: Engine, session_factory: sessionmaker[Session], settings: Settings) -> list[str]:

@@ -182,7 +182,58 @@ def test_first_admin_comes_from_settings(session, settings):
     line = admin_accounts.ensure_first_admin(session, settings.with_(admin_username="boss", admin_password="boss-pass-1"))
     assert "boss" in line
     user = session.scalar(select(AdminUser))
-    assert user.username == "boss" and user.role == ROLE_ADMIN
+    assert user.username == "boss" and user.role == ROLE_ADMIN and user.must_change_password
+
+
+def test_a_weak_admin_password_is_refused_in_one_line(session, settings):
+    import pytest
+    from service.core.config import SettingsError
+
+    for weak in ("123456", "12345678", "password"):
+        with pytest.raises(SettingsError, match="ADMIN_PASSWORD is too weak"):
+            admin_accounts.ensure_first_admin(session, settings.with_(admin_username="boss", admin_password=weak))
+    assert session.scalar(select(AdminUser)) is None
+
+
+def _change(c: Console, old: str, new: str):
+    return c.post("/admin/password", {"old_password": old, "new_password": new, "confirm_password": new})
+
+
+def test_the_first_administrator_sets_a_password_before_anything_else(app, session, session_factory, settings):
+    with session_factory() as s:
+        admin_accounts.ensure_first_admin(s, settings.with_(admin_username="boss", admin_password="boss-pass-1"))
+        s.commit()
+    c = Console(app.test_client())
+    assert c.login("boss", "boss-pass-1").status_code == 302
+    for path in ("/admin/", "/admin/units", "/admin/accounts", "/admin/reports"):
+        response = c.get(path)
+        assert response.status_code == 302 and response.headers["Location"].endswith("/admin/password"), path
+    page = c.get("/admin/password").get_data(as_text=True)
+    assert "首次登录请先设置您自己的密码" in page and admin_accounts.PASSWORD_RULE in page
+    weak = _change(c, "boss-pass-1", "abcdefgh")
+    assert weak.status_code == 422 and "新密码" + admin_accounts.PASSWORD_RULE in weak.get_data(as_text=True)
+    assert _change(c, "boss-pass-1", "boss-pass-1").status_code == 422  # the same password again is no change
+    assert c.get("/admin/units").status_code == 302
+    assert _change(c, "boss-pass-1", "my-own-pass-2").status_code == 302
+    assert c.get("/admin/units").status_code == 200
+    session.expire_all()
+    assert session.scalar(select(AdminUser)).must_change_password is False
+
+
+def test_an_account_made_by_another_administrator_must_change_its_password(admin_console, app, session):
+    page = admin_console.get("/admin/accounts").get_data(as_text=True)
+    assert admin_accounts.PASSWORD_RULE in page
+    weak = admin_console.post("/admin/accounts", {"username": "liu", "role": "reviewer", "password": "12345678"})
+    assert weak.status_code == 422 and "密码" + admin_accounts.PASSWORD_RULE in weak.get_data(as_text=True)
+    made = admin_console.post("/admin/accounts", {"username": "liu", "role": "reviewer", "password": "given-pass-1"})
+    assert made.status_code == 302
+    liu = Console(app.test_client())
+    liu.get("/admin/login")
+    assert liu.post("/admin/login", {"username": "liu", "password": "given-pass-1"}).status_code == 302
+    assert liu.get("/admin/reports").headers["Location"].endswith("/admin/password")
+    liu.get("/admin/password")
+    assert _change(liu, "given-pass-1", "liu-own-pass-3").status_code == 302
+    assert liu.get("/admin/reports").status_code == 200
 
 
 def test_security_headers_on_console_pages(console):

@@ -203,6 +203,24 @@ def test_unanswered_question_becomes_an_faq_in_one_step(admin_console, session_f
     assert gone.status_code == 404 and "已被处理" in text(gone)
 
 
+def test_faq_from_an_unanswered_question_keeps_only_the_phrasings_the_administrator_kept(admin_console,
+                                                                                        session_factory, session):
+    from models.policy import FaqEntry
+    from service.core import clock
+    from service.policy.answers import preview_answer, record_unanswered
+
+    with session_factory() as s:
+        row_id = record_unanswered(s, "食堂咋开门", clock.now()).id
+        s.commit()
+    made = admin_console.post("/admin/policy/faq", {"unanswered_id": str(row_id), "answer": "食堂每天七点开门。",
+                                                    "questions": "食堂几点开门\n食堂开门时间"})
+    assert made.status_code == 302
+    assert session.scalar(select(FaqEntry)).questions == ["食堂几点开门", "食堂开门时间"]
+    assert preview_answer(session, "食堂几点开门").kind == "faq"
+    assert preview_answer(session, "食堂咋开门").reply != "食堂每天七点开门。"
+    assert not preview_answer(session, "食堂咋开门").reply.startswith("食堂每天七点开门")
+
+
 def test_policy_pages_are_for_administrators_only(reviewer_console):
     for path in ("/admin/policy", "/admin/policy/faq", "/admin/policy/unanswered"):
         assert reviewer_console.get(path).status_code == 403
@@ -280,14 +298,34 @@ def test_unit_create_validates_and_keeps_values(admin_console, session):
                                               "is_extension": "1"})
     page = text(bad)
     assert bad.status_code == 422 and 'id="e-category"' in page
+    assert "请选择七进类别" in page and "category" not in page.split('id="e-category"')[1].split("</span>")[0]
     assert "新单位&lt;script&gt;" in page and "王&lt;i&gt;" in page and XSS not in page
     assert 'name="is_extension" value="1" checked' in page
     ok = admin_console.post("/admin/units", {"name": "新单位", "category": "学校", "is_education_base": "1"})
     assert ok.status_code == 302
     unit = session.scalar(select(Unit).where(Unit.name == "新单位"))
     assert unit.is_education_base and not unit.is_extension
+    edited = admin_console.post(f"/admin/units/{unit.id}", {"name": "新单位", "category": ""})
+    assert edited.status_code == 422 and "请选择七进类别" in text(edited)
     dup = admin_console.post("/admin/units", {"name": "新单位", "category": "学校"})
     assert dup.status_code == 422 and "已存在" in text(dup) and 'id="e-name"' in text(dup)
+
+
+def test_unit_and_staff_phones_are_checked_on_the_forms(admin_console, session):
+    from models.staff import Staff
+    from models.unit import Unit
+
+    bad = admin_console.post("/admin/units", {"name": "电话单位", "category": "企业", "phone": "abc"})
+    assert bad.status_code == 422 and "联系电话应为手机号" in text(bad) and 'id="e-phone"' in text(bad)
+    assert session.scalar(select(Unit).where(Unit.name == "电话单位")) is None
+    ok = admin_console.post("/admin/units", {"name": "电话单位", "category": "企业", "phone": "0851 8681 2345 转 8001"})
+    assert ok.status_code == 302
+    unit = session.scalar(select(Unit).where(Unit.name == "电话单位"))
+    assert unit.phone == "0851-86812345转8001"
+    staff_bad = admin_console.post(f"/admin/units/{unit.id}/staff", {"name": "李四", "phone": "abc"})
+    assert staff_bad.status_code == 422 and "电话应为手机号" in text(staff_bad)
+    assert admin_console.post(f"/admin/units/{unit.id}/staff", {"name": "李四", "phone": "86 139-1234-5678"}).status_code == 302
+    assert session.scalar(select(Staff.phone).where(Staff.name == "李四")) == "13912345678"
 
 
 def test_staff_binding_codes_and_deactivation(admin_console, session_factory, session):
@@ -298,7 +336,7 @@ def test_staff_binding_codes_and_deactivation(admin_console, session_factory, se
         unit_id = make_unit(s, "某机关", "机关").id
         s.commit()
     assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "", "phone": "139"}).status_code == 422
-    assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "李四", "phone": "139"}).status_code == 302
+    assert admin_console.post(f"/admin/units/{unit_id}/staff", {"name": "李四", "phone": "139 1234 5678"}).status_code == 302
     staff = session.scalar(select(Staff).where(Staff.name == "李四"))
     issued = admin_console.post(f"/admin/staff/{staff.id}/code")
     page = text(issued)
@@ -378,6 +416,16 @@ def test_announcement_compose_validates_previews_and_schedules(admin_console, se
     assert "不能取消" in text(again)
     actions = sorted(a for a in session.scalars(select(AuditLog.action)) if a.startswith("announcement."))
     assert actions == ["announcement.cancel", "announcement.schedule"]
+
+
+def test_announcement_body_from_the_console_has_unix_line_endings(admin_console, session):
+    from models.announcement import Announcement
+
+    saved = admin_console.post("/admin/announcements", {"title": "周五活动", "body": "时间：下午三点\r\n地点：活动室\n请准时",
+                                                        "audience_type": "all", "send_mode": "now",
+                                                        "submit": "draft"})
+    assert saved.status_code == 302
+    assert session.scalar(select(Announcement.body)) == "时间：下午三点\n地点：活动室\n请准时"
 
 
 def test_a_scheduled_announcement_is_edited_in_the_console_until_it_goes_out(admin_console, session):

@@ -55,6 +55,16 @@ def test_create_show_list_and_schedule(api, session):
     assert draft["status"] == "草稿" and draft["next_run_at"] is None
 
 
+def test_line_endings_are_normalised_on_input(api, session):
+    res = api("post", "/announcements", json={**BASE, "body": "第一行\r\n第二行\n第三行\r第四行\r\n", "draft": True})
+    assert res.status_code == 201 and res.json["body"] == "第一行\n第二行\n第三行\n第四行"
+    assert session.get(Announcement, res.json["id"]).body == "第一行\n第二行\n第三行\n第四行"
+    edited = api("patch", f"/announcements/{res.json['id']}", json={"body": "甲\r\n乙"})
+    assert edited.json["body"] == "甲\n乙"
+    session.expire_all()
+    assert "\r" not in announcements.message_text(*session.query(Announcement.title, Announcement.body).one())
+
+
 @pytest.mark.parametrize("change, field", [
     ({"body": "   "}, "body"),
     ({"body": "长" * 700}, "body"),

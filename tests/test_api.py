@@ -164,6 +164,38 @@ def test_unknown_unit_or_category_is_422_naming_the_field(api, data, path, body,
     assert_api_error(api().post(path, json=body), 422, "invalid_input", field)
 
 
+@pytest.mark.parametrize("path, body, field, expected", [
+    ("/units", {"name": "新单位"}, "category", "请选择七进类别"),
+    ("/units", {"name": "新单位", "category": ""}, "category", "请选择七进类别"),
+    ("/units", {"name": "新单位", "category": "进网络"}, "category", "七进类别只能是"),
+    ("/units", {"category": "企业"}, "name", "请填写单位名称"),
+    ("/units", {"name": "新单位", "category": "企业", "contact": "王" * 51}, "contact", "联系人不能超过 50 个字"),
+    ("/units", {"name": "新单位", "category": "企业", "is_extension": "yes"}, "is_extension", "延伸拓展单位必须是"),
+    ("/units", {"name": "新单位", "category": "企业", "phone": "abc"}, "phone", "联系电话应为手机号"),
+    ("/staff", {"unit_id": "organ"}, "name", "请填写姓名"),
+    ("/staff", {"unit_id": "organ", "name": "某人", "phone": "139"}, "phone", "电话应为手机号"),
+    ("/reports?date_from=2026-13-01", None, "date_from", "开始日期必须是 YYYY-MM-DD"),
+    ("/reports?per_page=0", None, "per_page", "每页条数"),
+    ("/reports?month=三月", None, "month", "月份必须是"),
+])
+def test_validation_messages_name_the_field_in_chinese(api, data, path, body, field, expected):
+    if body and body.get("unit_id") == "organ":
+        body = body | {"unit_id": data["organ"]}
+    response = api().post(path, json=body) if body is not None else api().get(path)
+    assert_api_error(response, 422, "invalid_input", field)
+    assert expected in response.json["message"] and field not in response.json["message"], response.json
+
+
+def test_phones_are_checked_and_stored_normalised(api, data):
+    unit = api().post("/units", json={"name": "新单位", "category": "企业", "phone": "+86 0851-8681 2345"})
+    assert unit.status_code == 201 and unit.json["phone"] == "0851-86812345"
+    staff = api().post("/staff", json={"unit_id": unit.json["id"], "name": "某人", "phone": "+86 138-1234-5678"})
+    assert staff.status_code == 201 and staff.json["phone"] == "13812345678"
+    refused = api().patch(f"/staff/{staff.json['id']}", json={"phone": "abc"})
+    assert_api_error(refused, 422, "invalid_input", "phone")
+    assert api().get(f"/staff/{staff.json['id']}").json["phone"] == "13812345678"
+
+
 def test_non_json_body_is_422(api, data):
     response = api().post("/units", data="name=x", content_type="application/x-www-form-urlencoded")
     assert_api_error(response, 422, "invalid_input", "body")

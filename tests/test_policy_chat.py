@@ -102,7 +102,8 @@ def test_off_topic_is_recorded_never_a_random_clause(chat, session):
     chat("明天会下雨吗")
     rows = session.scalars(select(UnansweredQuestion)).all()
     assert [(r.normalized, r.count) for r in rows] == [("明天会下雨吗", 3)]
-    faq = make_faq_from_unanswered(session, rows[0].id, "天气请查看气象部门发布的预报。", ["天气怎么样"])
+    faq = make_faq_from_unanswered(session, rows[0].id, "天气请查看气象部门发布的预报。",
+                                   [rows[0].example, "天气怎么样"])
     assert faq.questions == ["明天会下雨吗？", "天气怎么样"] and list_unanswered(session) == []
     assert chat("明天会下雨吗").startswith("天气请查看气象部门发布的预报。")
 

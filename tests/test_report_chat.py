@@ -198,8 +198,14 @@ def test_my_reports_follow_the_staff_member_to_a_new_phone(phone, session_factor
     assert "绑定成功" in new_phone.call(report_chat.bind, code)
     assert "民族团结知识讲座【待审核】" in new_phone.call(report_chat.my_reports)
     assert "社区活动室" in new_phone.call(report_chat.detail, f"QJ{receipt}")
-    assert phone.call(report_chat.my_reports) == report_texts.MY_REPORTS_NONE  # the old account is no longer bound
+    assert phone.call(report_chat.my_reports) == report_texts.MY_REPORTS_NOT_BOUND  # the old phone is no longer bound
     assert phone.call(report_chat.detail, f"QJ{receipt}") == report_texts.DETAIL_NOT_FOUND
+
+
+def test_unbound_resident_asking_for_my_reports_is_told_how_to_bind(wechat):
+    reply = wechat.send_text("我的上报")
+    assert "还没有绑定" in reply and "绑定 绑定码" in reply and "区民族团结进步创建办公室" in reply
+    assert "回复“上报”" not in reply
 
 
 def test_quick_report_unbound(session_factory, settings, pinned):
@@ -241,7 +247,7 @@ def test_continue_without_draft(phone):
 # --- concurrency ---------------------------------------------------------------------------------------------
 
 def _at_photos(phone) -> None:
-    phone.call(report_chat.quick_report, "进社区 研究部署 昨天 民族团结知识讲座 文化广场 " + CONTENT + " 35人")
+    phone.call(report_chat.quick_report, "进社区 研究部署 昨天 民族团结知识讲座 地点：文化广场 " + CONTENT + " 35人")
     assert phone.draft().step == "photos"
 
 

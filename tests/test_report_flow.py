@@ -187,7 +187,8 @@ def test_place_bad(reply):
 @pytest.mark.parametrize("reply,expected", [
     ("35", 35), ("35人", 35), ("三十五人", 35), ("约35人", 35), ("１２０名", 120), ("一百二十", 120), ("两千人", 2000),
     ("十五", 15), ("一百零五人", 105), ("一万", 10000), ("十万", 100000), ("100000", 100000), ("1", 1),
-    ("一百二", 120), ("1,200人", 1200),
+    ("一百二", 120), ("1,200人", 1200), ("约40人", 40), ("四十来人", 40), ("三十多", 30), ("约40", 40), ("40余", 40),
+    ("二十", 20), ("四十人左右", 40), ("十来人", 10),
 ])
 def test_participants_good(reply, expected):
     t = answer(at("participants"), "participants", reply)
@@ -339,10 +340,31 @@ def test_quick_report_defaults_category_and_reports_bad_words():
     assert "不能晚于今天" in t.reply
 
 
-def test_quick_report_with_place_and_content():
-    t = flow.prefill("社区", "宣传教育 昨天 民族团结宣讲 文化广场 面向居民宣讲民族团结进步政策与典型事迹 120人", TODAY)
+def test_quick_report_takes_a_place_only_when_named():
+    t = flow.prefill("社区", "宣传教育 昨天 民族团结宣讲 地点：文化广场 面向居民宣讲民族团结进步政策与典型事迹 120人", TODAY)
     assert t.data["place"] == "文化广场" and t.data["content"].startswith("面向居民") and t.data["date"] == "2026-11-26"
     assert t.step == "photos"
+
+
+def test_quick_report_never_guesses_the_place_from_free_text():
+    t = flow.prefill("乡镇", "进社区 志愿服务 前天 民族团结志愿清扫 二十人 开展楼道清扫和政策宣传", TODAY)
+    assert "place" not in t.data and t.step == "place" and "【5/8 地点】" in t.reply
+    assert {k: t.data[k] for k in ("category", "activity_type", "date", "title", "participants", "content")} == {
+        "category": "社区", "activity_type": "志愿服务", "date": "2026-11-25", "title": "民族团结志愿清扫",
+        "participants": 20, "content": "开展楼道清扫和政策宣传"}
+    t = answer(t.data, t.step, "幸福小区3号楼")
+    assert t.data["place"] == "幸福小区3号楼" and t.step == "photos"
+
+
+@pytest.mark.parametrize("word", ["约40人", "四十来人", "40余人", "三十多人", "约40", "四十人左右"])
+def test_quick_report_reads_approximate_counts(word):
+    t = flow.prefill("社区", f"民族团结宣讲 {word}", TODAY)
+    assert t.data["participants"] == (30 if word.startswith("三十") else 40) and t.data["title"] == "民族团结宣讲"
+
+
+def test_quick_report_does_not_take_a_title_ending_in_ren_as_a_count():
+    t = flow.prefill("社区", "民族团结一家人", TODAY)
+    assert t.data["title"] == "民族团结一家人" and "participants" not in t.data
 
 
 def test_quick_report_understands_nothing():

@@ -27,12 +27,33 @@ def test_create_and_update_unit(session):
     assert units.list_units(session) == [] and units.list_units(session, include_inactive=True) == [unit]
 
 
-@pytest.mark.parametrize("name,category,message", [("", "社区", "不能为空"), ("某医院", "医院", "类别必须是"),
+@pytest.mark.parametrize("name,category,message", [("", "社区", "不能为空"), ("某医院", "医院", "七进类别只能是"),
                                                    ("天山区某社区", "社区", "已存在")])
 def test_unit_validation(session, name, category, message):
     make_unit(session)
     with pytest.raises(units.UnitError, match=message):
         units.create_unit(session, name, category)
+
+
+@pytest.mark.parametrize("typed,stored", [
+    ("13812345678", "13812345678"), ("+86 138 1234 5678", "13812345678"), ("86-138-1234-5678", "13812345678"),
+    ("0851-86812345", "0851-86812345"), ("(010) 62345678", "010-62345678"), ("021 6234 5678", "021-62345678"),
+    ("0991-1234567", "0991-1234567"), ("0851-86812345转8001", "0851-86812345转8001"),
+    ("0851-86812345-8001", "0851-86812345转8001"), ("+86 10 62345678", "010-62345678"), ("", ""),
+])
+def test_phone_numbers_are_normalised(typed, stored):
+    assert units.normalise_phone(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["abc", "139", "12345678901", "0851-123", "010-02345678", "13812345678转1",
+                                   "1012345678", "0851-86812345-1234567"])
+def test_bad_phone_numbers_are_refused_naming_the_field(session, typed):
+    with pytest.raises(units.UnitError, match="联系电话应为手机号") as refused:
+        units.create_unit(session, "电话测试", "企业", phone=typed)
+    assert refused.value.field == "phone"
+    staff = make_staff(session)
+    with pytest.raises(units.UnitError, match="电话应为手机号"):
+        units.update_staff(session, staff.id, phone=typed)
 
 
 def test_update_unit_rejects_unknown_fields_and_missing_unit(session):
@@ -201,3 +222,11 @@ def test_list_reports_filters(session):
     assert all_reports(session, ReportFilter(activity_type="宣传教育")) == [b]
     assert all_reports(session, ReportFilter(date_to=b.activity_date)) == [b]
     assert set(all_reports(session, ReportFilter())) == {a, b}
+
+
+def test_an_incomplete_report_names_the_missing_fields_in_chinese(session):
+    staff = make_staff(session)
+    with pytest.raises(reports.ReportError) as refused:
+        make_report(session, staff, place="", content=None)
+    assert "活动地点、活动内容" in refused.value.message and "place" not in refused.value.message
+    assert refused.value.field == "place"

@@ -495,4 +495,5 @@ def test_a_bug_in_a_route_becomes_an_apology_not_a_500(wechat, session, monkeypa
 
 def test_health_reports_the_database(client):
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.get_json()["database"] == "ok"
+    # the test database is built from the models, not the migrations: reachable, but its schema has no revision
+    assert response.get_json()["database"] == "ok" and response.get_json()["schema"] == "behind"

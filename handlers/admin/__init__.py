@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
 from service.core import clock
-from service.console.accounts import ROLES
+from service.console.accounts import PASSWORD_RULE, ROLES
 from service.app import db
 from service.core.errors import DomainError
 
@@ -33,6 +33,8 @@ csrf = CSRFProtect()
 ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
 SESSION_LIFETIME = timedelta(hours=8)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# What an account that must choose its own password may still open; everything else leads to the password page.
+BEFORE_PASSWORD_CHANGE = {"admin.password", "admin.logout"}
 
 
 @bp.record_once
@@ -102,13 +104,16 @@ def security_headers(response):
 
 
 def roles_required(*roles: str) -> Callable:
-    """Not signed in → the sign-in page; signed in without one of `roles` → 403. Marks the view for the tests."""
+    """Not signed in → the sign-in page; a password someone else chose → the password page first; signed in without
+    one of `roles` → 403. Marks the view for the tests."""
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
             user = current_admin()
             if user is None:
                 return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+            if user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
+                return redirect(url_for("admin.password"))
             if user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -165,7 +170,7 @@ def localtime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def console_context() -> dict[str, Any]:
     user = g.get("admin")
     return {"admin_user": user, "role_names": ROLES, "is_admin": bool(user and user.role == ROLE_ADMIN),
-            "view_endpoints": current_app.view_functions}
+            "view_endpoints": current_app.view_functions, "password_rule": PASSWORD_RULE}
 
 
 @bp.errorhandler(CSRFError)

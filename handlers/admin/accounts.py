@@ -30,7 +30,7 @@ def create_account():
     values = form_values(FIELDS)
     try:
         user = admin_accounts.create_admin(db(), values["username"], request.form.get("password", ""),
-                                           values["role"], values["display_name"].strip())
+                                           values["role"], values["display_name"].strip(), must_change_password=True)
     except DomainError as exc:
         db().rollback()
         return _page(values, field_errors(exc), 422)

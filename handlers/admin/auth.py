@@ -68,4 +68,5 @@ def password():
             sign_in(user)  # this session stays valid; others are signed out by the new fingerprint
             flash(texts.PASSWORD_CHANGED, "ok")
             return redirect(url_for("admin.home"))
-    return render("password.html", 200 if not errors else 422, errors=errors)
+    return render("password.html", 200 if not errors else 422, errors=errors,
+                  forced=current_admin().must_change_password, forced_message=texts.PASSWORD_CHANGE_REQUIRED)

@@ -97,9 +97,8 @@ def create_faq():
     values = form_values(FAQ_FIELDS)
     try:
         if values["unanswered_id"].isdigit():
-            row = db().get(UnansweredQuestion, int(values["unanswered_id"]))
-            extra = [q for q in _lines(values["questions"]) if not row or q != row.example]
-            entry = policy_faq.make_faq_from_unanswered(db(), int(values["unanswered_id"]), values["answer"], extra)
+            entry = policy_faq.make_faq_from_unanswered(db(), int(values["unanswered_id"]), values["answer"],
+                                                        _lines(values["questions"]))
         else:
             entry = policy_faq.create_faq(db(), _lines(values["questions"]), values["answer"])
     except policy_faq.FaqInvalid as exc:

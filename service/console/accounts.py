@@ -12,21 +12,31 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser, ApiToken
 from service.core.clock import local
-from service.core.config import Settings
+from service.core.config import Settings, SettingsError
 from service.core.errors import Conflict, InvalidInput, NotFound
+from service.console import texts
 
 ROLES = {ROLE_ADMIN: "管理员", ROLE_REVIEWER: "审核员"}
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
+PASSWORD_RULE = texts.PASSWORD_RULE.format(minimum=MIN_PASSWORD)  # said on every form that sets a password
 
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
+def check_password(password: str, field: str = "password", label: str = "密码") -> None:
+    """Refuse a weak password naming the field: MIN_PASSWORD characters or more, of at least two kinds (letters,
+    digits, symbols), as PASSWORD_RULE says on the forms."""
+    kinds = sum(any(test(ch) for ch in password) for test in (str.isalpha, str.isdigit, lambda c: not c.isalnum()))
+    if len(password) < MIN_PASSWORD or kinds < 2:
+        raise InvalidInput(label + PASSWORD_RULE, field)
+
+
 def create_admin(session: Session, username: str, password: str, role: str = ROLE_ADMIN,
-                 display_name: str = "") -> AdminUser:
+                 display_name: str = "", must_change_password: bool = False) -> AdminUser:
     username = username.strip()
     if not username:
         raise InvalidInput("用户名不能为空", "username")
@@ -36,24 +46,29 @@ def create_admin(session: Session, username: str, password: str, role: str = ROL
         raise InvalidInput("姓名最多 64 个字符", "display_name")
     if role not in ROLES:
         raise InvalidInput("角色只能是管理员或审核员", "role")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"密码至少 {MIN_PASSWORD} 位", "password")
+    check_password(password)
     if session.scalar(select(AdminUser).where(AdminUser.username == username)):
         raise Conflict("用户名已存在", "username")
     user = AdminUser(username=username, password_hash=hash_password(password), role=role,
-                     display_name=display_name or username)
+                     display_name=display_name or username, must_change_password=must_change_password)
     session.add(user)
     session.flush()
     return user
 
 
 def ensure_first_admin(session: Session, settings: Settings) -> str:
-    """Create the first administrator from ADMIN_USERNAME/ADMIN_PASSWORD when there is none (bootstrap step)."""
+    """Create the first administrator from ADMIN_USERNAME/ADMIN_PASSWORD when there is none (bootstrap step); they
+    choose their own password at first sign-in. A weak ADMIN_PASSWORD stops the start (SettingsError, one line)."""
     if session.scalar(select(func.count()).select_from(AdminUser)):
         return "administrators exist"
     if not (settings.admin_username and settings.admin_password):
         return "no administrator yet: set ADMIN_USERNAME and ADMIN_PASSWORD"
-    create_admin(session, settings.admin_username, settings.admin_password)
+    try:
+        check_password(settings.admin_password)
+    except InvalidInput:
+        raise SettingsError(f"ADMIN_PASSWORD is too weak: use {MIN_PASSWORD} or more characters of at least two "
+                            "kinds (letters, digits, symbols), then start again") from None
+    create_admin(session, settings.admin_username, settings.admin_password, must_change_password=True)
     return f"created administrator {settings.admin_username}"
 
 
@@ -80,9 +95,11 @@ def authenticate(session: Session, username: str, password: str, now: datetime) 
 def change_password(session: Session, user: AdminUser, old: str, new: str) -> None:
     if not check_password_hash(user.password_hash, old):
         raise InvalidInput("原密码不正确", "old_password")
-    if len(new) < MIN_PASSWORD:
-        raise InvalidInput(f"新密码至少 {MIN_PASSWORD} 位", "new_password")
+    check_password(new, "new_password", "新密码")
+    if new == old:
+        raise InvalidInput(texts.PASSWORD_UNCHANGED, "new_password")
     user.password_hash = hash_password(new)
+    user.must_change_password = False
 
 
 def _digest(secret: str) -> str:

@@ -28,41 +28,53 @@ MAX_PARTICIPANTS = 100_000
 
 
 # ---- typed field readers (JSON values) -----------------------------------------------------------------------
+# `labels` names the fields in the messages (texts.FIELD_LABELS, or the unit's / staff's own table).
 
-def text_field(data: Mapping[str, Any], name: str, limit: int, required: bool = False) -> Optional[str]:
-    if name not in data or data[name] is None:
+Labels = dict[str, str]
+
+
+def text_field(data: Mapping[str, Any], name: str, limit: int, required: bool = False,
+               labels: Labels = texts.FIELD_LABELS) -> Optional[str]:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(texts.bad_type(name, "文本", labels), name)
+    if value is None or (required and not value.strip()):
         if required:
-            raise InvalidInput(texts.required(name), name)
+            raise InvalidInput(texts.required(name, labels), name)
         return None
-    value = data[name]
-    if not isinstance(value, str) or (required and not value.strip()) or len(value.strip()) > limit:
-        raise InvalidInput(texts.bad_type(name, f"不超过 {limit} 字的文本"), name)
+    if len(value.strip()) > limit:
+        raise InvalidInput(texts.too_long(name, limit, labels), name)
     return value.strip()
 
 
-def bool_field(data: Mapping[str, Any], name: str) -> Optional[bool]:
+def bool_field(data: Mapping[str, Any], name: str, labels: Labels = texts.FIELD_LABELS) -> Optional[bool]:
     if name not in data:
         return None
     if not isinstance(data[name], bool):
-        raise InvalidInput(texts.bad_type(name, " true 或 false"), name)
+        raise InvalidInput(texts.bad_type(name, " true 或 false", labels), name)
     return data[name]
 
 
-def int_field(data: Mapping[str, Any], name: str, required: bool = False, maximum: int = 2**31 - 1) -> Optional[int]:
+def int_field(data: Mapping[str, Any], name: str, required: bool = False, maximum: int = 2**31 - 1,
+              labels: Labels = texts.FIELD_LABELS) -> Optional[int]:
     if name not in data or data[name] is None:
         if required:
-            raise InvalidInput(texts.required(name), name)
+            raise InvalidInput(texts.required(name, labels), name)
         return None
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise InvalidInput(texts.bad_type(name, f" 0 到 {maximum} 之间的整数"), name)
+        raise InvalidInput(texts.bad_range(name, 0, maximum, labels), name)
     return value
 
 
-def choice_field(data: Mapping[str, Any], name: str, options: tuple[str, ...], required: bool = False) -> Optional[str]:
-    value = text_field(data, name, 32, required)
+def choice_field(data: Mapping[str, Any], name: str, options: tuple[str, ...], required: bool = False,
+                 labels: Labels = texts.FIELD_LABELS) -> Optional[str]:
+    value = data.get(name)
+    if (required and value is None) or (isinstance(value, str) and not value.strip()):  # the form's 请选择
+        raise InvalidInput(texts.choose(name, options, labels), name)
+    value = text_field(data, name, 32, required, labels)
     if value is not None and value not in options:
-        raise InvalidInput(texts.bad_choice(name, options), name)
+        raise InvalidInput(texts.bad_choice(name, options, labels), name)
     return value
 
 
@@ -87,16 +99,19 @@ def get_unit(session: Session, unit_id: int) -> Unit:
 
 
 def _unit_changes(data: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-    return _present(name=text_field(data, "name", 100, required=creating),
-                    category=choice_field(data, "category", CATEGORIES, required=creating),
-                    contact=text_field(data, "contact", 50), phone=text_field(data, "phone", 32),
-                    is_extension=bool_field(data, "is_extension"),
-                    is_education_base=bool_field(data, "is_education_base"), active=bool_field(data, "active"))
+    labels = texts.UNIT_LABELS
+    return _present(name=text_field(data, "name", 100, required=creating, labels=labels),
+                    category=choice_field(data, "category", CATEGORIES, required=creating, labels=labels),
+                    contact=text_field(data, "contact", 50, labels=labels),
+                    phone=text_field(data, "phone", 32, labels=labels),
+                    is_extension=bool_field(data, "is_extension", labels),
+                    is_education_base=bool_field(data, "is_education_base", labels),
+                    active=bool_field(data, "active", labels))
 
 
 def _unit_error(exc: units.UnitError) -> Exception:
-    """The unit checks left after ours are about the name (empty, too long, taken)."""
-    return Conflict(str(exc), "name") if "已存在" in str(exc) else InvalidInput(str(exc), "name")
+    """The unit checks left after ours: a name taken is a conflict, the rest (name, phone) invalid input."""
+    return Conflict(exc.message, exc.field) if isinstance(exc, units.NameTaken) else exc
 
 
 def create_unit(session: Session, data: Mapping[str, Any]) -> Unit:
@@ -143,17 +158,18 @@ def get_staff(session: Session, staff_id: int) -> Staff:
 
 def create_staff(session: Session, data: Mapping[str, Any]) -> Staff:
     unit = existing_unit(session, data.get("unit_id"))
-    name = text_field(data, "name", 50, required=True)
+    name = text_field(data, "name", 50, required=True, labels=texts.STAFF_LABELS)
     assert name is not None
-    return units.create_staff(session, unit.id, name, text_field(data, "phone", 32) or "")
+    return units.create_staff(session, unit.id, name, text_field(data, "phone", 32, labels=texts.STAFF_LABELS) or "")
 
 
 def update_staff(session: Session, staff_id: int, data: Mapping[str, Any]) -> Staff:
     staff = get_staff(session, staff_id)
-    changes = _present(name=text_field(data, "name", 50), phone=text_field(data, "phone", 32),
-                       active=bool_field(data, "active"))
+    labels = texts.STAFF_LABELS
+    changes = _present(name=text_field(data, "name", 50, labels=labels),
+                       phone=text_field(data, "phone", 32, labels=labels), active=bool_field(data, "active", labels))
     if "name" in data and not changes.get("name"):
-        raise InvalidInput(texts.required("name"), "name")
+        raise InvalidInput(texts.required("name", labels), "name")
     if "unit_id" in data:
         unit = existing_unit(session, data["unit_id"])
         if unit.id != staff.unit_id:

@@ -8,6 +8,11 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def unix_newlines(text: str) -> str:
+    """Every line ending (\\r\\n from browsers and Windows, a lone \\r) as \\n, as WeChat shows text."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def fit_utf8(text: str, limit: int = REPLY_LIMIT, ellipsis: str = "…") -> str:
     """Cut `text` so its UTF-8 encoding fits `limit` bytes, ending with `ellipsis` when something was cut."""
     if utf8_len(text) <= limit:

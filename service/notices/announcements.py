@@ -17,7 +17,7 @@ from models.unit import CATEGORIES, Unit
 from service.notices import recurrence
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.notices import texts
-from service.core.textfit import utf8_len
+from service.core.textfit import unix_newlines, utf8_len
 
 TITLE_LIMIT = 20  # template keyword values are capped at 20 characters (2023-05 rules)
 TEXT_LIMIT = 2048  # bytes of a customer-service / mass text message
@@ -39,7 +39,7 @@ def message_text(title: str, body: str) -> str:
 # ---- validation -------------------------------------------------------------------------------------------------
 
 def _clean_title(value: Any) -> str:
-    title = value.strip() if isinstance(value, str) else ""
+    title = unix_newlines(value).strip() if isinstance(value, str) else ""
     if not title:
         raise InvalidInput(texts.TITLE_REQUIRED, "title")
     if len(title) > TITLE_LIMIT or "\n" in title:
@@ -48,7 +48,7 @@ def _clean_title(value: Any) -> str:
 
 
 def _clean_body(value: Any, title: str) -> str:
-    body = value.strip() if isinstance(value, str) else ""
+    body = unix_newlines(value).strip() if isinstance(value, str) else ""
     if not body:
         raise InvalidInput(texts.BODY_REQUIRED, "body")
     size = utf8_len(message_text(title, body))

@@ -100,11 +100,12 @@ def list_unanswered(session: Session, limit: int = 100,
 
 
 def make_faq_from_unanswered(session: Session, unanswered_id: int, answer: str,
-                             extra_questions: Sequence[str] = ()) -> FaqEntry:
-    """Turn an unanswered question into an FAQ entry (its example plus more phrasings) and clear it from the inbox."""
+                             questions: Sequence[str]) -> FaqEntry:
+    """Turn an unanswered question into an FAQ entry with the phrasings the administrator kept or wrote (the
+    original question only if it is still among them) and clear it from the inbox."""
     row = session.get(UnansweredQuestion, unanswered_id)
     if row is None:
         raise FaqNotFound(unanswered_id)
-    faq = create_faq(session, [row.example, *extra_questions], answer)
+    faq = create_faq(session, questions, answer)
     session.execute(delete(UnansweredQuestion).where(UnansweredQuestion.id == unanswered_id))
     return faq

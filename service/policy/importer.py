@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.policy import PolicyClause, PolicyDocument
 from service.core.config import DEFAULT_SEED, Settings
+from service.core.textfit import unix_newlines
 
 PATH_SEP = " › "
 SEED_TITLE = "民族团结进步创建“七进”活动行动方案"
@@ -100,7 +101,7 @@ def format_number(rank: int, value: int) -> str:
 
 def normalize_text(text: str) -> str:
     """Canonical form used for hashing and parsing: no BOM, \\n line ends, no trailing blanks."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = unix_newlines(text.lstrip("\ufeff"))
     lines = [line.rstrip() for line in text.split("\n")]
     return "\n".join(lines).rstrip("\n") + "\n"  # leading lines stay, so error line numbers match the file
 
@@ -228,7 +229,7 @@ _MD_PREFIX = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s*|[-*+]\s+(?=\S))")
 def read_markdown(text: str) -> str:
     """Drop Markdown decoration (#, >, bullets, **bold**) and keep the numbered lines as they are."""
     out = []
-    for line in text.replace("\r\n", "\n").split("\n"):
+    for line in unix_newlines(text).split("\n"):
         line = _MD_PREFIX.sub("", line)
         line = line.replace("**", "").replace("__", "")
         out.append(line)

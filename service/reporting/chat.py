@@ -143,7 +143,7 @@ def my_reports(ctx: ChatContext) -> str:
     """`我的上报`: the last 10 reports with their status."""
     mine = reports.list_mine(ctx.session, ctx.openid)
     if not mine:
-        return texts.MY_REPORTS_NONE
+        return texts.MY_REPORTS_NONE if _staff_or_none(ctx) is not None else texts.MY_REPORTS_NOT_BOUND
     lines = [texts.MY_REPORTS_HEAD]
     lines += [texts.MY_REPORTS_LINE.format(n=i, date=_day(r.activity_date), title=r.title, status=r.status)
               for i, r in enumerate(mine, 1)]

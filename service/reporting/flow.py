@@ -195,20 +195,38 @@ def chinese_number(text: str) -> int:
     return total + section + digit
 
 
-_COUNT_PREFIX = re.compile(r"^(?:大约|大概|约|共计|共|总共|参加|参与)+")
-_COUNT_SUFFIX = re.compile(r"(?:人次|余人|多人|余名|多名|人|名|位|个|左右)+$")
+_COUNT_PREFIX = re.compile(r"^(?:大约|大概|约|近|共计|总共|共|参加|参与|人数)+[:：]?")
+_APPROX = r"(?:余|多|来|左右|上下|许)"
+_COUNT_SUFFIX = re.compile(rf"{_APPROX}?(?:人次|人|名|位|个)?{_APPROX}?$")
+
+
+def _count_core(text: str) -> tuple[str, bool]:
+    """The number part of a count (约40人 → '40', 四十来人 → '四十') and whether a word around it marked it as one."""
+    text = _normalise(text)
+    core = _COUNT_PREFIX.sub("", text)
+    core = _COUNT_SUFFIX.sub("", core, count=1)
+    return core.replace(",", "").strip(), core != text
+
+
+def _count_value(core: str) -> int:
+    return int(core) if core.isdigit() else chinese_number(core)
 
 
 def looks_like_count(text: str) -> bool:
-    """A count as the quick report sees one: it must carry a unit (35人) so a bare number is not mistaken."""
-    text = _normalise(text)
-    return bool(_COUNT_SUFFIX.search(text)) and _COUNT_SUFFIX.sub("", _COUNT_PREFIX.sub("", text)) != ""
+    """A count as the quick report sees one: a number with a word that makes it one (35人, 约40, 40余, 三十多) or a
+    Chinese numeral (二十); a bare Arabic number is not guessed, nor a word that merely ends in 人."""
+    core, marked = _count_core(text)
+    try:
+        _count_value(core)
+    except ValueError:
+        return False
+    return marked or not core.isdigit()
 
 
 def parse_participants(text: str, today: date) -> int:
-    core = _COUNT_SUFFIX.sub("", _COUNT_PREFIX.sub("", _normalise(text))).replace(",", "").strip()
+    """35, 35人, 三十五人, 约40人, 四十来人, 三十多, 40余, 一百二十名: approximate counts mean the round number."""
     try:
-        value = int(core) if core.isdigit() else chinese_number(core)
+        value = _count_value(_count_core(text)[0])
     except ValueError:
         raise Invalid(texts.ERR_PARTICIPANTS_FORMAT) from None
     if not 1 <= value <= 100_000:
@@ -426,13 +444,17 @@ def _confirm(data: dict[str, Any], text: str) -> Transition:
 
 # --- quick report --------------------------------------------------------------------------------------------
 
+_PLACE_WORD = re.compile(r"^地点[:：](.+)$")
+
+
 def prefill(default_category: str, text: str, today: date) -> Transition:
     """Start a draft from one message ('进社区 研究部署 2026-11-20 民族团结知识讲座 35人') and ask for the rest.
 
     Each space-separated word is tried as category, activity type, date and count (only words that carry a
-    unit such as 人, so a bare number is not guessed); the first remaining word is the title, the second the
-    place, anything further the content. A word that looks like a date or count but is invalid is reported and
-    its step asked. The category defaults to the unit's.
+    unit such as 人, so a bare number is not guessed); the first remaining word is the title, anything further
+    the content. The place is never guessed from free text: only a word `地点：…` fills it, otherwise its step is
+    asked. A word that looks like a date or count but is invalid is reported and its step asked. The category
+    defaults to the unit's.
     """
     data: dict[str, Any] = {"default_category": default_category, "photos": []}
     problems: list[str] = []
@@ -443,31 +465,35 @@ def prefill(default_category: str, text: str, today: date) -> Transition:
         if "activity_type" not in data and _try(parse_activity_type, word, today, data, "activity_type",
                                                  numbers=False):
             continue
+        if "place" not in data and (place := _PLACE_WORD.match(word)):
+            _fill(data, "place", place[1], today, problems)
+            continue
         if "date" not in data and looks_like_date(word):
-            try:
-                data["date"] = parse_date(word, today).isoformat()
-            except Invalid as exc:
-                problems.append(f"{word}：{exc}")
+            _fill(data, "date", word, today, problems)
             continue
         if "participants" not in data and looks_like_count(word):
-            try:
-                data["participants"] = parse_participants(word, today)
-            except Invalid as exc:
-                problems.append(f"{word}：{exc}")
+            _fill(data, "participants", word, today, problems)
             continue
         unknown.append(word)
-    for key, words in (("title", unknown[:1]), ("place", unknown[1:2]), ("content", unknown[2:])):
+    for key, words in (("title", unknown[:1]), ("content", unknown[1:])):
         if words:
-            try:
-                data[key] = STEP_BY_KEY[key].parse(" ".join(words), today)  # type: ignore[misc]
-            except Invalid as exc:
-                problems.append(f"{' '.join(words)}：{exc}")
+            _fill(data, key, " ".join(words), today, problems)
     recognised = [f"{s.label} {s.display(data)}" for s in STEPS if s.key in data and s.key != "photos"]
     data.setdefault("category", default_category)
     key = next_step(data)
     head = texts.QUICK_RECOGNISED.format(fields="，".join(recognised)) if recognised else texts.QUICK_NOTHING
     head += "".join(f"⚠ {p}\n" for p in problems)
     return Transition(data, key, head + prompt(data, key))
+
+
+def _fill(data: dict[str, Any], key: str, text: str, today: date, problems: list[str]) -> None:
+    """Parse `text` as step `key` into `data`; a parse error becomes a problem line and the step stays unanswered."""
+    try:
+        value = STEP_BY_KEY[key].parse(text, today)  # type: ignore[misc]
+    except Invalid as exc:
+        problems.append(f"{text}：{exc}")
+        return
+    data[key] = value.isoformat() if isinstance(value, date) else value
 
 
 def _try(parse: Callable[[str, date], Any], word: str, today: date, data: dict[str, Any], key: str,

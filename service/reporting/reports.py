@@ -77,7 +77,7 @@ def submit(session: Session, staff: Staff, openid: str, data: dict[str, Any], no
     """Create a 待审核 report from a complete draft (report_flow's data dict) and attach its photos."""
     missing = [key for key in REQUIRED_FIELDS if data.get(key) in (None, "")]
     if missing:
-        raise ReportError(f"上报内容不完整：{', '.join(missing)}")
+        raise ReportError(f"上报内容不完整，缺少：{'、'.join(texts.label(key) for key in missing)}", missing[0])
     if data["category"] not in CATEGORIES or data["activity_type"] not in ACTIVITY_TYPES:
         raise ReportError("类别或活动类型无效")
     report = ActivityReport(

@@ -7,8 +7,8 @@ from typing import Optional
 
 
 # --- binding -------------------------------------------------------------------------------------------------
-BIND_HELP = ("活动上报仅限各单位联络员使用。请向管理员索取绑定码，然后回复“绑定 绑定码”，例如：绑定 K7P2QX。"
-             "绑定码7天内有效，只能使用一次。")
+BIND_HELP = ("活动上报仅限各单位联络员使用。联络员请向区民族团结进步创建办公室索取绑定码，然后回复“绑定 绑定码”，"
+             "例如：绑定 K7P2QX。绑定码7天内有效，只能使用一次。")
 NOT_BOUND = "您还没有绑定工作人员身份，暂时不能上报。\n" + BIND_HELP
 BIND_USAGE = "请在“绑定”后面加上绑定码，例如：绑定 K7P2QX"
 BIND_OK = "绑定成功！您好，{name}（{unit}）。回复“上报”即可上报“七进”活动。"
@@ -85,6 +85,7 @@ SUBMITTED = ("上报成功！回执编号：{receipt_no}\n状态：待审核\n�
 
 # --- my reports ----------------------------------------------------------------------------------------------
 MY_REPORTS_NONE = "您还没有上报记录。回复“上报”开始上报。"
+MY_REPORTS_NOT_BOUND = "“我的上报”只对已绑定的单位联络员开放，您的微信还没有绑定。\n" + BIND_HELP
 MY_REPORTS_HEAD = "您最近的上报（最多10条）："
 MY_REPORTS_LINE = "{n}. {date} {title}【{status}】"
 MY_REPORTS_FOOT = "回复“上报详情 N”查看第N条，如：上报详情 1"
@@ -151,42 +152,91 @@ def filename(date_from: Optional[date], date_to: Optional[date], fmt: str) -> st
     return f"七进活动上报_{start}-{end}.{fmt}"
 
 
-# ---- api: messages of the JSON API, the statistics and the exports (validation errors name the field as well).
+# ---- api: messages of the JSON API and the console forms (validation errors name the field in Chinese; the JSON
+# answer also names it by its machine name).
+
+# Machine field name → what the console's forms call it. Where units and staff differ, the tables below override.
+FIELD_LABELS = {
+    "name": "名称", "category": "七进类别", "contact": "联系人", "phone": "联系电话", "is_extension": "延伸拓展单位",
+    "is_education_base": "教育基地", "active": "启用状态", "unit_id": "单位", "staff_id": "工作人员",
+    "activity_type": "活动类型", "title": "活动主题", "date": "活动日期", "activity_date": "活动日期",
+    "place": "活动地点", "participants": "参与人数", "content": "活动内容", "action": "审核操作", "reason": "审核意见",
+    "status": "状态", "date_from": "开始日期", "date_to": "结束日期", "month": "月份", "q": "关键词", "page": "页码",
+    "per_page": "每页条数", "format": "导出格式", "quarter_min": "每季度最少活动数", "limit": "条数",
+    "offset": "起始位置",
+}
+UNIT_LABELS = FIELD_LABELS | {"name": "单位名称"}
+STAFF_LABELS = FIELD_LABELS | {"name": "姓名", "phone": "电话"}
 
 UNKNOWN_UNIT = "单位不存在"
 UNKNOWN_STAFF = "工作人员不存在"
 DATE_ORDER = "结束日期不能早于开始日期"
-BAD_ACTION = "action 只能是 approve（通过）或 reject（退回）"
+BAD_ACTION = "审核操作只能是 approve（通过）或 reject（退回）"
 STAFF_OTHER_UNIT = "该工作人员不属于此单位，不能代其他单位的工作人员操作上报"
 REPORTS_EXIST = "该工作人员已有上报记录，不能调往其他单位；请停用后为新单位新建工作人员"
 FUTURE_DATE = "活动日期不能晚于今天"
 INACTIVE = "该工作人员或其单位已停用"
 BAD_FORMAT = "导出格式只能是 xlsx 或 csv"
+UNIT_NAME = "单位名称不能为空，且不超过100字"
+STAFF_NAME = "姓名不能为空，且不超过50字"
+STAFF_INACTIVE = "该工作人员已停用"
 
 
-def bad_date(name: str) -> str:
-    return f"{name} 必须是 YYYY-MM-DD 格式的日期"
+def label(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
+    """The Chinese name of field `name` (the machine name itself only for a field nobody labelled)."""
+    return labels.get(name, name)
 
 
-def bad_int(name: str, minimum: int = 1) -> str:
-    return f"{name} 必须是正整数" if minimum == 1 else f"{name} 必须是不小于 {minimum} 的整数"
+def unit_exists(name: str) -> str:
+    return f"单位“{name}”已存在"
+
+
+def unknown_fields(names: list[str]) -> str:
+    return f"不能修改这些字段：{'、'.join(names)}"
+
+
+def bad_date(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
+    return f"{label(name, labels)}必须是 YYYY-MM-DD 格式的日期，例如 2026-03-01"
+
+
+def bad_int(name: str, minimum: int = 1, labels: dict[str, str] = FIELD_LABELS) -> str:
+    what = "正整数" if minimum == 1 else f"不小于 {minimum} 的整数"
+    return f"{label(name, labels)}必须是{what}"
+
+
+def bad_range(name: str, low: int, high: int, labels: dict[str, str] = FIELD_LABELS) -> str:
+    return f"{label(name, labels)}必须是 {low} 到 {high} 之间的整数"
 
 
 def bad_month() -> str:
-    return "month 必须是 YYYY-MM 格式的月份"
+    return "月份必须是 YYYY-MM 格式，例如 2026-03"
 
 
 def bad_per_page(limit: int) -> str:
-    return f"per_page 必须在 1 到 {limit} 之间"
+    return f"每页条数必须在 1 到 {limit} 之间"
 
 
-def bad_choice(name: str, options: tuple[str, ...]) -> str:
-    return f"{name} 必须是：{'、'.join(options)}"
+def bad_choice(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:
+    return f"{label(name, labels)}只能是：{'、'.join(options)}"
 
 
-def required(name: str) -> str:
-    return f"缺少 {name}"
+def choose(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:
+    """A required choice left empty (e.g. the form's 请选择)."""
+    return f"请选择{label(name, labels)}（{'、'.join(options)}）"
 
 
-def bad_type(name: str, kind: str) -> str:
-    return f"{name} 必须是{kind}"
+def required(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
+    return f"请填写{label(name, labels)}"
+
+
+def too_long(name: str, limit: int, labels: dict[str, str] = FIELD_LABELS) -> str:
+    return f"{label(name, labels)}不能超过 {limit} 个字"
+
+
+def bad_phone(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
+    return (f"{label(name, labels)}应为手机号（如 13812345678）或带区号的固定电话（如 0851-86812345，"
+            "分机写作 0851-86812345转8001）")
+
+
+def bad_type(name: str, kind: str, labels: dict[str, str] = FIELD_LABELS) -> str:
+    return f"{label(name, labels)}必须是{kind}"

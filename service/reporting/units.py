@@ -7,6 +7,7 @@ sends `绑定 CODE`. Only the code's SHA-256 is stored. Every failed try is reco
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from models.staff import BindingAttempt, BindingCode, Staff
 from models.unit import CATEGORIES, Unit
 from service.core.clock import local
 from service.core.errors import InvalidInput, NotFound
+from service.reporting import texts
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: codes are read out over the phone
 CODE_LENGTH = 8
@@ -30,7 +32,58 @@ T = TypeVar("T")
 
 
 class UnitError(InvalidInput):
-    """Invalid unit or staff data (unknown category, duplicate name...); the message is Chinese."""
+    """Invalid unit or staff data (unknown category, bad phone...); the message is Chinese, `field` names the input."""
+
+
+class NameTaken(UnitError):
+    """Another unit already has this name."""
+
+
+# --- phone numbers -------------------------------------------------------------------------------------------
+
+_EXTENSION = re.compile(r"\s*(?:转|分机|ext\.?|x|#)\s*(\d{1,6})$", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[\s\-()（）]+")
+_COUNTRY = re.compile(r"^(?:\+86|0086|86(?=\d{10,11}$))")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LOCAL = re.compile(r"[1-9]\d{6,7}")
+
+
+def normalise_phone(text: str, labels: dict[str, str] = texts.FIELD_LABELS) -> str:
+    """A Chinese mobile (13812345678; +86/86 and spaces or dashes allowed) or landline with its area code
+    (0851-86812345, (010) 12345678, extension as 转8001 / -8001), as stored: 13812345678, 0851-86812345转8001.
+
+    Area codes are 010 and 020–029 (three digits) or 0xxx (four). Empty stays empty; anything else is refused
+    naming the field (`phone`) in Chinese.
+    """
+    raw = unicodedata.normalize("NFKC", text or "").strip()
+    if not raw:
+        return ""
+    extension = ""
+    if match := _EXTENSION.search(raw):
+        extension, raw = match[1], raw[:match.start()]
+    groups = [g for g in _SEPARATORS.split(raw) if g]
+    number = _phone_number("".join(groups), extension)
+    if not number and not extension and len(groups) >= 3 and len(groups[-1]) <= 6:
+        number = _phone_number("".join(groups[:-1]), groups[-1])  # 0851-86812345-8001: the last group
+    if number:
+        return number
+    raise UnitError(texts.bad_phone("phone", labels), "phone")
+
+
+def _phone_number(digits: str, extension: str) -> str:
+    international = bool(_COUNTRY.match(digits))
+    digits = _COUNTRY.sub("", digits)
+    if not digits.isdigit():
+        return ""
+    if _MOBILE.fullmatch(digits):
+        return "" if extension else digits
+    if international and not digits.startswith("0"):
+        digits = "0" + digits  # +86 10 12345678: the trunk 0 is dropped after the country code
+    size = 3 if digits.startswith(("010", "02")) else 4
+    area, local = digits[:size], digits[size:]
+    if not re.fullmatch(r"0(?:10|2\d|[3-9]\d\d)", area) or not _LOCAL.fullmatch(local):
+        return ""
+    return f"{area}-{local}" + (f"转{extension}" if extension else "")
 
 
 # --- units ---------------------------------------------------------------------------------------------------
@@ -40,19 +93,19 @@ UNIT_FIELDS = {"name", "category", "contact", "phone", "is_extension", "is_educa
 
 def _check_unit(session: Session, name: str, category: str, unit_id: Optional[int] = None) -> None:
     if not name or len(name) > 100:
-        raise UnitError("单位名称不能为空，且不超过100字")
+        raise UnitError(texts.UNIT_NAME, "name")
     if category not in CATEGORIES:
-        raise UnitError(f"类别必须是：{'、'.join(CATEGORIES)}")
+        raise UnitError(texts.bad_choice("category", CATEGORIES), "category")
     clash = session.scalar(select(Unit.id).where(Unit.name == name, Unit.id != (unit_id or 0)))
     if clash is not None:
-        raise UnitError(f"单位“{name}”已存在")
+        raise NameTaken(texts.unit_exists(name), "name")
 
 
 def create_unit(session: Session, name: str, category: str, contact: str = "", phone: str = "",
                 is_extension: bool = False, is_education_base: bool = False) -> Unit:
     name = name.strip()
     _check_unit(session, name, category)
-    unit = Unit(name=name, category=category, contact=contact.strip(), phone=phone.strip(),
+    unit = Unit(name=name, category=category, contact=contact.strip(), phone=normalise_phone(phone, texts.UNIT_LABELS),
                 is_extension=is_extension, is_education_base=is_education_base, active=True)
     session.add(unit)
     session.flush()
@@ -69,7 +122,7 @@ def _get(session: Session, model: type[T], row_id: int) -> T:
 def _only(changes: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(changes) - allowed
     if unknown:
-        raise UnitError(f"未知字段：{', '.join(sorted(unknown))}")
+        raise UnitError(texts.unknown_fields(sorted(unknown)))
 
 
 def get_unit(session: Session, unit_id: int) -> Unit:
@@ -82,6 +135,8 @@ def update_unit(session: Session, unit_id: int, **changes: Any) -> Unit:
     unit = get_unit(session, unit_id)
     name = str(changes.get("name", unit.name)).strip()
     _check_unit(session, name, changes.get("category", unit.category), unit.id)
+    if "phone" in changes:
+        changes["phone"] = normalise_phone(changes["phone"], texts.UNIT_LABELS)
     for key, value in changes.items():
         setattr(unit, key, name if key == "name" else value)
     session.flush()
@@ -106,8 +161,8 @@ def create_staff(session: Session, unit_id: int, name: str, phone: str = "") -> 
     unit = get_unit(session, unit_id)
     name = name.strip()
     if not name or len(name) > 50:
-        raise UnitError("姓名不能为空，且不超过50字")
-    staff = Staff(unit_id=unit.id, name=name, phone=phone.strip(), active=True)
+        raise UnitError(texts.STAFF_NAME, "name")
+    staff = Staff(unit_id=unit.id, name=name, phone=normalise_phone(phone, texts.STAFF_LABELS), active=True)
     session.add(staff)
     session.flush()
     return staff
@@ -124,7 +179,9 @@ def update_staff(session: Session, staff_id: int, **changes: Any) -> Staff:
     if "unit_id" in changes:
         get_unit(session, changes["unit_id"])
     if "name" in changes and not str(changes["name"]).strip():
-        raise UnitError("姓名不能为空")
+        raise UnitError(texts.STAFF_NAME, "name")
+    if "phone" in changes:
+        changes["phone"] = normalise_phone(changes["phone"], texts.STAFF_LABELS)
     for key, value in changes.items():
         setattr(staff, key, value.strip() if isinstance(value, str) else value)
     session.flush()
@@ -167,7 +224,7 @@ def issue_binding_code(session: Session, staff_id: int, now: datetime) -> str:
     """
     staff = get_staff(session, staff_id)
     if not staff.active:
-        raise UnitError("该工作人员已停用")
+        raise UnitError(texts.STAFF_INACTIVE)
     revoke_binding_codes(session, staff.id)
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     session.add(BindingCode(code_hash=hash_code(code), staff_id=staff.id, created_at=now, expires_at=now + CODE_TTL))
