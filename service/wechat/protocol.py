@@ -111,11 +111,20 @@ def _refuse(*_args: Any) -> None:
     raise _Forbidden
 
 
+# The most elements a message may have: WeChat's largest (a pic_photo_or_album event of 9 pictures) has about 40.
+MAX_ELEMENTS = 1000
+
+
+class _TooLarge(Exception):
+    """More than MAX_ELEMENTS elements."""
+
+
 def _parse_fields(text: str) -> Any:
     """XML → the root's value: a dict of its children (repeated tags as lists) or a leaf's stripped text.
 
     Straight from expat events, without building an element tree (this runs for every message), and refusing
     any DOCTYPE, entity declaration or external entity, as defusedxml does with forbid_dtd/entities/external.
+    Linear in the body, and at most MAX_ELEMENTS elements: a megabyte of `<Z/>` is refused at the 1,001st.
     """
     parser = expat.ParserCreate()
     parser.buffer_text = True
@@ -125,8 +134,12 @@ def _parse_fields(text: str) -> Any:
     parser.ExternalEntityRefHandler = _refuse
     # one frame per open element: [its children by tag, or None while it has none; its text pieces]
     stack: list[list[Any]] = [[None, []]]
+    budget = [MAX_ELEMENTS]
 
     def start(_tag: str, _attrs: Any) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge
         stack.append([None, []])
 
     def characters(data: str) -> None:
@@ -139,9 +152,12 @@ def _parse_fields(text: str) -> Any:
         if parent[0] is None:
             parent[0] = {}
         fields = parent[0]
-        if tag in fields:  # repeated tags (PicList/item) become a list
+        if tag in fields:  # repeated tags (PicList/item) become a list (only they do: values are dicts or text)
             existing = fields[tag]
-            fields[tag] = existing + [value] if isinstance(existing, list) else [existing, value]
+            if isinstance(existing, list):
+                existing.append(value)
+            else:
+                fields[tag] = [existing, value]
         else:
             fields[tag] = value
 
@@ -150,6 +166,8 @@ def _parse_fields(text: str) -> Any:
         parser.Parse(text, True)
     except _Forbidden:
         raise MalformedMessage("forbidden XML construct: DTD or entity") from None
+    except _TooLarge:
+        raise MalformedMessage(f"more than {MAX_ELEMENTS} XML elements") from None
     except expat.ExpatError as exc:
         raise MalformedMessage(f"not XML: {exc}") from exc
     (root,) = stack[0][0].values()
