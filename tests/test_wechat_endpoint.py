@@ -468,6 +468,16 @@ def test_malformed_bodies_are_400_and_logged(client, settings, session, caplog, 
     assert "malformed /wechat POST" in caplog.text
 
 
+def test_a_long_event_key_is_stored_under_a_dedupe_key_that_fits_its_column(wechat, session):
+    """Keys over 255 characters are shortened with a hash, to 255 characters: PostgreSQL's VARCHAR(255) refused
+    the 265 they used to be, and the request failed with a 500."""
+    fields = wechat.fields("event", Event="CLICK", EventKey="k" * 300)
+    for _attempt in (1, 2):  # WeChat's retry finds the same key
+        assert wechat.post(fields).status_code == 200
+    stored = session.scalars(select(InboundMessage.dedupe_key)).one()
+    assert len(stored) == 255 and stored.startswith(f"e:{wechat.openid}:")
+
+
 def test_bodies_over_one_mebibyte_are_413(client, settings):
     args, _ = wechat_request(settings, "<xml/>")
     body = message_xml({"FromUserName": "o", "MsgType": "text", "Content": "字" * 400_000}).encode()

@@ -275,8 +275,15 @@ def to_inbound(data: dict[str, Any]) -> Inbound:
 
 def dedupe_key(inbound: Inbound) -> str:
     """Messages: MsgId+FromUserName+CreateTime; events: FromUserName+CreateTime+Event+EventKey (hashed if long)."""
-    key = _raw_dedupe_key(inbound)
-    return key if len(key) <= 255 else key[:200] + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return bounded(_raw_dedupe_key(inbound), 255)
+
+
+def bounded(key: str, limit: int) -> str:
+    """`key` if it fits a column of `limit` characters, else its start and a hash of the whole, `limit` long."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:min(64, limit // 2)]
+    return key[:limit - len(digest) - 1] + "#" + digest
 
 
 def _raw_dedupe_key(inbound: Inbound) -> str:
