@@ -19,6 +19,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from service.chat.contract import Inbound
+from service.core import clock
 from service.core.config import Settings
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -41,6 +42,13 @@ class Envelope:
     nonce: str
     aes_key: str = ""  # the EncodingAESKey that decrypted the message: the reply is encrypted with it
     body_text: str = ""  # the body as decoded for parsing (control characters stripped), for the message log
+
+    @property
+    def replay_key(self) -> str:
+        """The signed (timestamp, nonce) pair, stored with the message under a unique index (inbox.py): WeChat's
+        retry of a message carries it again with the same message, anyone replaying it with another is refused.
+        Timestamp first, so that new keys go to the end of the index."""
+        return bounded(f"{self.timestamp}:{self.nonce}", 64)
 
 
 def sign(*parts: str) -> str:
@@ -71,10 +79,17 @@ def query_fields(query: str) -> dict[str, str]:
     return fields
 
 
-def check_signature(token: str, args: Mapping[str, str]) -> None:
+def check_signature(settings: Settings, args: Mapping[str, str], now: float | None = None) -> None:
+    """The origin `signature` over (token, timestamp, nonce), and a timestamp within the replay window of `now`
+    (epoch seconds; the app's clock by default): a signature copied from a log stops working once it is older
+    than WECHAT_REPLAY_WINDOW_SECONDS, and within that the nonce is remembered (inbox.py)."""
     signature, timestamp, nonce = args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", "")
-    if not (signature and timestamp and nonce) or not _same(sign(token, timestamp, nonce), signature):
+    if not (signature and timestamp and nonce) or not _same(sign(settings.wechat_token, timestamp, nonce), signature):
         raise InvalidSignature("bad or missing signature")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise InvalidSignature("timestamp is not a number of seconds")
+    if abs((clock.now().timestamp() if now is None else now) - int(timestamp)) > settings.wechat_replay_window_seconds:
+        raise InvalidSignature("timestamp outside the replay window")
 
 
 def _crypto(settings: Settings, aes_key: str = "") -> WeChatCrypto:
@@ -196,16 +211,23 @@ def _fields(text: str) -> dict[str, Any]:
     return data
 
 
-def decode_request(settings: Settings, args: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], Envelope]:
-    """Verify `signature` (always), then `msg_signature` and decrypt in safe/compatible mode."""
-    check_signature(settings.wechat_token, args)
+def decode_request(settings: Settings, args: Mapping[str, str], body: bytes,
+                   now: float | None = None) -> tuple[dict[str, Any], Envelope]:
+    """Verify `signature` and its timestamp (always), then `msg_signature` and decrypt an encrypted message.
+
+    The encryption mode decides which messages are accepted: safe mode only encrypted ones (a plaintext body,
+    with `encrypt_type=raw` or none, would let whoever holds one signed query string write any message), plain
+    mode only plaintext, compatible mode both, each answered in its own form (encode_reply).
+    """
+    check_signature(settings, args, now)
+    aes = args.get("encrypt_type", "raw").lower() == "aes"
+    mode = settings.encrypt_mode
+    if mode != "compatible" and aes != (mode == "safe"):
+        raise InvalidSignature(f"{'an encrypted' if aes else 'a plaintext'} message in {mode} mode")
     text = _body_text(body)
-    envelope = Envelope(args.get("encrypt_type", "raw").lower() == "aes", args["timestamp"], args["nonce"],
-                        body_text=text)
+    envelope = Envelope(aes, args["timestamp"], args["nonce"], body_text=text)
     data = _fields(text)
     if envelope.encrypted:
-        if not settings.wechat_aes_key:
-            raise MalformedMessage("encrypted message but WECHAT_AES_KEY is not configured")
         encrypted = data.get("Encrypt")
         if not encrypted or not isinstance(encrypted, str):
             raise MalformedMessage("encrypt_type=aes without an Encrypt field")
@@ -343,7 +365,7 @@ def wechat_request(settings: Settings, xml: str, encrypted: bool | None = None,
                    timestamp: str | None = None, nonce: str | None = None) -> tuple[dict[str, str], bytes]:
     """Query args and body of a POST as WeChat would send it (signed; encrypted in safe mode)."""
     encrypted = settings.safe_mode if encrypted is None else encrypted
-    timestamp = timestamp or str(int(time.time()))
+    timestamp = timestamp or str(int(clock.now().timestamp()))
     nonce = nonce or str(secrets.randbelow(10**9))
     args = {"signature": sign(settings.wechat_token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
             "openid": ""}
