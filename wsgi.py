@@ -62,7 +62,10 @@ def main() -> None:
     port = int(os.environ.get("PORT", "5000"))
     if simulator:
         app.logger.info("try the account in a browser: http://127.0.0.1:%d/simulator", port)
-    app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+    from handlers.wechat import RequestLogWithoutWeChatQuery
+
+    app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False,
+            request_handler=RequestLogWithoutWeChatQuery)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,16 @@ from service.wechat import texts
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
+# The page loads its own script and stylesheet only, shows pictures the user picked (blob:) or uploaded here, and
+# may not be framed (clickjacking a page that posts as any openid).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+                               "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
 
 def _error(message: str, status: int = 400) -> tuple[Response, int]:
     return jsonify(error=message), status
@@ -32,6 +42,13 @@ def same_origin_only():
             or (site and site not in ("same-origin", "none"))):
         return _error(texts.FORBIDDEN, 403)
     return None
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _through_wsgi(args: Mapping[str, str], body: bytes) -> tuple[int, str]:

@@ -27,3 +27,6 @@ class InboundMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="processing")  # processing | done | failed
     reply: Mapped[Optional[str]] = mapped_column(Text)
     handled_at: Mapped[Optional[datetime]]
+    # "timestamp:nonce" of the signed request that brought it: unique, so a signature replayed with another
+    # message is refused (service/wechat/inbox.py); None for messages stored before it was kept
+    replay_key: Mapped[Optional[str]] = mapped_column(String(64), unique=True, index=True)

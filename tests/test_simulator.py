@@ -30,6 +30,15 @@ def stored(session) -> list[InboundMessage]:
     return list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
 
 
+def test_simulator_responses_forbid_framing_and_foreign_scripts(client):
+    for response in (client.get("/simulator"), send(client, type="text", content="帮助"),
+                     client.post("/simulator/send", json={})):
+        policy = response.headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy and "default-src 'self'" in policy
+        assert response.headers.get("X-Frame-Options") == "DENY"
+        assert response.headers.get("X-Content-Type-Options") == "nosniff"
+
+
 def test_simulator_page_renders_the_custom_menu(client):
     response = client.get("/simulator")
     assert response.status_code == 200

@@ -34,6 +34,7 @@ def count(session, model=InboundMessage):
 # ---- GET verification -----------------------------------------------------------------------------------------
 
 def test_get_echoes_echostr_when_signed(client, settings):
+    clock.set_now(lambda: datetime.fromtimestamp(1714037059, clock.TZ))  # the official vector's time
     args = {"signature": sign(settings.wechat_token, "1714037059", "486452656"), "timestamp": "1714037059",
             "nonce": "486452656", "echostr": "4623872348"}
     response = client.get("/wechat", query_string=args)
@@ -259,8 +260,9 @@ def test_compatible_mode_body_with_plaintext_and_encrypt_fields(app, client, set
 
 
 def test_official_v3_message_through_the_endpoint(app, client, settings, session):
-    from tests.test_wechat_protocol import SAFE, V3_ENCRYPT, _v3_args
+    from tests.test_wechat_protocol import SAFE, V3_ENCRYPT, V3_NOW, _v3_args
 
+    clock.set_now(lambda: datetime.fromtimestamp(V3_NOW, clock.TZ))  # when WeChat sent it
     app.extensions["qijin"].settings = settings.with_(wechat_token=SAFE.wechat_token, wechat_aes_key=SAFE.wechat_aes_key,
                                                       wechat_appid=SAFE.wechat_appid)
     body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>"
@@ -466,6 +468,16 @@ def test_malformed_bodies_are_400_and_logged(client, settings, session, caplog, 
     assert response.status_code == 400
     assert count(session) == 0
     assert "malformed /wechat POST" in caplog.text
+
+
+def test_a_long_event_key_is_stored_under_a_dedupe_key_that_fits_its_column(wechat, session):
+    """Keys over 255 characters are shortened with a hash, to 255 characters: PostgreSQL's VARCHAR(255) refused
+    the 265 they used to be, and the request failed with a 500."""
+    fields = wechat.fields("event", Event="CLICK", EventKey="k" * 300)
+    for _attempt in (1, 2):  # WeChat's retry finds the same key
+        assert wechat.post(fields).status_code == 200
+    stored = session.scalars(select(InboundMessage.dedupe_key)).one()
+    assert len(stored) == 255 and stored.startswith(f"e:{wechat.openid}:")
 
 
 def test_bodies_over_one_mebibyte_are_413(client, settings):

@@ -18,6 +18,7 @@ V3_ENCRYPT = ("rTNFcsut4LfGuAFKEUVVpwcaCOTJzOd9twZdIW910jb3k+iicx2uvhttIZ3Qg9Qgt
               "y0ktOY4nLvsQMLrourmMGdZHuTbqpeJ8Ao/5PRYJ+WBvRUwPfGKBL2+2IKZF49vAJqkcGWSHGE76ZN2erXeuNazf/o9o3lIE3q739o4c8t9Q"
               "GPe31GT2Go/rOz1BsrASwvauNulCh+++yz+CQzBIuikA==")
 V3 = dict(msg_signature="4f3ad57b6989f09f4eb392acce4f9e93942ed890", timestamp="1458300676", nonce="260774613")
+V3_NOW = float(V3["timestamp"])  # the vector's time: its timestamp is within the replay window then, not today
 
 SAFE = Settings(wechat_token=V2["token"], wechat_aes_key=V2["key"], wechat_appid=V2["appid"])
 
@@ -55,7 +56,7 @@ def _v3_args(**overrides):
 
 def test_v3_official_safe_mode_message_decrypts_and_parses():
     body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
-    data, envelope = decode_request(SAFE, _v3_args(), body)
+    data, envelope = decode_request(SAFE, _v3_args(), body, V3_NOW)
     assert envelope.encrypted
     inbound = to_inbound(data)
     assert (inbound.openid, inbound.kind, inbound.content, inbound.msg_id) == ("asdasdasdsadasd", "text", "hello", 12345)
@@ -64,13 +65,13 @@ def test_v3_official_safe_mode_message_decrypts_and_parses():
 def test_v3_wrong_msg_signature_is_refused():
     body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
     with pytest.raises(InvalidSignature):
-        decode_request(SAFE, _v3_args(msg_signature="0" * 40), body)
+        decode_request(SAFE, _v3_args(msg_signature="0" * 40), body, V3_NOW)
 
 
 def test_v3_wrong_appid_is_refused():
     body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
     with pytest.raises(InvalidSignature):
-        decode_request(SAFE.with_(wechat_appid="wx0000000000000000"), _v3_args(), body)
+        decode_request(SAFE.with_(wechat_appid="wx0000000000000000"), _v3_args(), body, V3_NOW)
 
 
 def test_round_trip_in_safe_mode():
@@ -146,9 +147,9 @@ def test_key_rotation_decrypts_the_official_v3_message_with_the_previous_key():
     with WECHAT_AES_KEY_PREVIOUS; the envelope keeps that key for the reply."""
     body = f"<xml><Encrypt><![CDATA[{V3_ENCRYPT}]]></Encrypt></xml>".encode()
     rotated = SAFE.with_(wechat_aes_key=OTHER_KEY, wechat_aes_key_previous=V2["key"])
-    data, envelope = decode_request(rotated, _v3_args(), body)
+    data, envelope = decode_request(rotated, _v3_args(), body, V3_NOW)
     assert data["Content"] == "hello" and envelope.aes_key == V2["key"]
     with pytest.raises((InvalidSignature, MalformedMessage)):  # without the previous key: refused, as before
-        decode_request(SAFE.with_(wechat_aes_key=OTHER_KEY), _v3_args(), body)
-    data, envelope = decode_request(SAFE.with_(wechat_aes_key_previous=OTHER_KEY), _v3_args(), body)
+        decode_request(SAFE.with_(wechat_aes_key=OTHER_KEY), _v3_args(), body, V3_NOW)
+    data, envelope = decode_request(SAFE.with_(wechat_aes_key_previous=OTHER_KEY), _v3_args(), body, V3_NOW)
     assert data["Content"] == "hello" and envelope.aes_key == V2["key"]  # the current key first

@@ -23,13 +23,35 @@ def _openids(value: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in value.split(",") if o.strip())
 
 
+ENCRYPT_MODES = ("plain", "compatible", "safe")  # WeChat's 明文模式, 兼容模式, 安全模式
+
+
+def _encrypt_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ENCRYPT_MODES:
+        raise ValueError(value)
+    return mode
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(value)
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     wechat_token: str = "qijin-dev-token"
     wechat_appid: str = "wx0000000000000000"
     wechat_secret: str = ""
-    wechat_aes_key: str = ""  # EncodingAESKey; set means safe mode
+    wechat_aes_key: str = ""  # EncodingAESKey
     wechat_aes_key_previous: str = ""  # the key before the last change: still accepted, answered with itself
+    # plain | compatible | safe; empty: safe when an EncodingAESKey is set, else plain (see `encrypt_mode`)
+    wechat_encrypt_mode: str = ""
+    # A signed request whose timestamp is further than this from our clock is refused; within it, a nonce that
+    # comes back with another message is refused too (service/wechat/protocol.py, inbox.py)
+    wechat_replay_window_seconds: int = 300
     wechat_api_base: str = DEFAULT_API_BASE
     wechat_template_id: str = ""  # template used for notices outside the 48 h window
     wechat_mass_send_all: bool = False  # whether "all followers" goes through mass send
@@ -55,9 +77,24 @@ class Settings:
     admin_openids: tuple[str, ...] = ()  # administrators' openids for the weekly digest
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.wechat_encrypt_mode not in ("", *ENCRYPT_MODES):
+            raise SettingsError(f"WECHAT_ENCRYPT_MODE must be one of {', '.join(ENCRYPT_MODES)}, "
+                                f"not {self.wechat_encrypt_mode!r}")
+        if self.wechat_encrypt_mode in ("compatible", "safe") and not self.wechat_aes_key:
+            raise SettingsError(f"WECHAT_ENCRYPT_MODE={self.wechat_encrypt_mode} needs WECHAT_AES_KEY "
+                                "(the EncodingAESKey of the WeChat console)")
+
+    @property
+    def encrypt_mode(self) -> str:
+        """Which messages /wechat accepts: 'plain' (plaintext only), 'compatible' (both, each answered in its own
+        form) or 'safe' (AES-encrypted only: anything else is refused)."""
+        return self.wechat_encrypt_mode or ("safe" if self.wechat_aes_key else "plain")
+
     @property
     def safe_mode(self) -> bool:
-        return bool(self.wechat_aes_key)
+        """Whether WeChat encrypts what it sends us (safe and compatible modes): the simulator and tests do too."""
+        return self.encrypt_mode != "plain"
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -79,7 +116,8 @@ class Settings:
                 try:
                     values[attr] = parse(raw)
                 except ValueError:
-                    kind = {int: "a whole number", float: "a number"}.get(parse, "a valid value")
+                    kind = {int: "a whole number", float: "a number", _positive_int: "a positive whole number",
+                            _encrypt_mode: "plain, compatible or safe"}.get(parse, "a valid value")
                     raise SettingsError(f"environment variable {name} must be {kind}, not {raw!r}") from None
         settings = cls(**values)
         if production:
@@ -97,6 +135,8 @@ ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("WECHAT_SECRET", "wechat_secret", str),
     ("WECHAT_AES_KEY", "wechat_aes_key", str),
     ("WECHAT_AES_KEY_PREVIOUS", "wechat_aes_key_previous", str),
+    ("WECHAT_ENCRYPT_MODE", "wechat_encrypt_mode", _encrypt_mode),
+    ("WECHAT_REPLAY_WINDOW_SECONDS", "wechat_replay_window_seconds", _positive_int),
     ("WECHAT_API_BASE", "wechat_api_base", str),
     ("WECHAT_TEMPLATE_ID", "wechat_template_id", str),
     ("WECHAT_MASS_SEND_ALL", "wechat_mass_send_all", _flag),

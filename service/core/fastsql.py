@@ -267,7 +267,8 @@ def kept_write(engine: Engine, write: Callable[[Connection], T]) -> T:
     (rolled back if it raises), so a kept connection is never inside one between uses; on PostgreSQL it is in
     autocommit mode, each statement its own transaction without BEGIN and COMMIT commands (the caller writes with
     one statement). One that fails is closed and replaced; disposing of the engine closes them all; a forked child
-    opens its own rather than share its parent's socket.
+    opens its own rather than share its parent's socket. An exception of `write` that is not the database's (a
+    refusal it raised after rolling back, say) leaves the connection kept.
     """
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
         # one connection is the whole database: lend the pool's, as another would be a database apart
@@ -286,8 +287,10 @@ def kept_write(engine: Engine, write: Callable[[Connection], T]) -> T:
                 return write(connection)
         except BaseException as exc:
             lost = not usable(connection)
-            kept.discard(connection)
-            if attempt == 2 or not lost or not isinstance(exc, (DBAPIError, engine.dialect.loaded_dbapi.Error)):
+            database_error = isinstance(exc, (DBAPIError, engine.dialect.loaded_dbapi.Error))
+            if lost or database_error:
+                kept.discard(connection)
+            if attempt == 2 or not lost or not database_error:
                 raise
             log.warning("lost a kept %s connection; writing again on a new one", engine.dialect.name)
             continue

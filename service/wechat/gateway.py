@@ -30,6 +30,10 @@ class GatewayResult:
     status: int
     body: str
     content_type: str = "application/xml; charset=utf-8"
+    msg_id: int | None = None  # the message's MsgId, for the access log (which must not show the query string)
+
+
+FORBIDDEN = GatewayResult(403, "forbidden", "text/plain; charset=utf-8")
 
 
 def receive(open_session: Callable[[], Session], engine: Engine, settings: Settings, args: Mapping[str, str],
@@ -39,10 +43,10 @@ def receive(open_session: Callable[[], Session], engine: Engine, settings: Setti
     `open_session` gives the request's ORM session; it is called only when a route or the general path needs one.
     """
     try:
-        data, envelope = decode_request(settings, args, body)
+        data, envelope = decode_request(settings, args, body, now.timestamp())
     except InvalidSignature as exc:
         log.warning("rejected /wechat POST: %s", exc)
-        return GatewayResult(403, "forbidden", "text/plain; charset=utf-8")
+        return FORBIDDEN
     except MalformedMessage as exc:
         log.warning("malformed /wechat POST (%s); raw body: %r", exc, body[:4096])
         return GatewayResult(400, "bad request", "text/plain; charset=utf-8")
@@ -50,8 +54,12 @@ def receive(open_session: Callable[[], Session], engine: Engine, settings: Setti
     inbound = to_inbound(data)
     # keep the decrypted XML in the log, not the ciphertext
     raw = message_xml(data) if envelope.encrypted else envelope.body_text
-    reply = handle(open_session, engine, settings, inbound, raw, now)
-    return GatewayResult(200, encode_reply(settings, envelope, inbound, reply))
+    try:
+        reply = handle(open_session, engine, settings, inbound, raw, now, envelope.replay_key)
+    except inbox.NonceReused as exc:
+        log.warning("rejected /wechat POST (MsgId %s from %s): %s", inbound.msg_id, inbound.openid, exc)
+        return FORBIDDEN
+    return GatewayResult(200, encode_reply(settings, envelope, inbound, reply), msg_id=inbound.msg_id)
 
 
 def _read_only_reply(ctx: ChatContext) -> str | None:
@@ -63,7 +71,7 @@ def _read_only_reply(ctx: ChatContext) -> str | None:
 
 
 def handle(open_session: Callable[[], Session], engine: Engine, settings: Settings, inbound: Inbound, raw: str,
-           now: datetime) -> str | None:
+           now: datetime, replay_key: str | None = None) -> str | None:
     """Claim, route and store one message exactly once, and commit; a retry gets the stored reply.
 
     Two paths, both exactly once:
@@ -74,30 +82,36 @@ def handle(open_session: Callable[[], Session], engine: Engine, settings: Settin
     * general: everything else, and what the fast path declined, in the request's ORM session: claim the message
       first, route it, store the reply (`_claim_and_route`).
     Only the writing runs behind the SQLite writer gate (service/core/db.py), so the gate is held briefly.
+    Both paths store `replay_key` with the message: inbox.NonceReused, with nothing stored, if another message has it.
     """
     ctx = ChatContext(None, settings, now, inbound, open_session=open_session)
     reply = _read_only_reply(ctx)
-    if reply is not None and _stored_on_the_fast_path(engine, inbound, raw, reply, now):
+    if reply is not None and _stored_on_the_fast_path(engine, inbound, raw, reply, now, replay_key):
         return reply
     session = ctx.session
-    with serialized_writes(engine):
-        reply = _claim_and_route(ctx, raw)
+    try:
+        with serialized_writes(engine):
+            reply = _claim_and_route(ctx, raw, replay_key)
+    except inbox.NonceReused:
+        session.rollback()
+        raise
     session.commit()
     return reply
 
 
-def _stored_on_the_fast_path(engine: Engine, inbound: Inbound, raw: str, reply: str, now: datetime) -> bool:
+def _stored_on_the_fast_path(engine: Engine, inbound: Inbound, raw: str, reply: str, now: datetime,
+                             replay_key: str | None) -> bool:
     def record(connection: Connection) -> bool:
         with serialized_writes(engine):
-            return inbox.record_if_idle(connection, inbound, raw, reply, now)
+            return inbox.record_if_idle(connection, inbound, raw, reply, now, replay_key)
 
     return fastsql.kept_write(engine, record)
 
 
-def _claim_and_route(ctx: ChatContext, raw: str) -> str | None:
+def _claim_and_route(ctx: ChatContext, raw: str, replay_key: str | None) -> str | None:
     """The general path, one transaction: claim the message first, then route it, then store the reply."""
     session, inbound, now = ctx.session, ctx.inbound, ctx.now
-    claim = inbox.claim(session, inbound, raw, now)
+    claim = inbox.claim(session, inbound, raw, now, replay_key)
     if claim.duplicate:
         session.rollback()  # the claim changed nothing; end the transaction (and SQLite's write lock)
         log.info("retry of an already handled message from %s: replaying its reply", inbound.openid)
@@ -110,7 +124,7 @@ def _claim_and_route(ctx: ChatContext, raw: str) -> str | None:
         log.exception("route failed for message %s from %s", claim.dedupe_key, inbound.openid)
         # Undo whatever the route half-wrote, then store the message again with the apology.
         session.rollback()
-        claim = inbox.claim(session, inbound, raw, now)
+        claim = inbox.claim(session, inbound, raw, now, replay_key)
         if claim.duplicate:  # another worker handled a retry meanwhile
             session.rollback()
             return claim.replay

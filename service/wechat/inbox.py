@@ -10,11 +10,13 @@ answered, in one write (`record_if_idle`); a retry finds its key taken and repla
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, exists, func, literal, literal_column, select, true, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.conversation import ConversationDraft
@@ -48,7 +50,24 @@ _message = InboundMessage.__table__
 _follower = Follower.__table__
 _draft = ConversationDraft.__table__
 _MESSAGE_COLUMNS = ("dedupe_key", "openid", "msg_type", "event", "event_key", "msg_id", "content", "media_id",
-                    "raw_xml")
+                    "raw_xml", "replay_key")
+
+
+class NonceReused(Exception):
+    """The request's signed (timestamp, nonce) came with another message before: a replayed signature, not
+    WeChat (whose retry of a message brings the same message, a dedupe_key conflict). Nothing was stored."""
+
+
+@contextmanager
+def _refusing_reused_nonces(connection: Connection):
+    """Turn a violation of the message log's unique `replay_key` into NonceReused; the caller rolls back.
+    `fastsql.pipeline` raises what the driver raises, so its IntegrityError too."""
+    try:
+        yield
+    except (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError) as exc:
+        if "replay_key" in str(exc):
+            raise NonceReused("a signed timestamp and nonce came back with another message") from exc
+        raise
 
 
 def _param(column, name: str | None = None):
@@ -129,9 +148,10 @@ def _record_and_touch(dialect: str):
 _RECORD_AND_TOUCH = fastsql.PerDialect(_record_and_touch)
 
 
-def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Claim:
+def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime, replay_key: str | None = None) -> Claim:
     """Insert the message row first thing in the transaction, record the sender's activity and, for a user
     message, fetch their live conversations; a duplicate key means a retry: fetch its reply instead.
+    `replay_key` taken by another message raises NonceReused (the caller rolls back).
 
     On PostgreSQL a concurrent insert of the same key waits for the first transaction, then does nothing; on SQLite
     the single writer lock serialises them the same way. For a user message the claim, the follower upsert and the
@@ -140,14 +160,15 @@ def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Cl
     """
     connection = session.connection()
     dialect = connection.dialect
-    row = _message_row(inbound, raw_xml, now)
+    row = _message_row(inbound, raw_xml, now, replay_key)
     steps: dict[str, fastsql.Step] = {"async_commit": (_SET_ASYNC_COMMIT, {})} if dialect.name == "postgresql" else {}
     steps["claim"] = (_CLAIM(dialect), row)
     from_user = inbound.kind != "event" and bool(inbound.openid)
     if from_user:
         steps["touch"] = (_TOUCH_IF_CLAIMED(dialect), row)
         steps["drafts"] = conversation.live_drafts_query(dialect, inbound.openid, for_update=True)
-    results = dict(zip(steps, fastsql.pipeline(connection, list(steps.values()))))
+    with _refusing_reused_nonces(connection):
+        results = dict(zip(steps, fastsql.pipeline(connection, list(steps.values()))))
     claimed = results["claim"]
     if not claimed:
         replay = connection.execute(_REPLAY, row).scalar()
@@ -160,18 +181,20 @@ def claim(session: Session, inbound: Inbound, raw_xml: str, now: datetime) -> Cl
     return Claim(message_id, row["dedupe_key"], drafts=drafts)
 
 
-def _message_row(inbound: Inbound, raw_xml: str, now: datetime) -> dict:
+def _message_row(inbound: Inbound, raw_xml: str, now: datetime, replay_key: str | None) -> dict:
     event_key = inbound.raw.get("EventKey")  # as WeChat sent it (Inbound.event_key drops the qrscene_ prefix)
     return {"dedupe_key": dedupe_key(inbound), "openid": inbound.openid, "msg_type": inbound.kind[:32],
             "event": inbound.event[:64] if inbound.event else None,
             "event_key": event_key[:255] if isinstance(event_key, str) else "", "msg_id": inbound.msg_id,
             "content": inbound.content or inbound.label, "media_id": inbound.media_id[:255], "raw_xml": raw_xml,
-            "now": now}
+            "replay_key": replay_key, "now": now}
 
 
-def record_if_idle(connection: Connection, inbound: Inbound, raw_xml: str, reply: str, now: datetime) -> bool:
+def record_if_idle(connection: Connection, inbound: Inbound, raw_xml: str, reply: str, now: datetime,
+                   replay_key: str | None = None) -> bool:
     """Store a new user message with its read-only reply and touch the follower, unless the sender has a live
-    conversation or the message is stored already; False then, and nothing changed.
+    conversation or the message is stored already; False then, and nothing changed. NonceReused if `replay_key`
+    is another message's.
 
     The gateway's fast path: the route ran first, but it only read, so storing the message last is still exactly
     once. `connection` is one of its own (fastsql.kept_write, which commits): PostgreSQL does it in one
@@ -181,10 +204,11 @@ def record_if_idle(connection: Connection, inbound: Inbound, raw_xml: str, reply
     if inbound.kind == "event" or not inbound.openid:
         return False
     dialect = connection.dialect
-    row = {**_message_row(inbound, raw_xml, now), "reply": reply}
-    if dialect.name == "postgresql":
-        return bool(fastsql.pipeline(connection, [(_RECORD_AND_TOUCH(dialect), row)])[0])
-    stored = bool(fastsql.pipeline(connection, [(_RECORD(dialect), row)])[0])
+    row = {**_message_row(inbound, raw_xml, now, replay_key), "reply": reply}
+    with _refusing_reused_nonces(connection):
+        if dialect.name == "postgresql":
+            return bool(fastsql.pipeline(connection, [(_RECORD_AND_TOUCH(dialect), row)])[0])
+        stored = bool(fastsql.pipeline(connection, [(_RECORD(dialect), row)])[0])
     if stored:
         fastsql.pipeline(connection, [(_TOUCH_ON_MESSAGE(dialect), row)])
     return stored

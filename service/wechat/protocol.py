@@ -19,6 +19,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from service.chat.contract import Inbound
+from service.core import clock
 from service.core.config import Settings
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -41,6 +42,13 @@ class Envelope:
     nonce: str
     aes_key: str = ""  # the EncodingAESKey that decrypted the message: the reply is encrypted with it
     body_text: str = ""  # the body as decoded for parsing (control characters stripped), for the message log
+
+    @property
+    def replay_key(self) -> str:
+        """The signed (timestamp, nonce) pair, stored with the message under a unique index (inbox.py): WeChat's
+        retry of a message carries it again with the same message, anyone replaying it with another is refused.
+        Timestamp first, so that new keys go to the end of the index."""
+        return bounded(f"{self.timestamp}:{self.nonce}", 64)
 
 
 def sign(*parts: str) -> str:
@@ -71,10 +79,17 @@ def query_fields(query: str) -> dict[str, str]:
     return fields
 
 
-def check_signature(token: str, args: Mapping[str, str]) -> None:
+def check_signature(settings: Settings, args: Mapping[str, str], now: float | None = None) -> None:
+    """The origin `signature` over (token, timestamp, nonce), and a timestamp within the replay window of `now`
+    (epoch seconds; the app's clock by default): a signature copied from a log stops working once it is older
+    than WECHAT_REPLAY_WINDOW_SECONDS, and within that the nonce is remembered (inbox.py)."""
     signature, timestamp, nonce = args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", "")
-    if not (signature and timestamp and nonce) or not _same(sign(token, timestamp, nonce), signature):
+    if not (signature and timestamp and nonce) or not _same(sign(settings.wechat_token, timestamp, nonce), signature):
         raise InvalidSignature("bad or missing signature")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise InvalidSignature("timestamp is not a number of seconds")
+    if abs((clock.now().timestamp() if now is None else now) - int(timestamp)) > settings.wechat_replay_window_seconds:
+        raise InvalidSignature("timestamp outside the replay window")
 
 
 def _crypto(settings: Settings, aes_key: str = "") -> WeChatCrypto:
@@ -111,11 +126,20 @@ def _refuse(*_args: Any) -> None:
     raise _Forbidden
 
 
+# The most elements a message may have: WeChat's largest (a pic_photo_or_album event of 9 pictures) has about 40.
+MAX_ELEMENTS = 1000
+
+
+class _TooLarge(Exception):
+    """More than MAX_ELEMENTS elements."""
+
+
 def _parse_fields(text: str) -> Any:
     """XML → the root's value: a dict of its children (repeated tags as lists) or a leaf's stripped text.
 
     Straight from expat events, without building an element tree (this runs for every message), and refusing
     any DOCTYPE, entity declaration or external entity, as defusedxml does with forbid_dtd/entities/external.
+    Linear in the body, and at most MAX_ELEMENTS elements: a megabyte of `<Z/>` is refused at the 1,001st.
     """
     parser = expat.ParserCreate()
     parser.buffer_text = True
@@ -125,8 +149,12 @@ def _parse_fields(text: str) -> Any:
     parser.ExternalEntityRefHandler = _refuse
     # one frame per open element: [its children by tag, or None while it has none; its text pieces]
     stack: list[list[Any]] = [[None, []]]
+    budget = [MAX_ELEMENTS]
 
     def start(_tag: str, _attrs: Any) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge
         stack.append([None, []])
 
     def characters(data: str) -> None:
@@ -139,9 +167,12 @@ def _parse_fields(text: str) -> Any:
         if parent[0] is None:
             parent[0] = {}
         fields = parent[0]
-        if tag in fields:  # repeated tags (PicList/item) become a list
+        if tag in fields:  # repeated tags (PicList/item) become a list (only they do: values are dicts or text)
             existing = fields[tag]
-            fields[tag] = existing + [value] if isinstance(existing, list) else [existing, value]
+            if isinstance(existing, list):
+                existing.append(value)
+            else:
+                fields[tag] = [existing, value]
         else:
             fields[tag] = value
 
@@ -150,6 +181,8 @@ def _parse_fields(text: str) -> Any:
         parser.Parse(text, True)
     except _Forbidden:
         raise MalformedMessage("forbidden XML construct: DTD or entity") from None
+    except _TooLarge:
+        raise MalformedMessage(f"more than {MAX_ELEMENTS} XML elements") from None
     except expat.ExpatError as exc:
         raise MalformedMessage(f"not XML: {exc}") from exc
     (root,) = stack[0][0].values()
@@ -178,16 +211,23 @@ def _fields(text: str) -> dict[str, Any]:
     return data
 
 
-def decode_request(settings: Settings, args: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], Envelope]:
-    """Verify `signature` (always), then `msg_signature` and decrypt in safe/compatible mode."""
-    check_signature(settings.wechat_token, args)
+def decode_request(settings: Settings, args: Mapping[str, str], body: bytes,
+                   now: float | None = None) -> tuple[dict[str, Any], Envelope]:
+    """Verify `signature` and its timestamp (always), then `msg_signature` and decrypt an encrypted message.
+
+    The encryption mode decides which messages are accepted: safe mode only encrypted ones (a plaintext body,
+    with `encrypt_type=raw` or none, would let whoever holds one signed query string write any message), plain
+    mode only plaintext, compatible mode both, each answered in its own form (encode_reply).
+    """
+    check_signature(settings, args, now)
+    aes = args.get("encrypt_type", "raw").lower() == "aes"
+    mode = settings.encrypt_mode
+    if mode != "compatible" and aes != (mode == "safe"):
+        raise InvalidSignature(f"{'an encrypted' if aes else 'a plaintext'} message in {mode} mode")
     text = _body_text(body)
-    envelope = Envelope(args.get("encrypt_type", "raw").lower() == "aes", args["timestamp"], args["nonce"],
-                        body_text=text)
+    envelope = Envelope(aes, args["timestamp"], args["nonce"], body_text=text)
     data = _fields(text)
     if envelope.encrypted:
-        if not settings.wechat_aes_key:
-            raise MalformedMessage("encrypted message but WECHAT_AES_KEY is not configured")
         encrypted = data.get("Encrypt")
         if not encrypted or not isinstance(encrypted, str):
             raise MalformedMessage("encrypt_type=aes without an Encrypt field")
@@ -257,8 +297,15 @@ def to_inbound(data: dict[str, Any]) -> Inbound:
 
 def dedupe_key(inbound: Inbound) -> str:
     """Messages: MsgId+FromUserName+CreateTime; events: FromUserName+CreateTime+Event+EventKey (hashed if long)."""
-    key = _raw_dedupe_key(inbound)
-    return key if len(key) <= 255 else key[:200] + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return bounded(_raw_dedupe_key(inbound), 255)
+
+
+def bounded(key: str, limit: int) -> str:
+    """`key` if it fits a column of `limit` characters, else its start and a hash of the whole, `limit` long."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:min(64, limit // 2)]
+    return key[:limit - len(digest) - 1] + "#" + digest
 
 
 def _raw_dedupe_key(inbound: Inbound) -> str:
@@ -318,7 +365,7 @@ def wechat_request(settings: Settings, xml: str, encrypted: bool | None = None,
                    timestamp: str | None = None, nonce: str | None = None) -> tuple[dict[str, str], bytes]:
     """Query args and body of a POST as WeChat would send it (signed; encrypted in safe mode)."""
     encrypted = settings.safe_mode if encrypted is None else encrypted
-    timestamp = timestamp or str(int(time.time()))
+    timestamp = timestamp or str(int(clock.now().timestamp()))
     nonce = nonce or str(secrets.randbelow(10**9))
     args = {"signature": sign(settings.wechat_token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
             "openid": ""}
