@@ -62,11 +62,11 @@ def free_port() -> int:
 
 
 class Messages:
-    """Signed `帮助` POSTs with unique MsgIds from `users` openids; thread-safe (itertools.count under the GIL)."""
+    """Signed `帮助` POSTs with unique MsgIds and nonces (a nonce is refused once used with another body) from
+    `users` openids; thread-safe (itertools.count under the GIL)."""
 
     def __init__(self, port: int, users: int):
-        timestamp, nonce = str(int(time.time())), "20240601"
-        self.path = f"/wechat?signature={sign(TOKEN, timestamp, nonce)}&timestamp={timestamp}&nonce={nonce}&openid="
+        self.timestamp = str(int(time.time()))
         self.host = f"127.0.0.1:{port}"
         self.users = users
         self.counter = itertools.count()
@@ -78,7 +78,10 @@ class Messages:
         body = (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[o_bench_{i % self.users:05d}]]>"
                 f"</FromUserName><CreateTime>{self.created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
                 f"<Content><![CDATA[帮助]]></Content><MsgId>{self.base_id + i}</MsgId></xml>").encode()
-        head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: text/xml\r\n"
+        nonce = str(self.base_id + i)
+        path = (f"/wechat?signature={sign(TOKEN, self.timestamp, nonce)}&timestamp={self.timestamp}&nonce={nonce}"
+                "&openid=")
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: text/xml\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         return head + body
 
