@@ -1,12 +1,20 @@
-"""WSGI entry point (`gunicorn wsgi:app`); run directly for the all-in-one development server."""
+"""WSGI entry point (`gunicorn wsgi:app`); run directly for the all-in-one development server.
+
+Only the development server (`python wsgi.py`, this module run as `__main__`) serves the simulator by default;
+imported by gunicorn or `flask --app wsgi`, it serves it only when SIMULATOR_ENABLED asks (never in production).
+"""
 from __future__ import annotations
 
 import gc
 import os
 
 from service import create_app
+from service.core.config import Settings, SettingsError
 
-app = create_app()
+try:
+    app = create_app(Settings.from_env(dev_server=__name__ == "__main__"))
+except SettingsError as exc:  # one clear line instead of a traceback
+    raise SystemExit(f"configuration error: {exc}") from None
 # Everything built so far lives as long as the process: move it out of the garbage collector's generations, so
 # that its collections, which run every few requests, look only at what requests allocate.
 gc.freeze()
