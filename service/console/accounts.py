@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,8 +21,15 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
 
 
+PASSWORD_METHOD = "scrypt:32768:8:1"  # werkzeug's scrypt defaults, spelled out so UNKNOWN_USER_HASH matches them
+# A hash of a random secret nobody knows, with the same cost as real ones: checking a password against it when the
+# user is unknown or inactive takes as long as checking a real user's.
+UNKNOWN_USER_HASH = ("scrypt:32768:8:1$ICKu8qHp5T5w5XSK$2efa8d68dd57cc70c5192626846fe761b824ce47f1eb0eda78462e4847360e"
+                     "c53415fa17753a430343bcc8e44405f79a21f01003daa9d6bf1a84d6533273eb33")
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def create_admin(session: Session, username: str, password: str, role: str = ROLE_ADMIN,
@@ -57,22 +64,42 @@ def ensure_first_admin(session: Session, settings: Settings) -> str:
     return f"created administrator {settings.admin_username}"
 
 
+def _claim_attempt(session: Session, username: str, now: datetime) -> bool:
+    """Count one sign-in attempt before the password is checked, in one UPDATE committed at once: parallel attempts
+    each take their own number, and the one that reaches MAX_FAILURES locks the account, so at most MAX_FAILURES
+    passwords are ever checked per lockout period. False when the account is unknown, inactive or locked."""
+    reaches_limit = AdminUser.failed_logins + 1 >= MAX_FAILURES
+    claimed = session.execute(
+        update(AdminUser)
+        .where(AdminUser.username == username, AdminUser.active.is_(True),
+               or_(AdminUser.locked_until.is_(None), AdminUser.locked_until <= now))
+        .values(failed_logins=case((reaches_limit, 0), else_=AdminUser.failed_logins + 1),
+                locked_until=case((reaches_limit, literal(now + LOCKOUT, AdminUser.locked_until.type)),
+                                  else_=AdminUser.locked_until))
+        .execution_options(synchronize_session=False)).rowcount == 1
+    session.commit()
+    return claimed
+
+
 def authenticate(session: Session, username: str, password: str, now: datetime) -> Optional[AdminUser]:
     """The user when the password is right and the account is active and not locked; counts failures.
 
-    Raises `InvalidInput` with a Chinese message for a locked account so the form can say so.
+    Every path checks exactly one scrypt hash (the user's, or UNKNOWN_USER_HASH), so the time taken does not tell
+    known from unknown names. Commits the attempt count before checking. Raises `InvalidInput` with a Chinese
+    message for a locked account so the form can say so.
     """
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()))
-    if user is None or not user.active:
-        check_password_hash(hash_password("x" * MIN_PASSWORD), password)  # same work either way
+    username = username.strip()
+    claimed = _claim_attempt(session, username, now)
+    user = session.scalar(select(AdminUser).where(AdminUser.username == username)
+                          .execution_options(populate_existing=True))  # the count as claimed, not as cached
+    known = user is not None and user.active
+    correct = check_password_hash(user.password_hash if known else UNKNOWN_USER_HASH, password)
+    if not known:
         return None
-    if user.locked_until is not None and local(user.locked_until) > now:
+    if not claimed:
         raise InvalidInput("登录失败次数过多，账号已锁定 15 分钟，请稍后再试", "username")
-    if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until, user.failed_logins = now + LOCKOUT, 0
-        return None
+    if not correct:
+        return None  # the attempt is already counted
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     return user
 
