@@ -25,6 +25,8 @@ class AdminUser(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[Optional[datetime]]
     last_login_at: Mapped[Optional[datetime]]
+    # Kept in each console session; sign-out and a password change bump it, which ends every session issued before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")

@@ -160,6 +160,29 @@ def test_logout_ends_the_session(admin_console):
     assert admin_console.get("/admin/audit").status_code == 302
 
 
+def _copy_of_session(console: Console, app) -> Console:
+    """Another browser holding a copy of `console`'s session cookie (as a thief would)."""
+    thief = Console(app.test_client())
+    thief.client.set_cookie("session", console.client.get_cookie("session").value, domain="localhost")
+    return thief
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(admin_console, app):
+    thief = _copy_of_session(admin_console, app)
+    assert thief.get("/admin/audit").status_code == 200  # the copy works while the session lives
+    assert admin_console.post("/admin/logout").status_code == 302
+    assert thief.get("/admin/audit").status_code == 302  # revoked on the server, not just cleared in one browser
+    assert Console(app.test_client()).login("admin").status_code == 302  # signing in again works
+
+
+def test_a_copied_session_cookie_stops_working_after_a_password_change(admin_console, app):
+    thief = _copy_of_session(admin_console, app)
+    assert admin_console.post("/admin/password", {"old_password": PASSWORD, "new_password": "new-pass-123",
+                                                  "confirm_password": "new-pass-123"}).status_code == 302
+    assert thief.get("/admin/audit").status_code == 302
+    assert admin_console.get("/admin/audit").status_code == 200
+
+
 def test_password_change_validates_and_signs_out_other_sessions(admin_console, app, session):
     other = Console(app.test_client())
     other.login("admin")

@@ -8,7 +8,6 @@ CSRF follows Flask-WTF's documented selective pattern: `WTF_CSRF_CHECK_DEFAULT` 
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable, Iterable, Optional
@@ -46,16 +45,11 @@ def set_up_app(state: BlueprintSetupState) -> None:
     csrf.init_app(app)
 
 
-def password_fingerprint(user: AdminUser) -> str:
-    """Kept in the session so a password change signs out every other session of that user."""
-    return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]
-
-
 def sign_in(user: AdminUser) -> None:
     session.clear()  # no fixation: a fresh session (and CSRF token) after sign-in
     session.permanent = True
     session["admin_id"] = user.id
-    session["pwf"] = password_fingerprint(user)
+    session["gen"] = user.session_generation  # the session is valid while the user's generation is unchanged
 
 
 def current_admin() -> Optional[AdminUser]:
@@ -82,7 +76,7 @@ def load_admin_and_check_csrf():
     admin_id = session.get("admin_id")
     if admin_id is not None:
         user = db().get(AdminUser, admin_id)
-        if user is not None and user.active and session.get("pwf") == password_fingerprint(user):
+        if user is not None and user.active and session.get("gen") == user.session_generation:
             g.admin = user
         else:
             session.clear()

@@ -110,6 +110,12 @@ def change_password(session: Session, user: AdminUser, old: str, new: str) -> No
     if len(new) < MIN_PASSWORD:
         raise InvalidInput(f"新密码至少 {MIN_PASSWORD} 位", "new_password")
     user.password_hash = hash_password(new)
+    end_sessions(user)
+
+
+def end_sessions(user: AdminUser) -> None:
+    """Revoke every console session of `user` issued so far (sign-out, password change); the caller commits."""
+    user.session_generation = (user.session_generation or 0) + 1
 
 
 def _digest(secret: str) -> str:
