@@ -42,6 +42,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[Optional[datetime]]
+    expires_at: Mapped[datetime]  # refused from then on
     revoked: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[AdminUser] = relationship(back_populates="tokens")

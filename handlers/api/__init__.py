@@ -28,7 +28,7 @@ def authenticate():
         return error_response(401, "unauthorized", "缺少或无效的 Authorization: Bearer 令牌")
     user = user_for_token(db(), secret.strip(), clock.now())
     if user is None:
-        return error_response(401, "unauthorized", "令牌无效或已吊销")
+        return error_response(401, "unauthorized", "令牌无效、已过期或已吊销")
     g.api_user = user
     db().commit()  # records last_used_at
 

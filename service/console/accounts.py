@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser, ApiToken
+from service.core import clock
 from service.core.clock import local
 from service.core.config import Settings
 from service.core.errors import Conflict, InvalidInput, NotFound
@@ -19,6 +20,9 @@ ROLES = {ROLE_ADMIN: "管理员", ROLE_REVIEWER: "审核员"}
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
+TOKEN_DAYS = 365  # default lifetime of an API token
+MAX_TOKEN_DAYS = 3650
+TOKEN_VALID, TOKEN_EXPIRED, TOKEN_REVOKED = "有效", "已过期", "已吊销"
 
 
 PASSWORD_METHOD = "scrypt:32768:8:1"  # werkzeug's scrypt defaults, spelled out so UNKNOWN_USER_HASH matches them
@@ -122,23 +126,69 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_api_token(session: Session, username: str, name: str = "") -> str:
-    """Issue a bearer token for `username`; only its hash is stored, so the secret is shown once."""
+def create_api_token(session: Session, username: str, name: str = "", days: int = TOKEN_DAYS,
+                     now: Optional[datetime] = None) -> str:
+    """Issue a bearer token for `username`, valid for `days`; only its hash is stored, so the secret is shown once."""
     user = session.scalar(select(AdminUser).where(AdminUser.username == username))
     if user is None:
         raise NotFound(f"没有用户 {username}", "username")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise InvalidInput(f"有效期应为 1 到 {MAX_TOKEN_DAYS} 天", "days")
+    if len(name) > 64:
+        raise InvalidInput("令牌名称最多 64 个字符", "name")
+    now = now or clock.now()
     secret = "qj_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_digest(secret), prefix=secret[:10], name=name))
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(secret), prefix=secret[:10], name=name,
+                         created_at=now, expires_at=now + timedelta(days=days)))
     session.flush()
     return secret
 
 
+def token_state(token: ApiToken, now: datetime) -> str:
+    if token.revoked:
+        return TOKEN_REVOKED
+    return TOKEN_EXPIRED if local(token.expires_at) <= now else TOKEN_VALID
+
+
 def user_for_token(session: Session, secret: str, now: datetime) -> Optional[AdminUser]:
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret), ApiToken.revoked.is_(False)))
-    if token is None or not token.user.active:
+    """The owner of a valid (not revoked, not expired) token of an active user, else None."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    if token is None or token_state(token, now) != TOKEN_VALID or not token.user.active:
         return None
     token.last_used_at = now
     return token.user
+
+
+def list_api_tokens(session: Session, user_id: int) -> list[ApiToken]:
+    """One user's tokens, newest first (revoked and expired ones included)."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
+                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def revoke_api_token(session: Session, token: ApiToken) -> ApiToken:
+    if token.revoked:
+        raise Conflict("该令牌已经吊销", "token")
+    token.revoked = True
+    return token
+
+
+def token_detail(token: ApiToken) -> dict[str, str]:
+    """What an audit entry says about a token (never its secret)."""
+    return {"user": token.user.username, "prefix": token.prefix, "name": token.name}
+
+
+def find_api_token(session: Session, text: str, user_id: Optional[int] = None) -> ApiToken:
+    """The token named by its whole secret or by its listed prefix (which must be unambiguous)."""
+    text = text.strip()
+    stmt = select(ApiToken).where(or_(ApiToken.token_hash == _digest(text), ApiToken.prefix == text))
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    found = session.scalars(stmt).all()
+    if not found:
+        raise NotFound("没有这个令牌", "token")
+    if len(found) > 1:
+        raise Conflict("有多个令牌以此开头，请给出完整令牌", "token")
+    return found[0]
 
 
 def list_admins(session: Session) -> list[AdminUser]:

@@ -11,6 +11,7 @@ DEACTIVATED = "已停用"
 ANNOUNCEMENT_SAVED = {"草稿": "已存为草稿", "已排期": "已排期，到时间后自动发送"}
 ANNOUNCEMENT_CANCELLED = "通知已取消，未发出的消息不会再发送"
 ANNOUNCEMENT_NOT_EDITABLE = "通知状态为“{status}”（或受众由接口指定），不能在这里修改"
+TOKEN_REVOKED = "令牌已吊销，使用它的请求将被拒绝"
 CODES_REVOKED = "已撤销 {count} 个未使用的绑定码"
 REVIEWED = {"approve": "已通过上报 {receipt}", "reject": "已退回上报 {receipt}"}
 UNANSWERED_GONE = "这个未回答问题已被处理，请刷新列表"
@@ -48,6 +49,10 @@ ACTIONS = {
     "admin.create": "新建账号",
     "admin.activate": "启用账号",
     "admin.deactivate": "停用账号",
+    "api_token.create": "发放接口令牌",
+    "api_token.revoke": "吊销接口令牌",
+    "announcement.edit": "修改通知",
+    "report.create": "代录报告",
 }
 
 TARGETS = {
@@ -58,4 +63,5 @@ TARGETS = {
     "announcement": "通知",
     "policy_document": "政策文件",
     "faq": "问答",
+    "api_token": "接口令牌",
 }
