@@ -13,6 +13,7 @@ from flask import Blueprint, g, jsonify, request
 
 from models.admin import ROLE_ADMIN
 from service.core import clock
+from service.console import audit
 from service.console.accounts import user_for_token
 from service.app import db
 from service.core.errors import DomainError, Forbidden, InvalidInput
@@ -41,6 +42,14 @@ def admin_only(view: Callable) -> Callable:
             raise Forbidden("需要管理员权限")
         return view(*args, **kwargs)
     return wrapper
+
+
+def saved(payload: Any, status: int, action: str, target: audit.Target, detail: dict[str, Any] | None = None):
+    """Finish a change made through the API: its audit entry (the token's owner as actor, as the console records
+    its user) and the change are committed together; answers `payload` as JSON."""
+    audit.record(db(), g.api_user, action, target, {**(detail or {}), "via": "api"})
+    db().commit()
+    return jsonify(payload), status
 
 
 def json_body() -> dict[str, Any]:

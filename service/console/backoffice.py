@@ -77,6 +77,15 @@ def _present(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+UNIT_FIELDS = ("name", "category", "contact", "phone", "is_extension", "is_education_base", "active")
+STAFF_FIELDS = ("name", "phone", "active", "unit_id")
+
+
+def submitted(data: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The known fields of a change as submitted, for its audit entry (unknown keys are not kept)."""
+    return {name: data[name] for name in names if name in data}
+
+
 # ---- units ---------------------------------------------------------------------------------------------------
 
 def get_unit(session: Session, unit_id: int) -> Unit:
