@@ -22,7 +22,7 @@ from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
 from service.core import clock
 from service.console.accounts import ROLES
 from service.app import db
-from service.core.errors import DomainError
+from service.core.errors import DomainError, refuse_nul
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -72,6 +72,7 @@ def load_admin_and_check_csrf():
         request.max_content_length = limit  # before CSRF reads the form
     if request.method in UNSAFE_METHODS:
         csrf.protect()  # raises CSRFError (answered below) when the form's token is missing or wrong
+    refuse_nul([*request.args.items(multi=True), *request.form.items(multi=True)])  # 422 page naming the field
     g.admin = None
     admin_id = session.get("admin_id")
     if admin_id is not None:

@@ -16,7 +16,7 @@ from service.core import clock
 from service.console import audit
 from service.console.accounts import user_for_token
 from service.app import db
-from service.core.errors import DomainError, Forbidden, InvalidInput
+from service.core.errors import DomainError, Forbidden, InvalidInput, refuse_nul
 from handlers.api.errors import domain_error_response, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -32,6 +32,7 @@ def authenticate():
         return error_response(401, "unauthorized", "令牌无效、已过期或已吊销")
     g.api_user = user
     db().commit()  # records last_used_at
+    refuse_nul(request.args.items(multi=True))  # a 422 naming the parameter (the blueprint's DomainError handler)
 
 
 def admin_only(view: Callable) -> Callable:
@@ -57,6 +58,7 @@ def json_body() -> dict[str, Any]:
     data = request.get_json() if request.is_json else None
     if not isinstance(data, dict):
         raise InvalidInput("请求体必须是 JSON 对象", "body")
+    refuse_nul(data.items())
     return data
 
 

@@ -7,7 +7,7 @@ from handlers.api import admin_only, bp, json_body, saved
 from handlers.api import serialize as out
 from service.console import backoffice
 from service.core import clock
-from service.reporting import units
+from service.reporting import query as report_query, units
 from service.app import db
 
 
@@ -53,7 +53,7 @@ def deactivate_unit(unit_id: int):
 @bp.get("/staff")
 @admin_only
 def list_staff():
-    unit_id = request.args.get("unit_id", type=int)
+    unit_id = report_query.parse_int(request.args.get("unit_id"), "unit_id")
     return jsonify(items=[out.staff(s) for s in backoffice.list_staff(db(), unit_id, _include_inactive())])
 
 

@@ -168,7 +168,9 @@ def bad_date(name: str) -> str:
     return f"{name} 必须是 YYYY-MM-DD 格式的日期"
 
 
-def bad_int(name: str, minimum: int = 1) -> str:
+def bad_int(name: str, minimum: int = 1, maximum: int | None = None) -> str:
+    if maximum is not None:
+        return f"{name} 必须是 {minimum} 到 {maximum} 之间的整数"
     return f"{name} 必须是正整数" if minimum == 1 else f"{name} 必须是不小于 {minimum} 的整数"
 
 
