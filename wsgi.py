@@ -4,6 +4,9 @@ Served by a WSGI server, the app refuses to start (one line on stderr, exit stat
 failed to load" and stops instead of restarting workers) on a database whose schema is behind: run
 `flask --app wsgi bootstrap` first. `python wsgi.py` upgrades the schema itself; `flask --app wsgi …` commands load
 the app without the check, so that `bootstrap` and `upgrade-db` can run.
+
+Only the development server (`python wsgi.py`, this module run as `__main__`) serves the simulator by default;
+imported by gunicorn or `flask --app wsgi`, it serves it only when SIMULATOR_ENABLED asks (never in production).
 """
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ from typing import NoReturn
 
 from service import create_app
 from service.bootstrap import StartupRefused, require_current_schema
-from service.core.config import SettingsError
+from service.core.config import Settings, SettingsError
 
 APP_LOAD_ERROR = 4  # gunicorn's exit status for an app that cannot load: the arbiter halts
 REFUSALS = (SettingsError, StartupRefused)
 
 
 def refuse(exc: Exception, status: int = 1) -> NoReturn:
+    """One line on stderr instead of a traceback."""
     print(f"cannot start: {exc}", file=sys.stderr)
     raise SystemExit(status)
 
@@ -31,7 +35,7 @@ def _served() -> bool:
 
 
 try:
-    app = create_app()
+    app = create_app(Settings.from_env(dev_server=__name__ == "__main__"))
     if _served():
         require_current_schema(app.extensions["qijin"].engine)
 except REFUSALS as exc:

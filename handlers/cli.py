@@ -67,11 +67,32 @@ def sync_menu() -> None:
 @with_appcontext
 @click.argument("username")
 @click.option("--name", default="", help="what the token is for")
-def create_api_token_cmd(username: str, name: str) -> None:
+@click.option("--days", default=admin_accounts.TOKEN_DAYS, show_default=True, type=int,
+              help="days until the token expires")
+def create_api_token_cmd(username: str, name: str, days: int) -> None:
     """Issue a bearer token for the JSON API; it is printed once and stored hashed."""
-    with _unit_of_work() as session:
-        secret = admin_accounts.create_api_token(session, username, name)
+    try:
+        with _unit_of_work() as session:
+            secret = admin_accounts.create_api_token(session, username, name, days)
+            token = admin_accounts.find_api_token(session, secret)
+            audit.record(session, None, "api_token.create", token, admin_accounts.token_detail(token))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
     click.echo(secret)
+
+
+@click.command("revoke-api-token")
+@with_appcontext
+@click.argument("token")
+def revoke_api_token_cmd(token: str) -> None:
+    """Revoke a bearer token, named by the whole token or by its prefix as the console lists it."""
+    try:
+        with _unit_of_work() as session:
+            revoked = admin_accounts.revoke_api_token(session, admin_accounts.find_api_token(session, token))
+            audit.record(session, None, "api_token.revoke", revoked, admin_accounts.token_detail(revoked))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"revoked token {revoked.prefix}… of {revoked.user.username}")
 
 
 @click.command("create-admin")
@@ -114,7 +135,8 @@ def import_policy_cmd(path: str, title: str | None) -> None:
                    "console (通知) to send it")
 
 
-COMMANDS = (upgrade_db, bootstrap_cmd, sync_menu, create_api_token_cmd, create_admin_cmd, import_policy_cmd)
+COMMANDS = (upgrade_db, bootstrap_cmd, sync_menu, create_api_token_cmd, revoke_api_token_cmd, create_admin_cmd,
+            import_policy_cmd)
 
 
 def register_commands(app: Flask) -> None:

@@ -28,6 +28,8 @@ class AdminUser(Base):
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     locked_until: Mapped[Optional[datetime]]
     last_login_at: Mapped[Optional[datetime]]
+    # Kept in each console session; sign-out and a password change bump it, which ends every session issued before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -43,6 +45,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[Optional[datetime]]
+    expires_at: Mapped[datetime]  # refused from then on
     revoked: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[AdminUser] = relationship(back_populates="tokens")

@@ -14,15 +14,23 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from service.core.config import ROOT, Settings
-from service.core.db import make_engine, make_session_factory
+from service.core.db import MAX_ROW_ID, make_engine, make_session_factory
 from service.core.redact import install_log_redaction
 
 if TYPE_CHECKING:
     from service.wechat_api.client import ApiClient
 
 MAX_BODY = 1024 * 1024  # WeChat bodies are a few KiB; anything over 1 MiB is refused with 413
+class RowId(IntegerConverter):
+    """`<int:...>` in every route: a row id, so beyond MAX_ROW_ID the URL matches nothing (404) instead of reaching
+    the database with a number its column cannot hold."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 @dataclass
@@ -68,6 +76,7 @@ def configure(app: Flask, settings: Settings) -> None:
     )
     app.json.ensure_ascii = False
     app.session_interface = ConsoleOnlySessions()
+    app.url_map.converters["int"] = RowId  # before any route is added
 
 
 class ConsoleOnlySessions(SecureCookieSessionInterface):

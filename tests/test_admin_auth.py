@@ -160,6 +160,29 @@ def test_logout_ends_the_session(admin_console):
     assert admin_console.get("/admin/audit").status_code == 302
 
 
+def _copy_of_session(console: Console, app) -> Console:
+    """Another browser holding a copy of `console`'s session cookie (as a thief would)."""
+    thief = Console(app.test_client())
+    thief.client.set_cookie("session", console.client.get_cookie("session").value, domain="localhost")
+    return thief
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(admin_console, app):
+    thief = _copy_of_session(admin_console, app)
+    assert thief.get("/admin/audit").status_code == 200  # the copy works while the session lives
+    assert admin_console.post("/admin/logout").status_code == 302
+    assert thief.get("/admin/audit").status_code == 302  # revoked on the server, not just cleared in one browser
+    assert Console(app.test_client()).login("admin").status_code == 302  # signing in again works
+
+
+def test_a_copied_session_cookie_stops_working_after_a_password_change(admin_console, app):
+    thief = _copy_of_session(admin_console, app)
+    assert admin_console.post("/admin/password", {"old_password": PASSWORD, "new_password": "new-pass-123",
+                                                  "confirm_password": "new-pass-123"}).status_code == 302
+    assert thief.get("/admin/audit").status_code == 302
+    assert admin_console.get("/admin/audit").status_code == 200
+
+
 def test_password_change_validates_and_signs_out_other_sessions(admin_console, app, session):
     other = Console(app.test_client())
     other.login("admin")
@@ -241,3 +264,69 @@ def test_security_headers_on_console_pages(console):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def _attempt(session_factory, username: str, password: str, now: datetime) -> str:
+    """One sign-in in its own session, as one request: 'ok', 'wrong' (the password was checked) or 'locked'."""
+    from service.core.errors import InvalidInput
+
+    with session_factory() as s:
+        try:
+            user = admin_accounts.authenticate(s, username, password, now)
+        except InvalidInput:
+            return "locked"
+        s.commit()
+        return "ok" if user is not None else "wrong"
+
+
+def test_parallel_wrong_passwords_check_at_most_five_before_the_lock(session_factory, session):
+    """40 simultaneous guesses (threads, each its own connection to the file database or PostgreSQL): the attempt
+    count is claimed atomically, so exactly five passwords are judged and the others meet the lock."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from werkzeug.security import generate_password_hash
+
+    with session_factory() as s:  # a cheap hash keeps 40 parallel scrypt runs small in memory; same code path
+        s.add(AdminUser(username="zhang", password_hash=generate_password_hash(PASSWORD, "scrypt:1024:8:1")))
+        s.commit()
+    start = threading.Barrier(40)
+
+    def guess(i: int) -> str:
+        start.wait()
+        return _attempt(session_factory, "zhang", f"guess-{i:02d}", NOON)
+
+    with ThreadPoolExecutor(40) as pool:
+        outcomes = list(pool.map(guess, range(40)))
+    assert outcomes.count("wrong") == admin_accounts.MAX_FAILURES, outcomes
+    assert outcomes.count("locked") == 40 - admin_accounts.MAX_FAILURES
+    user = session.scalar(select(AdminUser).where(AdminUser.username == "zhang"))
+    assert clock.local(user.locked_until) == NOON + admin_accounts.LOCKOUT
+    assert _attempt(session_factory, "zhang", PASSWORD, NOON + timedelta(minutes=1)) == "locked"
+    assert _attempt(session_factory, "zhang", PASSWORD, NOON + timedelta(minutes=16)) == "ok"
+
+
+def test_every_sign_in_path_computes_exactly_one_password_hash(session_factory, monkeypatch):
+    """Unknown, inactive, locked, wrong and right: one scrypt each, so timing tells none of them apart."""
+    import hashlib
+
+    make_console_user(session_factory, "zhang")
+    make_console_user(session_factory, "li")
+    with session_factory() as s:
+        s.scalar(select(AdminUser).where(AdminUser.username == "li")).active = False
+        s.commit()
+    assert admin_accounts.UNKNOWN_USER_HASH.split("$")[0] == admin_accounts.hash_password("x").split("$")[0]
+    calls: list[int] = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **kw: (calls.append(1), real(*a, **kw))[1])
+
+    def hashes(username: str, password: str) -> tuple[str, int]:
+        calls.clear()
+        return _attempt(session_factory, username, password, NOON), len(calls)
+
+    assert hashes("nobody", "whatever-1") == ("wrong", 1)
+    assert hashes("li", PASSWORD) == ("wrong", 1)
+    assert hashes("zhang", PASSWORD) == ("ok", 1)
+    for _ in range(admin_accounts.MAX_FAILURES):
+        assert hashes("zhang", "bad-password") == ("wrong", 1)
+    assert hashes("zhang", PASSWORD) == ("locked", 1)

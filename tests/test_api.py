@@ -334,3 +334,55 @@ def test_export_the_months_reports(api, data):
     assert csv_file.data.startswith(b"\xef\xbb\xbf") and len(parsed) == 6
     assert csv_file.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not "…; charset=utf-8" twice
     assert api().get("/exports/reports.pdf").status_code == 422
+
+
+# ---- every change through the API is audited, with the token's owner as actor --------------------------------
+
+def test_every_api_change_writes_an_audit_entry_by_the_tokens_owner(api, session, data):
+    from models.audit import AuditLog
+
+    admin, reviewer = api(), api("reviewer")
+
+    def entries() -> list[tuple[str, str, str, str | None]]:
+        session.expire_all()
+        return [(e.actor, e.action, e.target_type, e.target_id)
+                for e in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+
+    unit = admin.post("/units", json={"name": "石榴籽学校", "category": "学校"}).json["id"]
+    admin.patch(f"/units/{unit}", json={"contact": "赵老师", "junk": "x" * 100})
+    staff = admin.post("/staff", json={"unit_id": unit, "name": "赵敏"}).json["id"]
+    admin.patch(f"/staff/{staff}", json={"name": "赵敏敏"})
+    assert admin.post(f"/staff/{staff}/binding-code").status_code == 201
+    admin.delete(f"/staff/{staff}/binding-code")
+    admin.delete(f"/staff/{staff}")
+    admin.delete(f"/units/{unit}")
+    report = admin.post("/reports", json={
+        "unit_id": data["organ"], "staff_id": data["clerk"], "category": "机关", "activity_type": "研究部署",
+        "title": "部署会", "date": "2026-04-08", "place": "三楼会议室", "participants": 15, "content": "研究部署"}).json
+    assert reviewer.post(f"/reports/{report['id']}/review", json={"action": "approve"}).status_code == 200
+    assert reviewer.post(f"/reports/{data['r2']}/review", json={"action": "reject", "reason": "缺照片"}).status_code == 200
+    ann = admin.post("/announcements", json={"title": "通知", "body": "周五开会", "audience": {"type": "all"},
+                                             "send_at": "now", "draft": True}).json["id"]
+    admin.patch(f"/announcements/{ann}", json={"body": "周六开会"})
+    admin.post(f"/announcements/{ann}/cancel")
+    assert entries() == [
+        ("admin", "unit.create", "unit", str(unit)), ("admin", "unit.update", "unit", str(unit)),
+        ("admin", "staff.create", "staff", str(staff)), ("admin", "staff.update", "staff", str(staff)),
+        ("admin", "binding.issue", "staff", str(staff)), ("admin", "binding.revoke", "staff", str(staff)),
+        ("admin", "staff.deactivate", "staff", str(staff)), ("admin", "unit.deactivate", "unit", str(unit)),
+        ("admin", "report.create", "activity_report", str(report["id"])),
+        ("reviewer", "report.approve", "activity_report", str(report["id"])),
+        ("reviewer", "report.reject", "activity_report", str(data["r2"])),
+        ("admin", "announcement.create", "announcement", str(ann)),
+        ("admin", "announcement.edit", "announcement", str(ann)),
+        ("admin", "announcement.cancel", "announcement", str(ann)),
+    ]
+    update = session.scalar(select(AuditLog).where(AuditLog.action == "unit.update"))
+    assert update.detail == {"contact": "赵老师", "via": "api"}  # unknown keys are not kept
+    code = session.scalar(select(AuditLog).where(AuditLog.action == "binding.issue"))
+    assert code.detail == {"name": "赵敏敏", "via": "api"}  # never the code itself
+    # a refused change writes nothing
+    before = len(entries())
+    assert admin.post("/units", json={"name": "", "category": "学校"}).status_code == 422
+    assert reviewer.post(f"/reports/{data['r2']}/review", json={"action": "approve"}).status_code == 409
+    assert len(entries()) == before

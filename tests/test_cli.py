@@ -8,7 +8,8 @@ from models.admin import AdminUser
 from service.console.accounts import user_for_token
 from service.core import clock
 
-NAMES = {"upgrade-db", "bootstrap", "sync-menu", "create-api-token", "create-admin", "import-policy"}
+NAMES = {"upgrade-db", "bootstrap", "sync-menu", "create-api-token", "revoke-api-token", "create-admin",
+         "import-policy"}
 
 
 def test_every_command_is_registered_under_its_name(app):
@@ -20,7 +21,8 @@ def test_every_command_is_registered_under_its_name(app):
 def test_options_are_unchanged(app):
     params = {c.name: sorted(p.name for p in c.params) for c in cli.COMMANDS}
     assert params["create-admin"] == ["password", "role", "username"]
-    assert params["create-api-token"] == ["name", "username"]
+    assert params["create-api-token"] == ["days", "name", "username"]
+    assert params["revoke-api-token"] == ["token"]
     assert params["import-policy"] == ["path", "title"]
     assert params["upgrade-db"] == params["bootstrap"] == params["sync-menu"] == []
 

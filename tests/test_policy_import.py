@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 from sqlalchemy import func, select
 
 from models.policy import PolicyClause, PolicyDocument
 from service.core.config import DEFAULT_SEED
+from service.policy import importer
 from service.policy.importer import (PolicyParseError, ensure_seed, import_document, parse_policy, read_document)
 
 SEED = DEFAULT_SEED.read_text(encoding="utf-8")
@@ -134,3 +136,41 @@ def test_readers_for_markdown_and_docx():
         read_document("a.pdf", b"%PDF")
     with pytest.raises(PolicyParseError):
         read_document("a.docx", b"not a zip")
+
+
+def _docx_with(extra: dict[str, bytes], body_padding: int = 0) -> bytes:
+    """A valid .docx (python-docx), its document.xml padded with `body_padding` spaces, plus `extra` members."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("一、总则")
+    buf = io.BytesIO()
+    document.save(buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "word/document.xml" and body_padding:
+                data = data.replace(b"<w:body>", b"<w:body>" + b" " * body_padding, 1)
+            dst.writestr(info.filename, data)
+        for name, data in extra.items():
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda: _docx_with({}, body_padding=importer.DOCX_MAX_MEMBER_BYTES + 1), "单个部分解压后超过 10 MB"),
+    (lambda: _docx_with({f"word/media/pad{i}.bin": b"\0" * (9 * 1024 * 1024) for i in range(3)}), "解压后超过 25 MB"),
+    (lambda: _docx_with({f"extra/part{i}.xml": b"" for i in range(importer.DOCX_MAX_MEMBERS)}), "文件过多"),
+])
+def test_docx_zip_bombs_are_refused_before_reading(make, says, monkeypatch):
+    data = make()
+    assert len(data) < 2 * 1024 * 1024  # small enough to pass the upload limit
+    assert read_document("ok.docx", _docx_with({})) == "一、总则"  # the same file without the padding reads
+    inflated: list[str] = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **kw: (inflated.append(str(name)),
+                                                                                real_open(self, name, *a, **kw))[1])
+    with pytest.raises(PolicyParseError, match=says):
+        read_document("bomb.docx", data)
+    assert inflated == []  # refused from the zip directory, nothing decompressed

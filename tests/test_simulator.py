@@ -174,4 +174,4 @@ def test_production_settings_disable_the_simulator():
 
     env = {"FLASK_ENV": "production", "SECRET_KEY": "s", "WECHAT_TOKEN": "t", "DATABASE_URL": "sqlite://"}
     assert Settings.from_env(env).simulator_enabled is False
-    assert Settings.from_env({}).simulator_enabled is True
+    assert Settings.from_env({}, dev_server=True).simulator_enabled is True

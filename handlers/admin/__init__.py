@@ -8,7 +8,6 @@ CSRF follows Flask-WTF's documented selective pattern: `WTF_CSRF_CHECK_DEFAULT` 
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable, Iterable, Optional
@@ -23,7 +22,7 @@ from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
 from service.core import clock
 from service.console.accounts import PASSWORD_RULE, ROLES
 from service.app import db
-from service.core.errors import DomainError
+from service.core.errors import DomainError, refuse_nul
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -48,16 +47,11 @@ def set_up_app(state: BlueprintSetupState) -> None:
     csrf.init_app(app)
 
 
-def password_fingerprint(user: AdminUser) -> str:
-    """Kept in the session so a password change signs out every other session of that user."""
-    return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]
-
-
 def sign_in(user: AdminUser) -> None:
     session.clear()  # no fixation: a fresh session (and CSRF token) after sign-in
     session.permanent = True
     session["admin_id"] = user.id
-    session["pwf"] = password_fingerprint(user)
+    session["gen"] = user.session_generation  # the session is valid while the user's generation is unchanged
 
 
 def current_admin() -> Optional[AdminUser]:
@@ -80,11 +74,12 @@ def load_admin_and_check_csrf():
         request.max_content_length = limit  # before CSRF reads the form
     if request.method in UNSAFE_METHODS:
         csrf.protect()  # raises CSRFError (answered below) when the form's token is missing or wrong
+    refuse_nul([*request.args.items(multi=True), *request.form.items(multi=True)])  # 422 page naming the field
     g.admin = None
     admin_id = session.get("admin_id")
     if admin_id is not None:
         user = db().get(AdminUser, admin_id)
-        if user is not None and user.active and session.get("pwf") == password_fingerprint(user):
+        if user is not None and user.active and session.get("gen") == user.session_generation:
             g.admin = user
         else:
             session.clear()

@@ -1,11 +1,14 @@
-"""Console accounts (administrators only): list, create 管理员/审核员, deactivate and reactivate."""
+"""Console accounts (administrators only): list, create 管理员/审核员, deactivate and reactivate; each account's API
+tokens (listed, revocable)."""
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 
 from handlers.admin import admin_required, audited, bp, current_admin, field_errors, form_values, render
+from models.admin import AdminUser, ApiToken
 from service.console import accounts as admin_accounts
 from service.app import db
+from service.core import clock
 from service.core.errors import DomainError
 from service.console import texts
 
@@ -50,3 +53,28 @@ def set_account_active(user_id: int):
         return redirect(url_for("admin.accounts"))
     return audited("admin.activate" if active else "admin.deactivate", user, None, url_for("admin.accounts"),
                    texts.SAVED)
+
+
+@bp.get("/accounts/<int:user_id>/tokens")
+@admin_required
+def account_tokens(user_id: int):
+    user = db().get(AdminUser, user_id) or abort(404)
+    now = clock.now()
+    tokens = [(token, admin_accounts.token_state(token, now)) for token in admin_accounts.list_api_tokens(db(), user.id)]
+    return render("api_tokens.html", owner=user, tokens=tokens, valid=admin_accounts.TOKEN_VALID)
+
+
+@bp.post("/accounts/<int:user_id>/tokens/<int:token_id>/revoke")
+@admin_required
+def revoke_account_token(user_id: int, token_id: int):
+    token = db().get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        abort(404)
+    to = url_for("admin.account_tokens", user_id=user_id)
+    try:
+        admin_accounts.revoke_api_token(db(), token)
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.message, "error")
+        return redirect(to)
+    return audited("api_token.revoke", token, admin_accounts.token_detail(token), to, texts.TOKEN_REVOKED)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, audited, bp, current_admin, field_errors, render
-from models.announcement import STATUSES, AnnouncementStatus
+from models.announcement import STATUSES
 from models.subscription import TOPICS
 from models.unit import CATEGORIES
 from service.notices import announcements
@@ -16,7 +16,7 @@ from service.core import clock
 from service.reporting import units
 from service.app import db
 from service.core.errors import DomainError
-from service.console import texts
+from service.console import audit as audit_log, texts
 
 TEXT_FIELDS = ("title", "body", "audience_type", "topic", "send_mode", "send_at", "recurrence")
 AUDIENCES = [("all", "全部关注者"), ("topic", "订阅了某个主题的人"), ("units", "指定单位的人员"),
@@ -110,8 +110,7 @@ def _save(save: Callable[[], Any], values: dict[str, Any], action: Callable[[Any
     except DomainError as exc:
         db().rollback()
         return _compose(values, _field(exc), status=422, editing=editing)
-    return audited(action(ann), ann, {"title": ann.title, "audience": ann.audience, "recurrence": ann.recurrence,
-                                      "status": ann.status},
+    return audited(action(ann), ann, audit_log.announcement_detail(ann),
                    url_for("admin.announcement_detail", announcement_id=ann.id), texts.ANNOUNCEMENT_SAVED[ann.status])
 
 
@@ -122,7 +121,7 @@ def create_announcement():
     return _save(
         lambda: announcements.create(db(), data, clock.now(), created_by=current_admin().id),
         values,
-        lambda ann: "announcement.create" if ann.status == AnnouncementStatus.DRAFT else "announcement.schedule",
+        audit_log.announcement_created,
     )
 
 

@@ -42,6 +42,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Ends this session on the server too: a copy of the cookie no longer signs in (nor the user's others)."""
+    admin_accounts.end_sessions(current_admin())
     audit.record(db(), current_admin(), "auth.logout", current_admin())
     db().commit()
     session.clear()
@@ -65,7 +67,7 @@ def password():
         else:
             audit.record(db(), user, "auth.password_change", user)
             db().commit()
-            sign_in(user)  # this session stays valid; others are signed out by the new fingerprint
+            sign_in(user)  # this session stays valid; the others ended with the old session generation
             flash(texts.PASSWORD_CHANGED, "ok")
             return redirect(url_for("admin.home"))
     return render("password.html", 200 if not errors else 422, errors=errors,

@@ -13,9 +13,10 @@ from flask import Blueprint, g, jsonify, request
 
 from models.admin import ROLE_ADMIN
 from service.core import clock
+from service.console import audit
 from service.console.accounts import user_for_token
 from service.app import db
-from service.core.errors import DomainError, Forbidden, InvalidInput
+from service.core.errors import DomainError, Forbidden, InvalidInput, refuse_nul
 from handlers.api.errors import domain_error_response, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -28,9 +29,10 @@ def authenticate():
         return error_response(401, "unauthorized", "缺少或无效的 Authorization: Bearer 令牌")
     user = user_for_token(db(), secret.strip(), clock.now())
     if user is None:
-        return error_response(401, "unauthorized", "令牌无效或已吊销")
+        return error_response(401, "unauthorized", "令牌无效、已过期或已吊销")
     g.api_user = user
     db().commit()  # records last_used_at
+    refuse_nul(request.args.items(multi=True))  # a 422 naming the parameter (the blueprint's DomainError handler)
 
 
 def admin_only(view: Callable) -> Callable:
@@ -43,11 +45,20 @@ def admin_only(view: Callable) -> Callable:
     return wrapper
 
 
+def saved(payload: Any, status: int, action: str, target: audit.Target, detail: dict[str, Any] | None = None):
+    """Finish a change made through the API: its audit entry (the token's owner as actor, as the console records
+    its user) and the change are committed together; answers `payload` as JSON."""
+    audit.record(db(), g.api_user, action, target, {**(detail or {}), "via": "api"})
+    db().commit()
+    return jsonify(payload), status
+
+
 def json_body() -> dict[str, Any]:
     # A JSON body that does not parse is a 400 (Werkzeug's BadRequest); valid JSON that is not an object is a 422.
     data = request.get_json() if request.is_json else None
     if not isinstance(data, dict):
         raise InvalidInput("请求体必须是 JSON 对象", "body")
+    refuse_nul(data.items())
     return data
 
 

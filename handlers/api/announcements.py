@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from handlers.api import admin_only, bp, json_body
+from handlers.api import admin_only, bp, json_body, saved
 from service.console import audit
 from service.notices import announcements, texts as notice_texts
 from service.core import clock
@@ -17,16 +17,16 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     return default if value is None else min(value, maximum)
 
 
-def _saved(ann, status: int = 200):
-    """Commit the change and answer with the announcement as it now stands (as handlers/api/units.py does)."""
-    db().commit()
-    return jsonify(announcements.to_dict(db(), ann)), status
+def _saved(ann, action: str, status: int = 200):
+    """Audit and commit the change; answer with the announcement as it now stands."""
+    return saved(announcements.to_dict(db(), ann), status, action, ann, audit.announcement_detail(ann))
 
 
 @bp.post("/announcements")
 @admin_only
 def create_announcement():
-    return _saved(announcements.create(db(), json_body(), clock.now(), created_by=g.api_user.id), 201)
+    ann = announcements.create(db(), json_body(), clock.now(), created_by=g.api_user.id)
+    return _saved(ann, audit.announcement_created(ann), 201)
 
 
 @bp.get("/announcements")
@@ -49,13 +49,13 @@ def show_announcement(announcement_id: int):
 @bp.put("/announcements/<int:announcement_id>")
 @admin_only
 def edit_announcement(announcement_id: int):
-    return _saved(announcements.edit(db(), announcement_id, json_body(), clock.now()))
+    return _saved(announcements.edit(db(), announcement_id, json_body(), clock.now()), "announcement.edit")
 
 
 @bp.post("/announcements/<int:announcement_id>/cancel")
 @admin_only
 def cancel_announcement(announcement_id: int):
-    return _saved(announcements.cancel(db(), announcement_id, clock.now()))
+    return _saved(announcements.cancel(db(), announcement_id, clock.now()), "announcement.cancel")
 
 
 @bp.post("/announcements/<int:announcement_id>/resend-unknown")
@@ -66,9 +66,8 @@ def resend_unknown(announcement_id: int):
     if json_body().get("confirm") is not True:
         raise InvalidInput(notice_texts.RESEND_CONFIRM, "confirm")
     ann, count = announcements.resend_unknown(db(), announcement_id, clock.now())
-    audit.record(db(), g.api_user, "announcement.resend_unknown", ann, {"title": ann.title, "count": count})
-    db().commit()
-    return jsonify(resent=count, announcement=announcements.to_dict(db(), ann))
+    return saved({"resent": count, "announcement": announcements.to_dict(db(), ann)}, 200,
+                 "announcement.resend_unknown", ann, {"title": ann.title, "count": count})
 
 
 @bp.get("/announcements/<int:announcement_id>/deliveries")

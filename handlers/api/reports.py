@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from handlers.api import admin_only, bp, json_body
+from handlers.api import admin_only, bp, json_body, saved
 from service.console import backoffice
 from service.core import clock
 from service.reporting import query as report_query, reports
@@ -33,13 +33,14 @@ def get_report(report_id: int):
 @admin_only
 def create_report():
     report = backoffice.create_report(db(), json_body(), clock.now())
-    db().commit()
-    return jsonify(reports.report_dict(report)), 201
+    return saved(reports.report_dict(report), 201, "report.create", report,
+                 {"receipt_no": report.receipt_no, "staff_id": report.staff_id})
 
 
 @bp.post("/reports/<int:report_id>/review")
 def review_report(report_id: int):
     """{"action": "approve" | "reject", "reason": "..."}; reject needs a reason. The reporter's notice is queued."""
-    report = backoffice.review_report(db(), report_id, json_body(), g.api_user.username, clock.now())
-    db().commit()
-    return jsonify(reports.report_dict(report))
+    data = json_body()
+    report = backoffice.review_report(db(), report_id, data, g.api_user.username, clock.now())
+    return saved(reports.report_dict(report), 200, f"report.{data['action']}", report,
+                 {"receipt_no": report.receipt_no, "reason": report.review_reason})

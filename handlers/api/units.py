@@ -3,21 +3,16 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from handlers.api import admin_only, bp, json_body
+from handlers.api import admin_only, bp, json_body, saved
 from handlers.api import serialize as out
 from service.console import backoffice
 from service.core import clock
-from service.reporting import units
+from service.reporting import query as report_query, units
 from service.app import db
 
 
 def _include_inactive() -> bool:
     return request.args.get("include_inactive", "").lower() in {"1", "true", "yes"}
-
-
-def _saved(payload, status: int = 200):
-    db().commit()
-    return jsonify(payload), status
 
 
 @bp.get("/units")
@@ -29,7 +24,8 @@ def list_units():
 @bp.post("/units")
 @admin_only
 def create_unit():
-    return _saved(out.unit(backoffice.create_unit(db(), json_body())), 201)
+    unit = backoffice.create_unit(db(), json_body())
+    return saved(out.unit(unit), 201, "unit.create", unit, {"name": unit.name, "category": unit.category})
 
 
 @bp.get("/units/<int:unit_id>")
@@ -42,26 +38,30 @@ def get_unit(unit_id: int):
 @bp.patch("/units/<int:unit_id>")
 @admin_only
 def update_unit(unit_id: int):
-    return _saved(out.unit(backoffice.update_unit(db(), unit_id, json_body())))
+    data = json_body()
+    return saved(out.unit(backoffice.update_unit(db(), unit_id, data)), 200, "unit.update", ("unit", unit_id),
+                 backoffice.submitted(data, backoffice.UNIT_FIELDS))
 
 
 @bp.delete("/units/<int:unit_id>")
 @admin_only
 def deactivate_unit(unit_id: int):
-    return _saved(out.unit(backoffice.deactivate_unit(db(), unit_id)))
+    unit = backoffice.deactivate_unit(db(), unit_id)
+    return saved(out.unit(unit), 200, "unit.deactivate", unit, {"name": unit.name})
 
 
 @bp.get("/staff")
 @admin_only
 def list_staff():
-    unit_id = request.args.get("unit_id", type=int)
+    unit_id = report_query.parse_int(request.args.get("unit_id"), "unit_id")
     return jsonify(items=[out.staff(s) for s in backoffice.list_staff(db(), unit_id, _include_inactive())])
 
 
 @bp.post("/staff")
 @admin_only
 def create_staff():
-    return _saved(out.staff(backoffice.create_staff(db(), json_body())), 201)
+    person = backoffice.create_staff(db(), json_body())
+    return saved(out.staff(person), 201, "staff.create", person, {"name": person.name, "unit": person.unit.name})
 
 
 @bp.get("/staff/<int:staff_id>")
@@ -73,13 +73,16 @@ def get_staff(staff_id: int):
 @bp.patch("/staff/<int:staff_id>")
 @admin_only
 def update_staff(staff_id: int):
-    return _saved(out.staff(backoffice.update_staff(db(), staff_id, json_body())))
+    data = json_body()
+    return saved(out.staff(backoffice.update_staff(db(), staff_id, data)), 200, "staff.update", ("staff", staff_id),
+                 backoffice.submitted(data, backoffice.STAFF_FIELDS))
 
 
 @bp.delete("/staff/<int:staff_id>")
 @admin_only
 def deactivate_staff(staff_id: int):
-    return _saved(out.staff(backoffice.deactivate_staff(db(), staff_id)))
+    person = backoffice.deactivate_staff(db(), staff_id)
+    return saved(out.staff(person), 200, "staff.deactivate", person, {"name": person.name})
 
 
 @bp.post("/staff/<int:staff_id>/binding-code")
@@ -87,10 +90,13 @@ def deactivate_staff(staff_id: int):
 def issue_binding_code(staff_id: int):
     """The plain code is in this answer only; the database keeps its hash."""
     issued = backoffice.issue_binding_code(db(), staff_id, clock.now())
-    return _saved({"staff_id": issued.staff.id, "code": issued.code, "expires_at": out.when(issued.expires_at)}, 201)
+    return saved({"staff_id": issued.staff.id, "code": issued.code, "expires_at": out.when(issued.expires_at)}, 201,
+                 "binding.issue", issued.staff, {"name": issued.staff.name})
 
 
 @bp.delete("/staff/<int:staff_id>/binding-code")
 @admin_only
 def revoke_binding_code(staff_id: int):
-    return _saved({"staff_id": staff_id, "revoked": backoffice.revoke_binding_codes(db(), staff_id)})
+    count = backoffice.revoke_binding_codes(db(), staff_id)
+    return saved({"staff_id": staff_id, "revoked": count}, 200, "binding.revoke", ("staff", staff_id),
+                 {"revoked": count})

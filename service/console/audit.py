@@ -8,6 +8,7 @@ from typing import Any, Optional, Union
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.announcement import AnnouncementStatus
 from models.audit import AuditLog
 from service.core import clock
 
@@ -38,6 +39,15 @@ def record(session: Session, actor: Any, action: str, target: Target = None,
                      detail=dict(detail or {}), at=clock.now())
     session.add(entry)
     return entry
+
+
+def announcement_created(ann: Any) -> str:
+    """The action a new announcement is audited as: a draft is created, anything else is scheduled."""
+    return "announcement.create" if ann.status == AnnouncementStatus.DRAFT else "announcement.schedule"
+
+
+def announcement_detail(ann: Any) -> dict[str, Any]:
+    return {"title": ann.title, "audience": ann.audience, "recurrence": ann.recurrence, "status": ann.status}
 
 
 @dataclass(frozen=True)

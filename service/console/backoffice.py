@@ -19,6 +19,7 @@ from models.staff import Staff
 from models.unit import CATEGORIES, Unit
 from service.reporting import reports, units
 from service.core.clock import local
+from service.core.db import is_row_id
 from service.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.reporting.query import parse_date
 from service.reporting import texts
@@ -79,7 +80,7 @@ def choice_field(data: Mapping[str, Any], name: str, options: tuple[str, ...], r
 
 
 def existing_unit(session: Session, unit_id: Any, field: str = "unit_id") -> Unit:
-    unit = session.get(Unit, unit_id) if isinstance(unit_id, int) and not isinstance(unit_id, bool) else None
+    unit = session.get(Unit, unit_id) if is_row_id(unit_id) else None
     if unit is None:
         raise InvalidInput(texts.UNKNOWN_UNIT, field)
     return unit
@@ -87,6 +88,15 @@ def existing_unit(session: Session, unit_id: Any, field: str = "unit_id") -> Uni
 
 def _present(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
+
+
+UNIT_FIELDS = ("name", "category", "contact", "phone", "is_extension", "is_education_base", "active")
+STAFF_FIELDS = ("name", "phone", "active", "unit_id")
+
+
+def submitted(data: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The known fields of a change as submitted, for its audit entry (unknown keys are not kept)."""
+    return {name: data[name] for name in names if name in data}
 
 
 # ---- units ---------------------------------------------------------------------------------------------------
@@ -215,7 +225,7 @@ def create_report(session: Session, data: Mapping[str, Any], now: datetime) -> A
     Every field is checked before anything is written; the staff member must belong to the named unit (403).
     """
     unit = existing_unit(session, data.get("unit_id"))
-    staff = session.get(Staff, data.get("staff_id")) if isinstance(data.get("staff_id"), int) else None
+    staff = session.get(Staff, data["staff_id"]) if is_row_id(data.get("staff_id")) else None
     if staff is None:
         raise InvalidInput(texts.UNKNOWN_STAFF, "staff_id")
     if staff.unit_id != unit.id:
@@ -244,6 +254,6 @@ def review_report(session: Session, report_id: int, data: Mapping[str, Any], rev
                   now: datetime) -> ActivityReport:
     """Approve or reject (a reason is required) a 待审核 report; the reporter's result notice is queued."""
     action = data.get("action")
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:  # a list or an object is not hashable
         raise InvalidInput(texts.BAD_ACTION, "action")
     return reports.review(session, report_id, ACTIONS[action], reviewer, now, text_field(data, "reason", 500) or "")

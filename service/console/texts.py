@@ -17,6 +17,7 @@ ANNOUNCEMENT_RESENT = "已安排重发 {count} 条结果未知的消息"
 RESEND_UNKNOWN_WARNING = ("这 {count} 条消息的结果未知：微信可能已经送达，重发后这些用户可能收到两次。"
                           "确定重发？")
 ANNOUNCEMENT_NOT_EDITABLE = "通知状态为“{status}”（或受众由接口指定），不能在这里修改"
+TOKEN_REVOKED = "令牌已吊销，使用它的请求将被拒绝"
 CODES_REVOKED = "已撤销 {count} 个未使用的绑定码"
 REVIEWED = {"approve": "已通过上报 {receipt}", "reject": "已退回上报 {receipt}"}
 UNANSWERED_GONE = "这个未回答问题已被处理，请刷新列表"
@@ -54,6 +55,10 @@ ACTIONS = {
     "admin.create": "新建账号",
     "admin.activate": "启用账号",
     "admin.deactivate": "停用账号",
+    "api_token.create": "发放接口令牌",
+    "api_token.revoke": "吊销接口令牌",
+    "announcement.edit": "修改通知",
+    "report.create": "代录报告",
 }
 
 TARGETS = {
@@ -64,4 +69,5 @@ TARGETS = {
     "announcement": "通知",
     "policy_document": "政策文件",
     "faq": "问答",
+    "api_token": "接口令牌",
 }

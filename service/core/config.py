@@ -100,7 +100,10 @@ class Settings:
         return replace(self, **changes)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: bool = True) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: bool = True,
+                 dev_server: bool = False) -> "Settings":
+        """`dev_server`: the caller is `python wsgi.py`, the only server that serves the simulator by default;
+        anything else (gunicorn, the CLI, the scheduler) serves it only when SIMULATOR_ENABLED asks for it."""
         if environ is None:
             if dotenv:
                 from dotenv import load_dotenv
@@ -109,7 +112,7 @@ class Settings:
             environ = os.environ
         env = environ.get
         production = env("FLASK_ENV", "").lower() == "production" or _flag(env("PRODUCTION") or "")
-        values: dict[str, object] = {"production": production, "simulator_enabled": not production}
+        values: dict[str, object] = {"production": production, "simulator_enabled": dev_server and not production}
         for name, attr, parse in ENV_SETTINGS:
             raw = env(name)
             if raw:  # unset or empty: the field's default above
@@ -121,14 +124,27 @@ class Settings:
                     raise SettingsError(f"environment variable {name} must be {kind}, not {raw!r}") from None
         settings = cls(**values)
         if production:
-            missing = [name for name in ("SECRET_KEY", "WECHAT_TOKEN", "DATABASE_URL") if not env(name)]
-            if missing:
-                raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
+            settings.check_production(environ)
         return settings
+
+    def check_production(self, environ: Mapping[str, str]) -> None:
+        """Production refuses to start on a missing secret, a development default or the simulator."""
+        missing = [name for name in ("SECRET_KEY", "WECHAT_TOKEN", "DATABASE_URL") if not environ.get(name)]
+        if missing:
+            raise SettingsError(f"production needs these environment variables: {', '.join(missing)}")
+        defaults = Settings()
+        development = [name for name, attr in (("SECRET_KEY", "secret_key"), ("WECHAT_TOKEN", "wechat_token"))
+                       if getattr(self, attr) == getattr(defaults, attr)]
+        if development:
+            raise SettingsError(f"production refuses the development value of {', '.join(development)}: "
+                                "set a secret of your own")
+        if self.simulator_enabled:
+            raise SettingsError("production refuses SIMULATOR_ENABLED: the simulator is for development only")
 
 
 # Environment variable → Settings field and the parser of its text. An unset or empty variable leaves the field's
-# dataclass default (SIMULATOR_ENABLED: on unless production); FLASK_ENV/PRODUCTION decide `production`.
+# dataclass default (SIMULATOR_ENABLED: on for `python wsgi.py` outside production, otherwise off; the dataclass
+# default, on, is for apps built in code such as the tests); FLASK_ENV/PRODUCTION decide `production`.
 ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("WECHAT_TOKEN", "wechat_token", str),
     ("WECHAT_APPID", "wechat_appid", str),

@@ -14,6 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 
+MAX_ROW_ID = 2**31 - 1  # the largest `integer` (PostgreSQL's 4 bytes): ids and counts from clients stay within it
+
+
+def is_row_id(value: object) -> bool:
+    """A JSON/Python value that can name a row: a plain int (not a bool) from 1 to MAX_ROW_ID."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID
+
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):

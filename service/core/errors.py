@@ -1,7 +1,7 @@
 """Domain errors that handlers translate into 4xx answers (HTTP) or Chinese replies (chat)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 
 class DomainError(Exception):
@@ -21,6 +21,24 @@ class InvalidInput(DomainError):
 
     status = 422
     code = "invalid_input"
+
+
+def refuse_nul(fields: Iterable[tuple[str, Any]]) -> None:
+    """Raise InvalidInput naming the first field whose value holds a NUL character anywhere inside (nested lists
+    and objects, keys included): PostgreSQL text cannot store one, so it is refused where input arrives."""
+    def has_nul(value: Any) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, dict):
+            return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return any(has_nul(v) for v in value)
+        return False
+
+    for name, value in fields:
+        if has_nul(name) or has_nul(value):
+            field = name.replace("\x00", "")
+            raise InvalidInput(f"{field} 含有不允许的空字符（\\0）", field)
 
 
 class NotFound(DomainError):

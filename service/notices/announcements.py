@@ -15,6 +15,7 @@ from models.staff import Staff
 from models.subscription import TOPICS, Subscription
 from models.unit import CATEGORIES, Unit
 from service.notices import recurrence
+from service.core.db import is_row_id
 from service.core.errors import Conflict, InvalidInput, NotFound
 from service.notices import texts
 from service.core.textfit import unix_newlines, utf8_len
@@ -58,7 +59,8 @@ def _clean_body(value: Any, title: str) -> str:
 
 
 def _id_list(value: Any, field: str, message: str) -> list:
-    if not isinstance(value, list) or not value:
+    """A non-empty list of strings or numbers, without repeats (lists and objects inside are refused)."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, (str, int, float)) for v in value):
         raise InvalidInput(message, field)
     return list(dict.fromkeys(value))
 
@@ -75,14 +77,14 @@ def clean_audience(session: Session, value: Any) -> dict[str, Any]:
     if kind == "topic":
         topic = value.get("topic")
         by_name = {name: code for code, name in TOPICS.items()}
-        topic = by_name.get(topic, topic)
+        topic = by_name.get(topic, topic) if isinstance(topic, str) else None
         if topic not in TOPICS:
             raise InvalidInput(texts.TOPIC_UNKNOWN.format(value=value.get("topic"), choices="、".join(TOPICS.values())),
                                "audience.topic")
         return {"type": "topic", "topic": topic}
     if kind == "units":
         ids = _id_list(value.get("unit_ids"), "audience.unit_ids", texts.UNITS_INVALID)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        if not all(is_row_id(i) for i in ids):
             raise InvalidInput(texts.UNITS_INVALID, "audience.unit_ids")
         known = set(session.scalars(select(Unit.id).where(Unit.id.in_(ids))))
         missing = [i for i in ids if i not in known]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -26,6 +27,11 @@ SEED_SOURCE = "policy_seed.txt"
 PREAMBLE_HEADING = "前言"
 MAX_HEADING = 60  # a first sentence longer than this is not a heading
 SHORT_LINE = 20  # an unnumbered line this short without punctuation may be a heading
+# A .docx is a zip: refuse archives that would expand beyond these before any member is read (zip bombs). A long
+# policy's document.xml is well under 1 MB; Python's zipfile never inflates a member past its declared size.
+DOCX_MAX_MEMBERS = 500
+DOCX_MAX_MEMBER_BYTES = 10 * 1024 * 1024
+DOCX_MAX_TOTAL_BYTES = 25 * 1024 * 1024
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN = "一二三四五六七八九十"
@@ -236,10 +242,26 @@ def read_markdown(text: str) -> str:
     return "\n".join(out)
 
 
+def check_docx_size(data: bytes) -> None:
+    """Refuse a .docx whose members are too many or would expand too far, from the zip directory alone."""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise PolicyParseError(1, f"无法读取 Word 文档：{exc.__class__.__name__}") from exc
+    mib = 1024 * 1024
+    if len(members) > DOCX_MAX_MEMBERS:
+        raise PolicyParseError(1, f"Word 文档包含的文件过多（超过 {DOCX_MAX_MEMBERS} 个），已拒绝读取")
+    if any(m.file_size > DOCX_MAX_MEMBER_BYTES for m in members):
+        raise PolicyParseError(1, f"Word 文档中有单个部分解压后超过 {DOCX_MAX_MEMBER_BYTES // mib} MB，已拒绝读取")
+    if sum(m.file_size for m in members) > DOCX_MAX_TOTAL_BYTES:
+        raise PolicyParseError(1, f"Word 文档解压后超过 {DOCX_MAX_TOTAL_BYTES // mib} MB，已拒绝读取")
+
+
 def read_docx(data: bytes) -> str:
     """The paragraphs of a .docx, one per line (python-docx); tables are read row by row."""
     import docx  # python-docx; imported lazily, only imports need it
 
+    check_docx_size(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises several types for a broken zip/XML

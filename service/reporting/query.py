@@ -6,6 +6,7 @@ content. `list_reports` pages the result, newest activity first.
 """
 from __future__ import annotations
 
+import calendar
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.report import ACTIVITY_TYPES, STATUSES, ActivityReport
 from models.unit import CATEGORIES, Unit
+from service.core.db import MAX_ROW_ID
 from service.core.errors import InvalidInput
 from service.reporting import texts
 
@@ -64,7 +66,7 @@ def parse_date(value: Any, name: str) -> Optional[date]:
         raise InvalidInput(texts.bad_date(name), name) from None
 
 
-def parse_int(value: Any, name: str, minimum: int = 1) -> Optional[int]:
+def parse_int(value: Any, name: str, minimum: int = 1, maximum: int = MAX_ROW_ID) -> Optional[int]:
     if value in (None, ""):
         return None
     try:
@@ -73,6 +75,8 @@ def parse_int(value: Any, name: str, minimum: int = 1) -> Optional[int]:
         raise InvalidInput(texts.bad_int(name, minimum), name) from None
     if number < minimum:
         raise InvalidInput(texts.bad_int(name, minimum), name)
+    if number > maximum:
+        raise InvalidInput(texts.bad_range(name, minimum, maximum), name)
     return number
 
 
@@ -90,8 +94,7 @@ def month_range(value: str) -> tuple[date, date]:
         start = date(year, month, 1)
     except ValueError:
         raise InvalidInput(texts.bad_month(), "month") from None
-    end = date(year + month // 12, month % 12 + 1, 1)
-    return start, date.fromordinal(end.toordinal() - 1)
+    return start, date(year, month, calendar.monthrange(year, month)[1])  # 9999-12 has no month after it
 
 
 def parse_filters(session: Session, args: Mapping[str, Any]) -> ReportFilter:
