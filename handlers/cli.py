@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from service.console import accounts as admin_accounts, audit
 from service.notices import announcements
-from service.core import clock, schema
+from service.core import clock, runlog, schema
 from service.chat import menu
 from service.policy import importer as policy_import
 from service.core.config import SettingsError
@@ -54,12 +54,16 @@ def sync_menu() -> None:
     problems = menu.validate_menu(menu.CUSTOM_MENU)
     if problems:
         raise click.ClickException("menu is invalid:\n" + "\n".join(problems))
+    rt = runtime()
     try:
-        runtime().wechat_client().create_menu(menu.CUSTOM_MENU)
+        rt.wechat_client().create_menu(menu.CUSTOM_MENU)
     except WeChatUnavailable as exc:
+        runlog.record(rt.session_factory, runlog.SYNC_MENU, False, redact(f"微信接口不可用：{exc}"))
         raise click.ClickException(redact(f"WeChat API unavailable: {exc}")) from exc
     except WeChatAPIError as exc:
+        runlog.record(rt.session_factory, runlog.SYNC_MENU, False, redact(f"微信拒绝了菜单：{exc}"))
         raise click.ClickException(redact(f"WeChat refused the menu: {exc}")) from exc
+    runlog.record(rt.session_factory, runlog.SYNC_MENU, True)
     click.echo("custom menu pushed")
 
 

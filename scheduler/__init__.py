@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from scheduler import jobs
 from service.core.clock import TZ
+from service.core import runlog
 from service.core.config import Settings
 from service.core.db import make_engine, make_session_factory
 
@@ -53,7 +55,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
 
 def build_scheduler(settings: Settings, blocking: bool = False) -> BaseScheduler:
     engine = make_engine(settings.database_url)
-    jobs.configure(settings, make_session_factory(engine))
+    session_factory = make_session_factory(engine)
+    jobs.configure(settings, session_factory)
     store = SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)
     try:  # two processes starting together may race to create the table; the loser finds it there
         store.jobs_t.create(engine, checkfirst=True)
@@ -69,4 +72,14 @@ def build_scheduler(settings: Settings, blocking: bool = False) -> BaseScheduler
                     timezone=TZ)
     for spec in job_specs(settings):
         scheduler.add_job(spec.func, spec.trigger, id=spec.id, name=spec.id, replace_existing=True)
+    scheduler.add_listener(run_recorder(session_factory), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     return scheduler
+
+
+def run_recorder(session_factory) -> Any:
+    """A listener writing each job's last run and outcome to `job_run` (the console's 设置与状态 page)."""
+    def on_event(event: JobExecutionEvent) -> None:
+        failed = event.exception is not None
+        detail = f"{type(event.exception).__name__}: {event.exception}" if failed else ""
+        runlog.record(session_factory, event.job_id, not failed, detail, started_at=event.scheduled_run_time)
+    return on_event

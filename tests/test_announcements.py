@@ -14,6 +14,7 @@ from service.console import accounts as admin_accounts
 from service.notices import announcements, delivery as notify
 from service.core import clock
 from service.core.clock import TZ
+from tests.factories import make_staff, make_unit
 from tests.notice_helpers import add_followers, record_outcomes, sender_factory, successful_calls
 
 NOW = datetime(2025, 3, 3, 10, 0, tzinfo=TZ)
@@ -129,6 +130,7 @@ def test_scheduled_announcement_is_sent_at_its_time_with_per_recipient_results(a
                                                                                settings, fake_wechat):
     record_outcomes(fake_wechat)
     add_followers(session, ["o-1", "o-2"], NOW)
+    make_staff(session, make_unit(session, name="团结社区"), name="王芳", openid="o-1", now=NOW)
     session.commit()
     ann = api("post", "/announcements", json={**BASE, "send_at": "2025-03-03T12:00"}).json
     factory = sender_factory(settings, session_factory)
@@ -143,6 +145,8 @@ def test_scheduled_announcement_is_sent_at_its_time_with_per_recipient_results(a
     items = api("get", f"/announcements/{ann['id']}/deliveries").json["items"]
     assert [(i["openid"], i["status"], i["channel"], i["attempts"]) for i in items] == [
         ("o-1", "sent", "cs", 1), ("o-2", "sent", "cs", 1)]
+    assert [(i["name"], i["unit"], i["recipient"]) for i in items] == [  # names, not only openids
+        ("王芳", "团结社区", "王芳（团结社区）"), (None, None, "o-2")]
     assert api("patch", f"/announcements/{ann['id']}", json={"title": "晚了"}).status_code == 409
 
 

@@ -22,7 +22,7 @@ PACKAGE_RULES: dict[str, set[str]] = {
     "reporting": {"core", "chat"},
     "notices": {"core", "chat", "wechat_api"},
     "wechat": {"core", "chat", "policy", "reporting", "notices"},
-    "console": {"core", "policy", "reporting", "notices", "wechat_api"},
+    "console": {"core", "chat", "policy", "reporting", "notices", "wechat_api"},
 }
 # The scheduler runs jobs of these packages (and trims the inbox); never the console, the router or the simulator.
 SCHEDULER_MAY_IMPORT = {"core", "chat", "reporting", "notices", "wechat_api", "wechat.inbox"}

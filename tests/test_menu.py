@@ -1,4 +1,5 @@
 """Menus as data: the custom menu obeys WeChat's limits and every option reaches a real intent."""
+from models.status import JobRun
 from service.chat import menu
 from service.wechat import router
 from service.chat.menu import CUSTOM_MENU, validate_menu
@@ -43,17 +44,21 @@ def test_menu_numbers_and_synonyms_route_like_their_keywords():
             assert router.KEYWORDS[router.normalise(word)] == option.intent
 
 
-def test_sync_menu_pushes_the_custom_menu_to_wechat(app, fake_wechat):
+def test_sync_menu_pushes_the_custom_menu_to_wechat(app, fake_wechat, session):
     result = app.test_cli_runner().invoke(args=["sync-menu"])
     assert result.exit_code == 0, result.output
     calls = fake_wechat.calls_to("menu/create")
     assert len(calls) == 1 and calls[0].json == CUSTOM_MENU
+    run = session.get(JobRun, "sync-menu")  # the console's 设置与状态 page shows when the menu was last pushed
+    assert run.ok and run.last_ok_at is not None
 
 
-def test_sync_menu_reports_a_refusal_without_crashing(app, fake_wechat):
+def test_sync_menu_reports_a_refusal_without_crashing(app, fake_wechat, session):
     fake_wechat.inject("menu/create", errcode=40018)
     result = app.test_cli_runner().invoke(args=["sync-menu"])
     assert result.exit_code != 0 and "refused" in result.output
+    run = session.get(JobRun, "sync-menu")
+    assert not run.ok and "40018" in run.detail and run.last_ok_at is None
 
 
 def test_sync_menu_refuses_an_invalid_menu_before_calling_wechat(app, fake_wechat, monkeypatch):

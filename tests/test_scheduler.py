@@ -194,3 +194,30 @@ def test_job_runs_are_quiet_but_failures_are_logged(settings, caplog):
         scheduler.shutdown()
     executor = [r for r in caplog.records if r.name.startswith("apscheduler.executors")]
     assert [r.levelname for r in executor] == ["ERROR"] and "failing" in executor[0].getMessage()
+
+
+def _working_job() -> None:
+    pass
+
+
+def test_each_jobs_last_run_and_outcome_is_recorded(settings, session):
+    """The console's 设置与状态 page reads `job_run`: a working and a failing job each leave their outcome there."""
+    from models.status import JobRun
+
+    scheduler = build_scheduler(settings)
+    scheduler.add_job(_failing_job, id="failing", next_run_time=clock.now())
+    scheduler.add_job(_working_job, id="working", next_run_time=clock.now())
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            session.expire_all()
+            if session.get(JobRun, "failing") and session.get(JobRun, "working"):
+                break
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown()
+    session.expire_all()
+    failing, working = session.get(JobRun, "failing"), session.get(JobRun, "working")
+    assert not failing.ok and failing.detail == "RuntimeError: boom" and failing.last_ok_at is None
+    assert working.ok and working.detail == "" and working.last_ok_at is not None

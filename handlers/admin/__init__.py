@@ -195,4 +195,4 @@ def domain_error(exc: DomainError):
 
 
 from handlers.admin import (accounts, announcements, audit, auth, dashboard, home, policy,  # noqa: E402,F401
-                            reports, units)  # their views join `bp`
+                            reports, status, units)  # their views join `bp`

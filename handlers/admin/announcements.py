@@ -16,7 +16,7 @@ from service.core import clock
 from service.reporting import units
 from service.app import db
 from service.core.errors import DomainError
-from service.console import audit as audit_log, texts
+from service.console import audit as audit_log, people, texts
 
 TEXT_FIELDS = ("title", "body", "audience_type", "topic", "send_mode", "send_at", "recurrence")
 AUDIENCES = [("all", "全部关注者"), ("topic", "订阅了某个主题的人"), ("units", "指定单位的人员"),
@@ -130,8 +130,9 @@ def create_announcement():
 def announcement_detail(announcement_id: int):
     ann = announcements.get(db(), announcement_id)
     status = request.args.get("status", "")
+    rows = announcements.deliveries(db(), ann.id, status or None, limit=500)
     return render("announcement_detail.html", ann=ann, counts=announcements.delivery_counts(db(), ann.id),
-                  deliveries=announcements.deliveries(db(), ann.id, status or None, limit=500), chosen=status,
+                  deliveries=rows, people=people.people(db(), (d.openid for d in rows)), chosen=status,
                   cancellable=ann.status in announcements.CANCELLABLE, editable=editable_here(ann), topics=TOPICS,
                   resend_warning=texts.RESEND_UNKNOWN_WARNING)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from handlers.api import admin_only, bp, json_body, saved
-from service.console import audit
+from service.console import audit, people
 from service.notices import announcements, texts as notice_texts
 from service.core import clock
 from service.core.errors import InvalidInput
@@ -76,5 +76,7 @@ def list_deliveries(announcement_id: int):
     session = db()
     rows = announcements.deliveries(session, announcement_id, request.args.get("status"),
                                     _int_arg("limit", 100, 1000), _int_arg("offset", 0, 10**9))
+    who = people.people(session, (d.openid for d in rows))
     return jsonify(summary=announcements.delivery_counts(session, announcement_id),
-                   items=[announcements.delivery_dict(d) for d in rows])
+                   items=[{**announcements.delivery_dict(d), "name": who[d.openid].name, "unit": who[d.openid].unit,
+                           "recipient": who[d.openid].label} for d in rows])
