@@ -154,3 +154,6 @@ def revoke_codes(staff_id: int):
     person = backoffice.get_staff(db(), staff_id)
     return audited("binding.revoke", person, {"name": person.name, "revoked": count}, _staff_anchor(person.unit_id),
                    texts.CODES_REVOKED.format(count=count))
+
+
+from handlers.admin import units_import  # noqa: E402,F401  bulk import lives beside the units page; its views join `bp`
