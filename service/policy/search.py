@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import heapq
 import math
 import re
 import threading
@@ -35,6 +36,9 @@ DOMAIN_IDF_FLOOR = 3.5  # a policy term typed by the user (七进, 民族团结�
 FAQ_THRESHOLD = 0.6
 RELATED_MIN_RATIO = 0.35  # a related clause must score at least this share of the best
 MAX_QUERY_CHARS = 200  # longer pastes are cut before searching
+SCORED_MAX = 1000  # on a corpus larger than this, at most this many clauses are scored (rarest terms first)
+COMMON_SHARE = 0.2  # … and a term in more than this share of its clauses only adds to clauses already found
+RANKED_MAX = 64  # clauses kept from the ranking: sentences are read in the first few, related ones offered
 
 log = logging.getLogger(__name__)
 _KEEP = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+")
@@ -259,6 +263,7 @@ class Index:
     children: dict[int, list[int]] = field(default_factory=dict)  # entry position → its children's positions
     avg_sentence: float = 1.0
     text: str = ""  # every clause, normalised: which words the policy uses at all
+    pairs: frozenset[str] = frozenset()  # every pair of adjacent characters of `text`
 
     @classmethod
     def build(cls, entries: Sequence[ClauseEntry], mode: str = MODE) -> "Index":
@@ -309,18 +314,61 @@ class Index:
         index.avg_sentence = (sum(all_sentences) / len(all_sentences)) if all_sentences else 1.0
         index.children = dict(children)
         index.text = "\n".join(texts)
+        index.pairs = frozenset(index.text[k:k + 2] for k in range(len(index.text) - 1))
         return index
 
-    def rank(self, query_tokens: Iterable[str]) -> list[tuple[int, float]]:
-        """[(entry position, BM25 score)] best first."""
-        scores: dict[int, float] = defaultdict(float)
-        for term in set(query_tokens):
-            idf = self.idf.get(term)
-            if idf is None:
+    def rank(self, query_tokens: Iterable[str], boost: set[int] | frozenset[int] = frozenset(),
+             factor: float = 1.0, limit: int | None = None) -> list[tuple[int, float]]:
+        """[(entry position, BM25 score)] best first, clauses in `boost` scoring `factor` times more; at most
+        `limit` of them.
+
+        Terms are taken rarest first. On a large corpus (more than SCORED_MAX clauses) a term found in more than
+        COMMON_SHARE of the clauses only adds to clauses the rarer terms found, and once SCORED_MAX clauses hold a
+        score no new ones are opened: the long posting lists of common words decide nothing there.
+        """
+        scores: dict[int, float] = {}
+        n = len(self.entries)
+        large = n > SCORED_MAX
+        terms = sorted((t for t in set(query_tokens) if t in self.idf), key=lambda t: (len(self.postings[t]), t))
+        for term in terms:
+            idf = self.idf[term]
+            postings = self.postings[term]
+            if large and scores and (len(scores) >= SCORED_MAX or len(postings) > COMMON_SHARE * n):
+                if len(postings) <= 2 * len(scores):
+                    for i, weight in postings:
+                        if i in scores:
+                            scores[i] += idf * weight
+                else:
+                    get = self.posting_map(term).get
+                    for i in scores:
+                        weight = get(i)
+                        if weight is not None:
+                            scores[i] += idf * weight
                 continue
-            for i, weight in self.postings[term]:
-                scores[i] += idf * weight
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            for i, weight in postings:
+                scores[i] = scores.get(i, 0.0) + idf * weight
+        if boost and factor != 1.0:
+            for i in boost:
+                if i in scores:
+                    scores[i] *= factor
+        key = lambda kv: (-kv[1], kv[0])  # noqa: E731
+        if limit is not None and len(scores) > limit:
+            return heapq.nsmallest(limit, scores.items(), key=key)
+        return sorted(scores.items(), key=key)
+
+    def posting_map(self, term: str) -> dict[int, float]:
+        """A common term's postings as a mapping (built on first use), to look clauses up in."""
+        maps = self.__dict__.setdefault("_posting_maps", {})
+        found = maps.get(term)
+        if found is None:
+            found = maps[term] = dict(self.postings[term])
+        return found
+
+    def uses(self, word: str) -> bool:
+        """Whether the policy's text holds `word` anywhere (its character pairs are looked up first)."""
+        if len(word) > 1 and any(word[k:k + 2] not in self.pairs for k in range(len(word) - 1)):
+            return False
+        return word in self.text
 
     def sentence_score(self, terms: set[str], sentence: Sentence) -> float:
         """BM25 of the query's terms in one sentence (each term counted once)."""
@@ -471,7 +519,7 @@ def _scope_words(index: Index) -> tuple[str, ...]:
     """The out-of-scope topics this policy really does not use (a policy that speaks of 社保 may be asked about it)."""
     words = getattr(index, "_scope_words", None)
     if words is None:
-        words = tuple(w for w in lexicon().out_of_scope if w not in index.text)
+        words = tuple(w for w in lexicon().out_of_scope if not index.uses(w))
         index._scope_words = words  # type: ignore[attr-defined]
     return words
 
@@ -485,7 +533,7 @@ def analyse(index: Index, text: str) -> Question:
     units: list[Unit] = []
     seen: set[str] = set()
     for word in _pieces(plain):
-        if len(word) > 1 and word[0] in _MODAL and word not in index.text and word[1:] not in lex.fillers:
+        if len(word) > 1 and word[0] in _MODAL and not index.uses(word) and word[1:] not in lex.fillers:
             word = word[1:]  # 要建, 能办: jieba keeps a modal verb on the word it governs
         if word in seen or word in lex.stopwords or word in lex.fillers or word.isdigit():
             continue
@@ -501,7 +549,7 @@ def analyse(index: Index, text: str) -> Question:
         if known:
             weight = max(known)
         else:  # a word the policy never uses: evidence of another topic, but everyday words are many
-            weight = UNKNOWN_WEIGHT if not any(a in index.text for a in alternatives) else index.max_idf / 2
+            weight = UNKNOWN_WEIGHT if not any(index.uses(a) for a in alternatives) else index.max_idf / 2
         if word in lex.domain_words or any(a in lex.domain_words for a in alternatives):
             weight = max(weight, DOMAIN_IDF_FLOOR)
         if len(word) == 1:
@@ -620,10 +668,8 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True)
     """
     question = analyse(index, text)
     terms = set(question.tokens)
-    ranked = index.rank(question.tokens)
     inside = _section_members(index, question.places) if question.places else set()
-    if inside:
-        ranked = sorted(((i, s * PLACE_BOOST if i in inside else s) for i, s in ranked), key=lambda kv: (-kv[1], kv[0]))
+    ranked = index.rank(question.tokens, inside, PLACE_BOOST, RANKED_MAX)
     if not ranked:
         return SearchResult(text, [], 0.0, reasons=["问题里没有政策用语"], question=question)
     top = ranked[0][1] or 1.0
