@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import hashlib
 import heapq
 import math
+import os
 import re
+import tempfile
 import threading
 import unicodedata
 from collections import Counter, defaultdict
@@ -98,41 +101,89 @@ def _lexicon_words() -> frozenset[str]:
     return frozenset(lex.domain_words) | frozenset(lex.synonyms) | frozenset(lex.variants)
 
 
-@lru_cache(maxsize=1)
-def _homophones() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """Pinyin (toneless) of every lexicon word → the words, to undo pinyin-input typos (社曲 → 社区)."""
-    from pypinyin import lazy_pinyin
+PINYIN_CACHE = Path(__file__).resolve().parents[2] / "instance" / "policy_pinyin.json"
+_PINYIN_FORMAT = 3
 
-    lex = lexicon()
-    words = _lexicon_words()
-    table: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for word in words:
-        if len(word) >= 2 and all(_CJK.match(ch) for ch in word):
-            table[tuple(lazy_pinyin(word))].append(word)
-    return {k: tuple(sorted(v)) for k, v in table.items()}
+
+def _toneless(reading: str) -> str:
+    """zhōng → zhong, lǜ → lv: the form sounds are compared in."""
+    decomposed = unicodedata.normalize("NFKD", reading.replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v")
+                                       .replace("ǚ", "v").replace("ǜ", "v"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _build_pinyin(words: Iterable[str]) -> dict:
+    """Each lexicon word's sounds (read as a phrase) and the common reading of every character that sounds like a
+    character of one of them: the only characters a homophone slip can be made of."""
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    sounds = {w: [_toneless(p) for p in lazy_pinyin(w, style=Style.TONE)] for w in sorted(words)}
+    used = {p for ps in sounds.values() for p in ps}
+    chars = {}
+    for code, readings in pinyin_dict.items():
+        first = _toneless(readings.split(",")[0])  # the common reading: 搞 is gao, never kao
+        if first in used:
+            chars[chr(code)] = [first]
+    return {"words": sounds, "chars": chars}
+
+
+@lru_cache(maxsize=1)
+def _pinyin() -> tuple[dict[tuple[int, str], list[tuple[tuple[str, ...], tuple[str, ...]]]], dict[str, frozenset[str]]]:
+    """(first sound and length → [(sounds, words)], character → its sounds) for the lexicon's words, kept in
+    instance/ keyed by the lexicon's content, so a fresh process does not load the pinyin library's dictionaries."""
+    words = sorted(w for w in _lexicon_words() if len(w) >= 2 and all(_CJK.match(ch) for ch in w))
+    key = hashlib.sha1(("\n".join(words) + f"/{_PINYIN_FORMAT}").encode("utf-8")).hexdigest()
+    data = None
+    try:
+        stored = json.loads(PINYIN_CACHE.read_text(encoding="utf-8"))
+        if stored.get("key") == key:
+            data = stored
+    except (OSError, ValueError):
+        pass
+    if data is None:
+        data = {"key": key, **_build_pinyin(words)}
+        try:
+            PINYIN_CACHE.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=PINYIN_CACHE.parent, prefix=".pinyin-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, ensure_ascii=False)
+            os.replace(tmp, PINYIN_CACHE)
+        except OSError:  # a read-only instance folder: build again next start
+            log.warning("could not store the pinyin table in %s", PINYIN_CACHE)
+    grouped: dict[tuple, list[str]] = defaultdict(list)
+    for word, sounds in data["words"].items():
+        grouped[tuple(sounds)].append(word)
+    table: dict[tuple[int, str], list] = defaultdict(list)
+    for sounds, same in grouped.items():
+        table[(len(sounds), sounds[0])].append((sounds, tuple(sorted(same))))
+    return dict(table), {c: frozenset(r) for c, r in data["chars"].items()}
 
 
 def homophone_fixes(text: str) -> list[tuple[str, str]]:
-    """(typo, lexicon word) for each homophone slip of pinyin input or speech recognition: a window that sounds
-    like a lexicon word, shares all but one of its characters (two for longer words) and is not itself that word.
-    Longer words first, so 宗教活动厂所 is fixed whole."""
-    from pypinyin import lazy_pinyin
-
-    table = _homophones()
+    """(typo, lexicon word) for each homophone slip of pinyin input or speech recognition: a window that can sound
+    like a lexicon word (each character read its common way), shares all but one of its characters (two for longer
+    words) and is not itself that word. Longer words first, so 宗教活动厂所 is fixed whole."""
+    table, chars = _pinyin()
     known = _lexicon_words()
     found: list[tuple[str, str]] = []
     for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
-        sounds = lazy_pinyin(run)
-        if len(sounds) != len(run):
-            continue
+        sounds = [chars.get(ch, frozenset()) for ch in run]
         for size in range(min(len(run), 7), 1, -1):
             for start in range(len(run) - size + 1):
                 window = run[start:start + size]
-                for word in table.get(tuple(sounds[start:start + size]), ()):
-                    differing = sum(a != b for a, b in zip(window, word))
-                    if 0 < differing <= max(1, size // 3) and word not in text and window not in known and \
-                            not any(window in typo for typo, _ in found):
-                        found.append((window, word))
+                if window in known:
+                    continue
+                heard = sounds[start:start + size]
+                for first in heard[0]:
+                    for word_sounds, words in table.get((size, first), ()):
+                        if not all(s in h for s, h in zip(word_sounds, heard)):
+                            continue
+                        for word in words:
+                            differing = sum(a != b for a, b in zip(window, word))
+                            if 0 < differing <= max(1, size // 3) and word not in text and \
+                                    not any(window in typo for typo, _ in found):
+                                found.append((window, word))
     return found
 
 
