@@ -478,6 +478,8 @@ ASPECTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
              re.compile(r"简称|就是|是指|是[^，。；]{2,24}的(?:主|重要|有效)")),
     "allowed": (re.compile(r"能不能|能否|可不可以|可以吗|让不让|行不行|允许|合法|违法|准不准|能.{0,8}吗|管不管|随便"),
                 re.compile(r"严禁|不得|禁止|防止|反对|打击|必须|依法|坚持")),
+    "list": (re.compile(r"哪些|哪几|啥形式|什么形式|啥载体|什么载体|啥活动|什么活动|哪种|啥方式|什么方式"),
+             re.compile(r"(?:[^，。；、]{1,10}、){2,}")),  # which ones: the sentence that lists them
 }
 ASPECT_BONUS = 0.35  # a sentence of the asked kind scores this much more (share of its score)
 FOLLOW_UP_MAX_CHARS = 16
@@ -487,6 +489,10 @@ _FOLLOW_START = re.compile(r"^(那么?|还有|另外|然后|再问|那要是|如
 _FOLLOW_END = re.compile(r"(呢|咧|嘞)$")
 _PRONOUN = re.compile(r"这个|那个|这些|那些|它|其中|这项|这条|上面|刚才")
 CANDIDATES = 8  # clauses whose sentences are ranked
+FOLLOW_OWN = 2.0  # in a follow-up, its own words count this much
+FOLLOW_EARLIER = 0.4  # … and the earlier question's words this much
+REPEAT_FACTOR = 0.5  # a sentence the last answer led with, for a follow-up that asks for more
+NEAR_BOOST = 1.2  # sentences in the section of the last answer, for a follow-up that names no new place
 CLAUSE_SHARE = 0.35  # how much the clause's own score (heading, path, other sentences) adds to a sentence's
 CONTEXT_SHARE = 0.5  # a query term found in the clause's heading or path counts this much of a sentence match
 PLACE_BOOST = 1.5  # clauses under a section the question names (进社区 for 小区, 居委会…)
@@ -708,7 +714,8 @@ def _trim(sentence: str, terms: set[str], mode: str) -> str:
     return ("…" if lo > 0 else "") + text + ("…" if hi < len(parts) - 1 else "")
 
 
-def search_index(index: Index, text: str, limit: int = 3, sections: bool = True) -> SearchResult:
+def search_index(index: Index, text: str, limit: int = 3, sections: bool = True, follow: str | None = None,
+                 near: Iterable[int] = (), seen: Sequence[str] = ()) -> SearchResult:
     """Rank sentences inside the best clauses and decide whether the best one answers `text`.
 
     Clauses are ranked by BM25 (heading and path included); their sentences are scored by their own BM25 plus
@@ -727,13 +734,27 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True)
     aspect = ASPECTS[question.aspect][1] if question.aspect else None
     scored: list[tuple[float, int, int]] = []  # (score, clause position, sentence number)
     candidates = ranked if sections else [(i, s) for i, s in ranked if i not in index.children]
-    for i, clause_score in candidates[:CANDIDATES]:
+    near = set(near)
+    if follow is not None:  # a follow-up: its own words decide among the sentences near the last answer
+        own = set(query_tokens(follow, index.mode))
+        chosen = candidates[:CANDIDATES]
+        listed = {i for i, _ in chosen}
+        scores = dict(ranked)
+        chosen += [(i, scores.get(i, 0.0)) for i in sorted(near - listed) if sections or i not in index.children]
+        candidates = chosen
+    for i, clause_score in candidates[:CANDIDATES + len(near)]:
         context_hits = terms & index.context_terms[i]
         for n, sentence in enumerate(index.sentences[i]):
             score = index.sentence_score(terms, sentence)
             score += CONTEXT_SHARE * sum(index.idf.get(t, 0.0) for t in context_hits - sentence.terms)
             if i not in index.children:  # a section's score holds its items' headings: not this sentence's merit
                 score += CLAUSE_SHARE * clause_score
+            if follow is not None:  # the earlier question found the neighbourhood; the follow-up's words pick
+                score = FOLLOW_EARLIER * score + FOLLOW_OWN * index.sentence_score(own, sentence)
+                if i in near:
+                    score *= NEAR_BOOST
+                if any(part.strip("…") in sentence.text for part in seen):  # the resident has read it
+                    score *= REPEAT_FACTOR
             if aspect is not None and aspect.search(sentence.text):
                 score *= 1 + ASPECT_BONUS
             if i in inside:
@@ -772,6 +793,29 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True)
         reasons.append(f"与第二名的分差 {(ranked[0][1] - ranked[1][1]) / top:.0%}")
     return SearchResult(text, hits, cover, lead=lead, section=section is not None, decided=decided,
                         reasons=reasons, question=question, evidence=evidence)
+
+
+_MORE = re.compile(r"哪些|具体|还有|别的|其他|其它|另外")
+
+
+def asks_for_more(text: str) -> bool:
+    """A follow-up that asks for what the last answer did not say (具体有哪些活动, 还有呢)."""
+    return bool(_MORE.search(normalize(text)))
+
+
+def neighbourhood(index: Index, result: SearchResult) -> set[int]:
+    """The clauses around an answer a follow-up may continue in: the answered section with its items, or the
+    answering clause with its parent section's other items."""
+    if result.best is None:
+        return set()
+    position = next((i for i, e in enumerate(index.entries) if e.id == result.best.entry.id), None)
+    if position is None:
+        return set()
+    if result.section:
+        return _section_members(index, [position])
+    parent = result.best.entry.parent_id
+    up = next((i for i, e in enumerate(index.entries) if e.id == parent), None) if parent is not None else None
+    return _section_members(index, [up]) if up is not None else {position}
 
 
 def _section_members(index: Index, sections: list[int]) -> set[int]:
@@ -823,12 +867,17 @@ def resolve_follow_up(index: Index, text: str, previous: str | None) -> str:
         # the answer must hold the follow-up's own words too (周末去哪里玩 is no follow-up of 党史军史)
         own = coverage(question, *result.evidence) if result.evidence else 0.0
         return combined if result.decided and own >= COVERAGE_MIN else text
-    if question.places:
+    if question.places:  # the earlier question asked of the new place, without the old place's own words
         before = analyse(index, previous)
         merged = previous
         for word in before.place_words:
             merged = merged.replace(word, question.place_words[0] if question.place_words else "")
-        return f"{merged} {text}" if merged != previous else f"{previous} {text}"
+        there = " ".join(normalize(index.entries[i].heading + " " + index.entries[i].text)
+                         for i in _section_members(index, question.places))
+        for unit in before.topic:
+            if unit.kind == "topic" and not any(a in there for a in unit.alternatives):
+                merged = merged.replace(unit.word, "")  # 宣传月 belongs to 进社区, not to 进学校
+        return f"{merged} {text}"
     return f"{previous} {text}"  # no topic of its own: an aspect (一年几次), a pronoun, or 具体怎么帮
 
 
