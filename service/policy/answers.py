@@ -198,6 +198,11 @@ def _not_found(text: str, result: SearchResult) -> Composed:
     if options:
         lines = "\n".join(T.MENU_HINT_OPTION.format(number=o.number, label=o.label) for o in options)
         return Composed(T.MENU_HINT.format(options=lines), "menu_hint", result)
+    scope = result.question.out_of_scope if result is not None and result.question is not None else []
+    if scope:  # say why: the question is about another public service (门票, 医保)
+        topics = "、".join(scope[:2])[:20]
+        return Composed(fit_utf8(T.OUT_OF_SCOPE.format(topics=topics, examples=T.examples_block())), "not_found",
+                        result)
     return Composed(T.NOT_FOUND.format(examples=T.examples_block()), "not_found", result)
 
 
