@@ -40,9 +40,9 @@ def test_accuracy_targets(seeded):
     answers stay short."""
     ev = evaluate(current_index(seeded), QUESTIONS)
     report = "\n".join(ev.misses)
-    assert ev.lead_rate >= 0.90, report  # issue target 0.92
+    assert ev.lead_rate >= 0.91, report  # issue target 0.92
     assert ev.off_rate >= 0.95, report
-    assert ev.follow_rate >= 0.60, report  # issue target 0.85
+    assert ev.follow_rate >= 0.65, report  # issue target 0.85
     assert ev.median_length <= 150, report
 
 

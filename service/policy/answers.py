@@ -19,7 +19,7 @@ from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
 from service.policy import texts as T
 from service.policy.importer import PATH_SEP
 from service.policy.search import (Index, SearchResult, compact, current_index, match_faq, related_hits,
-                                   resolve_follow_up, search_index, analyse)
+                                   resolve_follow_up, search_index, analyse, asks_for_more, neighbourhood)
 
 MAX_QUESTION_CHARS = 300  # longer texts are pastes, not questions
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -173,8 +173,16 @@ def answer_from_index(index: Index, text: str, previous: str | None = None
     """(search result, reply or None for 没有找到, the ids its numbers open, the question as resolved) for a
     question that is not an FAQ; pure, so the benchmark grades exactly what residents get."""
     asked = resolve_follow_up(index, text, previous) if previous else text
-    # a follow-up that names no new place (具体怎么做) wants more than the section's summary it may have had
-    result = search_index(index, asked, sections=asked == text or bool(analyse(index, text).places))
+    if asked == text:
+        result = search_index(index, asked)
+    elif analyse(index, text).places:  # 那学校呢: the earlier question asked of the new place, answered alike
+        before = search_index(index, previous) if previous else None
+        result = search_index(index, asked, sections=before is None or before.section)
+    else:  # 具体怎么做, 一年几次: more than the section's summary, near the last answer, its own words first
+        before = search_index(index, previous) if previous else None
+        near = neighbourhood(index, before) if before is not None else set()
+        seen = before.lead if before is not None and before.answered and asks_for_more(text) else []
+        result = search_index(index, asked, sections=False, follow=text, near=near, seen=seen)
     if not result.answered or result.best is None:
         return result, None, [], asked
     reply, items = render_result(index, result)
@@ -190,6 +198,11 @@ def _not_found(text: str, result: SearchResult) -> Composed:
     if options:
         lines = "\n".join(T.MENU_HINT_OPTION.format(number=o.number, label=o.label) for o in options)
         return Composed(T.MENU_HINT.format(options=lines), "menu_hint", result)
+    scope = result.question.out_of_scope if result is not None and result.question is not None else []
+    if scope:  # say why: the question is about another public service (门票, 医保)
+        topics = "、".join(scope[:2])[:20]
+        return Composed(fit_utf8(T.OUT_OF_SCOPE.format(topics=topics, examples=T.examples_block())), "not_found",
+                        result)
     return Composed(T.NOT_FOUND.format(examples=T.examples_block()), "not_found", result)
 
 

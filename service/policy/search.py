@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import hashlib
+import heapq
 import math
+import os
 import re
+import tempfile
 import threading
 import unicodedata
 from collections import Counter, defaultdict
@@ -35,6 +39,9 @@ DOMAIN_IDF_FLOOR = 3.5  # a policy term typed by the user (七进, 民族团结�
 FAQ_THRESHOLD = 0.6
 RELATED_MIN_RATIO = 0.35  # a related clause must score at least this share of the best
 MAX_QUERY_CHARS = 200  # longer pastes are cut before searching
+SCORED_MAX = 1000  # on a corpus larger than this, at most this many clauses are scored (rarest terms first)
+COMMON_SHARE = 0.2  # … and a term in more than this share of its clauses only adds to clauses already found
+RANKED_MAX = 64  # clauses kept from the ranking: sentences are read in the first few, related ones offered
 
 log = logging.getLogger(__name__)
 _KEEP = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+")
@@ -94,41 +101,89 @@ def _lexicon_words() -> frozenset[str]:
     return frozenset(lex.domain_words) | frozenset(lex.synonyms) | frozenset(lex.variants)
 
 
-@lru_cache(maxsize=1)
-def _homophones() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """Pinyin (toneless) of every lexicon word → the words, to undo pinyin-input typos (社曲 → 社区)."""
-    from pypinyin import lazy_pinyin
+PINYIN_CACHE = Path(__file__).resolve().parents[2] / "instance" / "policy_pinyin.json"
+_PINYIN_FORMAT = 3
 
-    lex = lexicon()
-    words = _lexicon_words()
-    table: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for word in words:
-        if len(word) >= 2 and all(_CJK.match(ch) for ch in word):
-            table[tuple(lazy_pinyin(word))].append(word)
-    return {k: tuple(sorted(v)) for k, v in table.items()}
+
+def _toneless(reading: str) -> str:
+    """zhōng → zhong, lǜ → lv: the form sounds are compared in."""
+    decomposed = unicodedata.normalize("NFKD", reading.replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v")
+                                       .replace("ǚ", "v").replace("ǜ", "v"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _build_pinyin(words: Iterable[str]) -> dict:
+    """Each lexicon word's sounds (read as a phrase) and the common reading of every character that sounds like a
+    character of one of them: the only characters a homophone slip can be made of."""
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    sounds = {w: [_toneless(p) for p in lazy_pinyin(w, style=Style.TONE)] for w in sorted(words)}
+    used = {p for ps in sounds.values() for p in ps}
+    chars = {}
+    for code, readings in pinyin_dict.items():
+        first = _toneless(readings.split(",")[0])  # the common reading: 搞 is gao, never kao
+        if first in used:
+            chars[chr(code)] = [first]
+    return {"words": sounds, "chars": chars}
+
+
+@lru_cache(maxsize=1)
+def _pinyin() -> tuple[dict[tuple[int, str], list[tuple[tuple[str, ...], tuple[str, ...]]]], dict[str, frozenset[str]]]:
+    """(first sound and length → [(sounds, words)], character → its sounds) for the lexicon's words, kept in
+    instance/ keyed by the lexicon's content, so a fresh process does not load the pinyin library's dictionaries."""
+    words = sorted(w for w in _lexicon_words() if len(w) >= 2 and all(_CJK.match(ch) for ch in w))
+    key = hashlib.sha1(("\n".join(words) + f"/{_PINYIN_FORMAT}").encode("utf-8")).hexdigest()
+    data = None
+    try:
+        stored = json.loads(PINYIN_CACHE.read_text(encoding="utf-8"))
+        if stored.get("key") == key:
+            data = stored
+    except (OSError, ValueError):
+        pass
+    if data is None:
+        data = {"key": key, **_build_pinyin(words)}
+        try:
+            PINYIN_CACHE.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=PINYIN_CACHE.parent, prefix=".pinyin-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, ensure_ascii=False)
+            os.replace(tmp, PINYIN_CACHE)
+        except OSError:  # a read-only instance folder: build again next start
+            log.warning("could not store the pinyin table in %s", PINYIN_CACHE)
+    grouped: dict[tuple, list[str]] = defaultdict(list)
+    for word, sounds in data["words"].items():
+        grouped[tuple(sounds)].append(word)
+    table: dict[tuple[int, str], list] = defaultdict(list)
+    for sounds, same in grouped.items():
+        table[(len(sounds), sounds[0])].append((sounds, tuple(sorted(same))))
+    return dict(table), {c: frozenset(r) for c, r in data["chars"].items()}
 
 
 def homophone_fixes(text: str) -> list[tuple[str, str]]:
-    """(typo, lexicon word) for each homophone slip of pinyin input or speech recognition: a window that sounds
-    like a lexicon word, shares all but one of its characters (two for longer words) and is not itself that word.
-    Longer words first, so 宗教活动厂所 is fixed whole."""
-    from pypinyin import lazy_pinyin
-
-    table = _homophones()
+    """(typo, lexicon word) for each homophone slip of pinyin input or speech recognition: a window that can sound
+    like a lexicon word (each character read its common way), shares all but one of its characters (two for longer
+    words) and is not itself that word. Longer words first, so 宗教活动厂所 is fixed whole."""
+    table, chars = _pinyin()
     known = _lexicon_words()
     found: list[tuple[str, str]] = []
     for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
-        sounds = lazy_pinyin(run)
-        if len(sounds) != len(run):
-            continue
+        sounds = [chars.get(ch, frozenset()) for ch in run]
         for size in range(min(len(run), 7), 1, -1):
             for start in range(len(run) - size + 1):
                 window = run[start:start + size]
-                for word in table.get(tuple(sounds[start:start + size]), ()):
-                    differing = sum(a != b for a, b in zip(window, word))
-                    if 0 < differing <= max(1, size // 3) and word not in text and window not in known and \
-                            not any(window in typo for typo, _ in found):
-                        found.append((window, word))
+                if window in known:
+                    continue
+                heard = sounds[start:start + size]
+                for first in heard[0]:
+                    for word_sounds, words in table.get((size, first), ()):
+                        if not all(s in h for s, h in zip(word_sounds, heard)):
+                            continue
+                        for word in words:
+                            differing = sum(a != b for a, b in zip(window, word))
+                            if 0 < differing <= max(1, size // 3) and word not in text and \
+                                    not any(window in typo for typo, _ in found):
+                                found.append((window, word))
     return found
 
 
@@ -259,6 +314,7 @@ class Index:
     children: dict[int, list[int]] = field(default_factory=dict)  # entry position → its children's positions
     avg_sentence: float = 1.0
     text: str = ""  # every clause, normalised: which words the policy uses at all
+    pairs: frozenset[str] = frozenset()  # every pair of adjacent characters of `text`
 
     @classmethod
     def build(cls, entries: Sequence[ClauseEntry], mode: str = MODE) -> "Index":
@@ -309,18 +365,61 @@ class Index:
         index.avg_sentence = (sum(all_sentences) / len(all_sentences)) if all_sentences else 1.0
         index.children = dict(children)
         index.text = "\n".join(texts)
+        index.pairs = frozenset(index.text[k:k + 2] for k in range(len(index.text) - 1))
         return index
 
-    def rank(self, query_tokens: Iterable[str]) -> list[tuple[int, float]]:
-        """[(entry position, BM25 score)] best first."""
-        scores: dict[int, float] = defaultdict(float)
-        for term in set(query_tokens):
-            idf = self.idf.get(term)
-            if idf is None:
+    def rank(self, query_tokens: Iterable[str], boost: set[int] | frozenset[int] = frozenset(),
+             factor: float = 1.0, limit: int | None = None) -> list[tuple[int, float]]:
+        """[(entry position, BM25 score)] best first, clauses in `boost` scoring `factor` times more; at most
+        `limit` of them.
+
+        Terms are taken rarest first. On a large corpus (more than SCORED_MAX clauses) a term found in more than
+        COMMON_SHARE of the clauses only adds to clauses the rarer terms found, and once SCORED_MAX clauses hold a
+        score no new ones are opened: the long posting lists of common words decide nothing there.
+        """
+        scores: dict[int, float] = {}
+        n = len(self.entries)
+        large = n > SCORED_MAX
+        terms = sorted((t for t in set(query_tokens) if t in self.idf), key=lambda t: (len(self.postings[t]), t))
+        for term in terms:
+            idf = self.idf[term]
+            postings = self.postings[term]
+            if large and scores and (len(scores) >= SCORED_MAX or len(postings) > COMMON_SHARE * n):
+                if len(postings) <= 2 * len(scores):
+                    for i, weight in postings:
+                        if i in scores:
+                            scores[i] += idf * weight
+                else:
+                    get = self.posting_map(term).get
+                    for i in scores:
+                        weight = get(i)
+                        if weight is not None:
+                            scores[i] += idf * weight
                 continue
-            for i, weight in self.postings[term]:
-                scores[i] += idf * weight
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            for i, weight in postings:
+                scores[i] = scores.get(i, 0.0) + idf * weight
+        if boost and factor != 1.0:
+            for i in boost:
+                if i in scores:
+                    scores[i] *= factor
+        key = lambda kv: (-kv[1], kv[0])  # noqa: E731
+        if limit is not None and len(scores) > limit:
+            return heapq.nsmallest(limit, scores.items(), key=key)
+        return sorted(scores.items(), key=key)
+
+    def posting_map(self, term: str) -> dict[int, float]:
+        """A common term's postings as a mapping (built on first use), to look clauses up in."""
+        maps = self.__dict__.setdefault("_posting_maps", {})
+        found = maps.get(term)
+        if found is None:
+            found = maps[term] = dict(self.postings[term])
+        return found
+
+    def uses(self, word: str) -> bool:
+        """Whether the policy's text holds `word` anywhere (its character pairs are looked up first)."""
+        if len(word) > 1 and any(word[k:k + 2] not in self.pairs for k in range(len(word) - 1)):
+            return False
+        return word in self.text
 
     def sentence_score(self, terms: set[str], sentence: Sentence) -> float:
         """BM25 of the query's terms in one sentence (each term counted once)."""
@@ -379,6 +478,8 @@ ASPECTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
              re.compile(r"简称|就是|是指|是[^，。；]{2,24}的(?:主|重要|有效)")),
     "allowed": (re.compile(r"能不能|能否|可不可以|可以吗|让不让|行不行|允许|合法|违法|准不准|能.{0,8}吗|管不管|随便"),
                 re.compile(r"严禁|不得|禁止|防止|反对|打击|必须|依法|坚持")),
+    "list": (re.compile(r"哪些|哪几|啥形式|什么形式|啥载体|什么载体|啥活动|什么活动|哪种|啥方式|什么方式"),
+             re.compile(r"(?:[^，。；、]{1,10}、){2,}")),  # which ones: the sentence that lists them
 }
 ASPECT_BONUS = 0.35  # a sentence of the asked kind scores this much more (share of its score)
 FOLLOW_UP_MAX_CHARS = 16
@@ -388,6 +489,10 @@ _FOLLOW_START = re.compile(r"^(那么?|还有|另外|然后|再问|那要是|如
 _FOLLOW_END = re.compile(r"(呢|咧|嘞)$")
 _PRONOUN = re.compile(r"这个|那个|这些|那些|它|其中|这项|这条|上面|刚才")
 CANDIDATES = 8  # clauses whose sentences are ranked
+FOLLOW_OWN = 2.0  # in a follow-up, its own words count this much
+FOLLOW_EARLIER = 0.4  # … and the earlier question's words this much
+REPEAT_FACTOR = 0.5  # a sentence the last answer led with, for a follow-up that asks for more
+NEAR_BOOST = 1.2  # sentences in the section of the last answer, for a follow-up that names no new place
 CLAUSE_SHARE = 0.35  # how much the clause's own score (heading, path, other sentences) adds to a sentence's
 CONTEXT_SHARE = 0.5  # a query term found in the clause's heading or path counts this much of a sentence match
 PLACE_BOOST = 1.5  # clauses under a section the question names (进社区 for 小区, 居委会…)
@@ -471,7 +576,7 @@ def _scope_words(index: Index) -> tuple[str, ...]:
     """The out-of-scope topics this policy really does not use (a policy that speaks of 社保 may be asked about it)."""
     words = getattr(index, "_scope_words", None)
     if words is None:
-        words = tuple(w for w in lexicon().out_of_scope if w not in index.text)
+        words = tuple(w for w in lexicon().out_of_scope if not index.uses(w))
         index._scope_words = words  # type: ignore[attr-defined]
     return words
 
@@ -485,7 +590,7 @@ def analyse(index: Index, text: str) -> Question:
     units: list[Unit] = []
     seen: set[str] = set()
     for word in _pieces(plain):
-        if len(word) > 1 and word[0] in _MODAL and word not in index.text and word[1:] not in lex.fillers:
+        if len(word) > 1 and word[0] in _MODAL and not index.uses(word) and word[1:] not in lex.fillers:
             word = word[1:]  # 要建, 能办: jieba keeps a modal verb on the word it governs
         if word in seen or word in lex.stopwords or word in lex.fillers or word.isdigit():
             continue
@@ -501,7 +606,7 @@ def analyse(index: Index, text: str) -> Question:
         if known:
             weight = max(known)
         else:  # a word the policy never uses: evidence of another topic, but everyday words are many
-            weight = UNKNOWN_WEIGHT if not any(a in index.text for a in alternatives) else index.max_idf / 2
+            weight = UNKNOWN_WEIGHT if not any(index.uses(a) for a in alternatives) else index.max_idf / 2
         if word in lex.domain_words or any(a in lex.domain_words for a in alternatives):
             weight = max(weight, DOMAIN_IDF_FLOOR)
         if len(word) == 1:
@@ -609,7 +714,8 @@ def _trim(sentence: str, terms: set[str], mode: str) -> str:
     return ("…" if lo > 0 else "") + text + ("…" if hi < len(parts) - 1 else "")
 
 
-def search_index(index: Index, text: str, limit: int = 3, sections: bool = True) -> SearchResult:
+def search_index(index: Index, text: str, limit: int = 3, sections: bool = True, follow: str | None = None,
+                 near: Iterable[int] = (), seen: Sequence[str] = ()) -> SearchResult:
     """Rank sentences inside the best clauses and decide whether the best one answers `text`.
 
     Clauses are ranked by BM25 (heading and path included); their sentences are scored by their own BM25 plus
@@ -620,23 +726,35 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True)
     """
     question = analyse(index, text)
     terms = set(question.tokens)
-    ranked = index.rank(question.tokens)
     inside = _section_members(index, question.places) if question.places else set()
-    if inside:
-        ranked = sorted(((i, s * PLACE_BOOST if i in inside else s) for i, s in ranked), key=lambda kv: (-kv[1], kv[0]))
+    ranked = index.rank(question.tokens, inside, PLACE_BOOST, RANKED_MAX)
     if not ranked:
         return SearchResult(text, [], 0.0, reasons=["问题里没有政策用语"], question=question)
     top = ranked[0][1] or 1.0
     aspect = ASPECTS[question.aspect][1] if question.aspect else None
     scored: list[tuple[float, int, int]] = []  # (score, clause position, sentence number)
     candidates = ranked if sections else [(i, s) for i, s in ranked if i not in index.children]
-    for i, clause_score in candidates[:CANDIDATES]:
+    near = set(near)
+    if follow is not None:  # a follow-up: its own words decide among the sentences near the last answer
+        own = set(query_tokens(follow, index.mode))
+        chosen = candidates[:CANDIDATES]
+        listed = {i for i, _ in chosen}
+        scores = dict(ranked)
+        chosen += [(i, scores.get(i, 0.0)) for i in sorted(near - listed) if sections or i not in index.children]
+        candidates = chosen
+    for i, clause_score in candidates[:CANDIDATES + len(near)]:
         context_hits = terms & index.context_terms[i]
         for n, sentence in enumerate(index.sentences[i]):
             score = index.sentence_score(terms, sentence)
             score += CONTEXT_SHARE * sum(index.idf.get(t, 0.0) for t in context_hits - sentence.terms)
             if i not in index.children:  # a section's score holds its items' headings: not this sentence's merit
                 score += CLAUSE_SHARE * clause_score
+            if follow is not None:  # the earlier question found the neighbourhood; the follow-up's words pick
+                score = FOLLOW_EARLIER * score + FOLLOW_OWN * index.sentence_score(own, sentence)
+                if i in near:
+                    score *= NEAR_BOOST
+                if any(part.strip("…") in sentence.text for part in seen):  # the resident has read it
+                    score *= REPEAT_FACTOR
             if aspect is not None and aspect.search(sentence.text):
                 score *= 1 + ASPECT_BONUS
             if i in inside:
@@ -675,6 +793,29 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True)
         reasons.append(f"与第二名的分差 {(ranked[0][1] - ranked[1][1]) / top:.0%}")
     return SearchResult(text, hits, cover, lead=lead, section=section is not None, decided=decided,
                         reasons=reasons, question=question, evidence=evidence)
+
+
+_MORE = re.compile(r"哪些|具体|还有|别的|其他|其它|另外")
+
+
+def asks_for_more(text: str) -> bool:
+    """A follow-up that asks for what the last answer did not say (具体有哪些活动, 还有呢)."""
+    return bool(_MORE.search(normalize(text)))
+
+
+def neighbourhood(index: Index, result: SearchResult) -> set[int]:
+    """The clauses around an answer a follow-up may continue in: the answered section with its items, or the
+    answering clause with its parent section's other items."""
+    if result.best is None:
+        return set()
+    position = next((i for i, e in enumerate(index.entries) if e.id == result.best.entry.id), None)
+    if position is None:
+        return set()
+    if result.section:
+        return _section_members(index, [position])
+    parent = result.best.entry.parent_id
+    up = next((i for i, e in enumerate(index.entries) if e.id == parent), None) if parent is not None else None
+    return _section_members(index, [up]) if up is not None else {position}
 
 
 def _section_members(index: Index, sections: list[int]) -> set[int]:
@@ -726,12 +867,17 @@ def resolve_follow_up(index: Index, text: str, previous: str | None) -> str:
         # the answer must hold the follow-up's own words too (周末去哪里玩 is no follow-up of 党史军史)
         own = coverage(question, *result.evidence) if result.evidence else 0.0
         return combined if result.decided and own >= COVERAGE_MIN else text
-    if question.places:
+    if question.places:  # the earlier question asked of the new place, without the old place's own words
         before = analyse(index, previous)
         merged = previous
         for word in before.place_words:
             merged = merged.replace(word, question.place_words[0] if question.place_words else "")
-        return f"{merged} {text}" if merged != previous else f"{previous} {text}"
+        there = " ".join(normalize(index.entries[i].heading + " " + index.entries[i].text)
+                         for i in _section_members(index, question.places))
+        for unit in before.topic:
+            if unit.kind == "topic" and not any(a in there for a in unit.alternatives):
+                merged = merged.replace(unit.word, "")  # 宣传月 belongs to 进社区, not to 进学校
+        return f"{merged} {text}"
     return f"{previous} {text}"  # no topic of its own: an aspect (一年几次), a pronoun, or 具体怎么帮
 
 
