@@ -132,15 +132,13 @@ def test_odd_query_values_are_422_naming_the_parameter(api, data, path, query, f
     assert_api_error(api().get(path, query_string=query), 422, "invalid_input", field)
 
 
-def test_the_last_possible_month_is_a_month():  # 9999-12 has no following month to subtract a day from
-    from service.reporting.query import month_range
-
-    assert [d.isoformat() for d in month_range("9999-12")] == ["9999-12-01", "9999-12-31"]
-
-
-def test_month_9999_12_lists_nothing_rather_than_failing(api, data):  # noqa: F811
-    response = api().get("/reports", query_string={"month": "9999-12"})
-    assert response.status_code == 200 and response.json["total"] == 0
+@pytest.mark.parametrize("query, field", [({"month": "9999-12"}, "month"), ({"month": "0001-01"}, "month"),
+                                          ({"date_from": "9999-12-31"}, "date_from"), ({"date_to": "1900-01-01"}, "date_to")])
+def test_a_year_no_report_can_have_is_422_naming_the_parameter(api, data, query, field):  # noqa: F811
+    for path in ("/reports", "/statistics", "/exports/reports.csv"):
+        response = api().get(path, query_string=query)
+        assert_api_error(response, 422, "invalid_input", field)
+        assert "年份必须在 2000 到 2099 之间" in response.json["message"]
 
 
 @pytest.mark.parametrize("method, path, body, field", [

@@ -57,13 +57,19 @@ class ReportFilter:
                 for key, value in self.__dict__.items() if value not in (None, "")}
 
 
+YEARS = range(2000, 2100)  # the dates a report or a filter can mean; 9999-12 is a typo, not a month to search
+
+
 def parse_date(value: Any, name: str) -> Optional[date]:
     if value in (None, ""):
         return None
     try:
-        return date.fromisoformat(str(value).strip())
+        day = date.fromisoformat(str(value).strip())
     except ValueError:
         raise InvalidInput(texts.bad_date(name), name) from None
+    if day.year not in YEARS:
+        raise InvalidInput(texts.bad_year(name, YEARS), name)
+    return day
 
 
 def parse_int(value: Any, name: str, minimum: int = 1, maximum: int = MAX_ROW_ID) -> Optional[int]:
@@ -94,7 +100,9 @@ def month_range(value: str) -> tuple[date, date]:
         start = date(year, month, 1)
     except ValueError:
         raise InvalidInput(texts.bad_month(), "month") from None
-    return start, date(year, month, calendar.monthrange(year, month)[1])  # 9999-12 has no month after it
+    if year not in YEARS:
+        raise InvalidInput(texts.bad_year("month", YEARS), "month")
+    return start, date(year, month, calendar.monthrange(year, month)[1])
 
 
 def parse_filters(session: Session, args: Mapping[str, Any]) -> ReportFilter:

@@ -208,6 +208,10 @@ def bad_range(name: str, low: int, high: int, labels: dict[str, str] = FIELD_LAB
     return f"{label(name, labels)}必须是 {low} 到 {high} 之间的整数"
 
 
+def bad_year(name: str, years: range, labels: dict[str, str] = FIELD_LABELS) -> str:
+    return f"{label(name, labels)}的年份必须在 {years.start} 到 {years.stop - 1} 之间"
+
+
 def bad_month() -> str:
     return "月份必须是 YYYY-MM 格式，例如 2026-03"
 
