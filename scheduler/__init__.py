@@ -62,9 +62,6 @@ def build_scheduler(settings: Settings, blocking: bool = False) -> BaseScheduler
         store.jobs_t.create(engine, checkfirst=True)
     except DBAPIError:
         log.info("job table %s was created by another process", JOB_TABLE)
-    # Every run of the 5-second delivery job would log two INFO lines; jobs log what they did themselves, and the
-    # executor still logs failures (ERROR) and missed runs (WARNING).
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(jobstores={"default": store}, executors={"default": ThreadPoolExecutor(4)},
                     job_defaults={"coalesce": True, "max_instances": 1,

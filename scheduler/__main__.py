@@ -5,11 +5,12 @@ import logging
 
 from scheduler import build_scheduler
 from service.core.config import Settings
+from service.core.logs import configure_logging
 from service.core.redact import install_log_redaction
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
+    configure_logging("%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
     install_log_redaction()
     scheduler = build_scheduler(Settings.from_env(), blocking=True)
     logging.getLogger(__name__).info("scheduler starting; jobs: %s",

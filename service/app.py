@@ -5,7 +5,6 @@ sanctioned handlers ← service edge, as in flaskr).
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
@@ -18,6 +17,7 @@ from werkzeug.routing import IntegerConverter
 
 from service.core.config import ROOT, Settings
 from service.core.db import MAX_ROW_ID, make_engine, make_session_factory
+from service.core.logs import configure_logging
 from service.core.redact import install_log_redaction
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def create_app(settings: Optional[Settings] = None) -> Flask:
 
 
 def configure(app: Flask, settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     install_log_redaction()
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -471,3 +471,13 @@ def test_a_scheduled_announcement_is_edited_in_the_console_until_it_goes_out(adm
 def test_announcements_are_for_administrators_only(reviewer_console):
     assert reviewer_console.get("/admin/announcements").status_code == 403
     assert reviewer_console.get("/admin/announcements/new").status_code == 403
+
+
+def test_audit_details_read_in_chinese(session):
+    from service.console.audit import readable_detail
+
+    detail = {"title": "活动预告", "audience": {"type": "topic", "topic": "event"}, "via": "api", "username": "admin",
+              "role": "reviewer", "recurrence": None, "filters": {"unit_ids": [1, 2]}}
+    assert readable_detail(detail) == [
+        ("标题", "活动预告"), ("发送对象", "类型：订阅主题；主题：活动预告"), ("途径", "接口"), ("用户名", "admin"),
+        ("角色", "审核员"), ("重复", "无"), ("筛选条件", "单位：1、2")]

@@ -28,4 +28,5 @@ def audit_log():
                             date_from=_date(args.get("date_from", "")), date_to=_date(args.get("date_to", "")))
     page = audit.list_entries(db(), flt, page=args.get("page", 1, type=int))
     return render("audit.html", page=page, flt=flt, actors=audit.actors(db()), actions=texts.ACTIONS,
-                  targets=texts.TARGETS, query={k: v for k, v in args.items() if k != "page"})
+                  targets=texts.TARGETS, readable_detail=audit.readable_detail,
+                  query={k: v for k, v in args.items() if k != "page"})

@@ -36,7 +36,8 @@ def login():
             db().commit()
             sign_in(user)
             return redirect(target or url_for("admin.home"))
-    return render("login.html", 200 if not errors else 401, values=values, errors=errors, next=target or "")
+    return render("login.html", 200 if not errors else 401, values=values, errors=errors, next=target or "",
+                  first_admin_needed=not admin_accounts.has_admin(db()))
 
 
 @bp.post("/logout")

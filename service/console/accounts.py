@@ -68,6 +68,11 @@ def create_admin(session: Session, username: str, password: str, role: str = ROL
     return user
 
 
+def has_admin(session: Session) -> bool:
+    """Whether anyone can sign in to the console yet (the login page explains how to create the first one)."""
+    return session.scalar(select(AdminUser.id).limit(1)) is not None
+
+
 def ensure_first_admin(session: Session, settings: Settings) -> str:
     """Create the first administrator from ADMIN_USERNAME/ADMIN_PASSWORD when there is none (bootstrap step); they
     choose their own password at first sign-in. A weak ADMIN_PASSWORD stops the start (SettingsError, one line)."""

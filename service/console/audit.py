@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.announcement import AnnouncementStatus
 from models.audit import AuditLog
+from service.console import texts
 from service.core import clock
 
 # A target is an ORM object with an `id` (its table name becomes the type), a (type, id) pair, or None.
@@ -39,6 +40,22 @@ def record(session: Session, actor: Any, action: str, target: Target = None,
                      detail=dict(detail or {}), at=clock.now())
     session.add(entry)
     return entry
+
+
+def readable_detail(detail: Optional[dict[str, Any]]) -> list[tuple[str, str]]:
+    """An entry's detail as (Chinese label, value) pairs for the audit page: keys, flags and codes in words, lists
+    joined, nested objects (an announcement's audience, a filter) spelled out the same way."""
+    return [(texts.DETAIL_LABELS.get(key, key), _readable_value(key, value)) for key, value in (detail or {}).items()]
+
+
+def _readable_value(key: str, value: Any) -> str:
+    if isinstance(value, dict):
+        return "；".join(f"{label}：{text}" for label, text in readable_detail(value) if text)
+    if isinstance(value, (list, tuple)):
+        return "、".join(_readable_value(key, item) for item in value)
+    if isinstance(value, (bool, type(None))):
+        return texts.FLAG_VALUES[value]
+    return texts.DETAIL_VALUES.get(key, {}).get(value, str(value)) if isinstance(value, str) else str(value)
 
 
 def announcement_created(ann: Any) -> str:

@@ -59,6 +59,9 @@ ACTIONS = {
     "api_token.revoke": "吊销接口令牌",
     "announcement.edit": "修改通知",
     "report.create": "代录报告",
+    "announcement.resend_unknown": "重发结果未知的消息",
+    "units.import": "批量导入单位与人员",
+    "binding.bind": "工作人员绑定微信",
 }
 
 TARGETS = {
@@ -70,4 +73,22 @@ TARGETS = {
     "policy_document": "政策文件",
     "faq": "问答",
     "api_token": "接口令牌",
+}
+
+# The audit page's details: what each key of an entry's detail means, and how its values read.
+DETAIL_LABELS = {
+    "title": "标题", "audience": "发送对象", "recurrence": "重复", "status": "状态", "reason": "原因", "via": "途径",
+    "name": "名称", "username": "用户名", "role": "角色", "category": "类别", "unit": "单位", "count": "数量",
+    "revoked": "撤销数", "receipt_no": "回执编号", "questions": "问法", "clauses": "条款数", "version": "版本",
+    "file": "文件", "filters": "筛选条件", "prefix": "令牌前缀", "codes": "绑定码数", "user": "账号",
+    "from_unanswered": "来自未答问题", "created": "新建", "updated": "更新", "unchanged": "未变",
+    "type": "类型", "topic": "主题", "unit_ids": "单位", "categories": "类别", "openids": "用户", "staff": "人员",
+    "openid": "微信用户", "expires": "到期", "action": "操作", "active": "启用",
+}
+FLAG_VALUES = {True: "是", False: "否", None: "无"}
+DETAIL_VALUES = {  # per key: the codes its values take
+    "via": {"api": "接口", "console": "后台"},
+    "role": {"admin": "管理员", "reviewer": "审核员"},
+    "type": {"all": "全部关注者", "topic": "订阅主题", "units": "指定单位", "categories": "指定类别", "openids": "指定用户"},
+    "topic": {"notice": "通知公告", "event": "活动预告", "policy": "政策更新"},
 }
