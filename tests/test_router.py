@@ -57,3 +57,13 @@ def test_greetings_and_thanks_get_a_friendly_answer_not_a_policy_search(wechat, 
     assert wechat.send_text("好的。") == texts.ACKNOWLEDGED
     assert session.scalars(select(UnansweredQuestion)).all() == []
     assert "出处：" in wechat.send_text("你好，部队里怎么搞民族团结")  # a question that greets first is a question
+
+
+def test_a_liaison_binding_their_wechat_is_audited(wechat, session):
+    from models.audit import AuditLog
+
+    staff = bind(wechat, session)
+    session.expire_all()
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "binding.bind")).one()
+    assert (entry.actor, entry.target_type, entry.target_id) == (staff.name, "staff", str(staff.id))
+    assert entry.detail == {"name": staff.name, "unit": staff.unit.name}

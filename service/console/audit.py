@@ -1,9 +1,10 @@
-"""Record and list audit entries: who did what to which object, and when (every mutating console action)."""
+"""The console's audit pages: list and filter entries and explain their details in Chinese. Entries are written by
+`service.core.audit.record` (re-exported here for the console's views)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,34 +13,10 @@ from models.announcement import AnnouncementStatus
 from models.audit import AuditLog
 from service.console import texts
 from service.core import clock
+from service.core.audit import Target, record  # the console's views record through this module too
 
-# A target is an ORM object with an `id` (its table name becomes the type), a (type, id) pair, or None.
-Target = Union[None, tuple[str, Any], Any]
-
-
-def _actor_name(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    return str(getattr(actor, "username", actor))[:64]
-
-
-def _target_parts(target: Target) -> tuple[str, Optional[str]]:
-    if target is None:
-        return "", None
-    if isinstance(target, tuple):
-        kind, ident = target
-        return str(kind)[:32], None if ident is None else str(ident)[:64]
-    return getattr(target, "__tablename__", type(target).__name__)[:32], str(getattr(target, "id", ""))[:64]
-
-
-def record(session: Session, actor: Any, action: str, target: Target = None,
-           detail: Optional[dict[str, Any]] = None) -> AuditLog:
-    """Add one entry in the caller's transaction, so it is stored exactly when the audited change is."""
-    kind, ident = _target_parts(target)
-    entry = AuditLog(actor=_actor_name(actor), action=action, target_type=kind, target_id=ident,
-                     detail=dict(detail or {}), at=clock.now())
-    session.add(entry)
-    return entry
+__all__ = ["Target", "record", "readable_detail", "announcement_created", "announcement_detail", "AuditFilter", "AuditPage",
+           "list_entries", "actors"]
 
 
 def readable_detail(detail: Optional[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models.staff import BindingAttempt, BindingCode, Staff
 from models.unit import CATEGORIES, Unit
+from service.core import audit
 from service.core.clock import local
 from service.core.errors import InvalidInput, NotFound
 from service.reporting import texts
@@ -291,6 +292,7 @@ def bind(session: Session, openid: str, code: str, now: datetime) -> BindResult:
         return BindResult(reason="used")
     staff.openid = openid
     staff.bound_at = now
+    audit.record(session, staff.name, "binding.bind", staff, {"name": staff.name, "unit": staff.unit.name})
     session.flush()
     return BindResult(staff)
 
