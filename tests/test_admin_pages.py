@@ -418,6 +418,44 @@ def test_announcement_compose_validates_previews_and_schedules(admin_console, se
     assert actions == ["announcement.cancel", "announcement.schedule"]
 
 
+def test_announcement_preview_counts_reachable_recipients_per_channel_and_warns(admin_console, app, session,
+                                                                              monkeypatch):
+    from datetime import timedelta
+
+    from models.announcement import Announcement, Delivery, ServiceWindow
+    from models.subscription import NoticeOptOut
+    from tests.notice_helpers import add_followers
+
+    now = clock.now()
+    add_followers(session, ["o-recent"], now, timedelta(hours=1))
+    add_followers(session, ["o-old-1", "o-old-2"], now, timedelta(days=4))
+    add_followers(session, ["o-optout"], now, timedelta(hours=1))
+    add_followers(session, ["o-gone"], now, timedelta(hours=1), subscribed=False)
+    session.add(NoticeOptOut(openid="o-optout"))
+    session.commit()
+    runtime = app.extensions["qijin"]
+    fields = {"title": "周五活动", "body": "下午三点", "audience_type": "all", "send_mode": "now", "submit": "preview"}
+
+    monkeypatch.setattr(runtime, "settings", runtime.settings.with_(wechat_template_id="", wechat_mass_send_all=False))
+    page = text(admin_console.post("/admin/announcements", fields))
+    assert 'id="preview-reachable">1<' in page  # only o-recent, inside its 48 h window
+    assert 'id="reach-cs">1<' in page and 'id="reach-template">0<' in page and 'id="reach-mass">0<' in page
+    assert 'id="skip-opted_out">1<' in page and 'id="skip-no_channel">2<' in page
+    assert 'id="preview-warning"' in page and "未配置模板消息" in page and "2 位收件人" in page
+    assert session.scalar(select(Announcement)) is None and session.scalar(select(Delivery)) is None
+    assert session.get(ServiceWindow, "o-recent") is None  # the preview used no window quota
+
+    monkeypatch.setattr(runtime, "settings", runtime.settings.with_(wechat_template_id="TPL-1"))
+    page = text(admin_console.post("/admin/announcements", fields))
+    assert 'id="preview-reachable">3<' in page and 'id="reach-template">2<' in page and 'id="reach-cs">1<' in page
+    assert 'id="skip-no_channel">0<' in page and 'id="preview-warning"' not in page
+
+    # a notice scheduled in a week: the 48 h window will have closed by then
+    later = (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+    page = text(admin_console.post("/admin/announcements", fields | {"send_mode": "at", "send_at": later}))
+    assert 'id="reach-cs">0<' in page and 'id="reach-template">3<' in page
+
+
 def test_announcement_body_from_the_console_has_unix_line_endings(admin_console, session):
     from models.announcement import Announcement
 

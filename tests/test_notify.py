@@ -289,3 +289,68 @@ def test_templatesendjobfinish_records_whether_the_template_reached_the_user(ses
     assert got["o-got"].status == DeliveryStatus.SENT and "用户已收到" in got["o-got"].reason
     assert got["o-blocked"].status == DeliveryStatus.FAILED and "拒收" in got["o-blocked"].reason
     assert got["o-other"].status == DeliveryStatus.FAILED and "system failed" in got["o-other"].reason
+
+
+# ---- the honest preview: the planner's own decision, counted, nothing written ----------------------------------
+
+def _mixed_audience(session):
+    """Two within the 48 h window (one of them with its 5 messages used up), one outside it, one who never wrote,
+    one unfollowed, one who sent 退订 and one openid we never saw."""
+    add_followers(session, ["o-recent", "o-used-up"], NOW, timedelta(hours=2))
+    add_followers(session, ["o-old"], NOW, timedelta(days=3))
+    add_followers(session, ["o-never"], NOW, None)
+    add_followers(session, ["o-gone"], NOW, timedelta(hours=1), subscribed=False)
+    add_followers(session, ["o-optout"], NOW, timedelta(hours=1))
+    session.add(NoticeOptOut(openid="o-optout"))
+    session.add(ServiceWindow(openid="o-used-up", window_start=NOW - timedelta(hours=2), used=notify.CS_QUOTA))
+    session.commit()
+    return {"type": "openids", "openids": ["o-recent", "o-used-up", "o-old", "o-never", "o-gone", "o-optout",
+                                           "o-stranger"]}
+
+
+def _planned(session, ann_id):
+    got = rows(session, ann_id).values()
+    channels = {c: sum(1 for d in got if d.channel == c and d.status == DeliveryStatus.PENDING)
+                for c in (MASS, CS, TEMPLATE)}
+    return channels, sum(1 for d in got if d.status == DeliveryStatus.FAILED)
+
+
+@pytest.mark.parametrize("template_id", ["TPL-1", ""])
+def test_reach_counts_what_the_planner_will_do_and_writes_nothing(session, cfg, template_id):
+    settings = cfg.with_(wechat_template_id=template_id)
+    audience = _mixed_audience(session)
+
+    preview = notify.reach(session, settings, audience, NOW)
+    assert session.scalar(select(Delivery.id)) is None  # nothing planned
+    assert session.get(ServiceWindow, "o-recent") is None  # no window quota taken
+    assert session.get(ServiceWindow, "o-used-up").used == notify.CS_QUOTA
+
+    reached_by_template = 3 if template_id else 0  # o-used-up, o-old, o-never
+    assert preview["channels"] == {MASS: 0, CS: 1, TEMPLATE: reached_by_template}
+    assert preview["reachable"] == 1 + reached_by_template and preview["audience"] == 7
+    assert preview["skipped"] == {"unfollowed": 2, "opted_out": 1, "no_channel": 3 - reached_by_template}
+    if template_id:
+        assert preview["warning"] == ""
+    else:
+        assert "未配置模板消息" in preview["warning"] and "3 位收件人" in preview["warning"]
+    session.rollback()
+
+    # the planner, run on the same rows, does exactly what the preview said
+    ann = announce(session, audience=audience)
+    notify.plan(session, settings, ann, 1, NOW)
+    session.flush()
+    assert _planned(session, ann.id) == (preview["channels"], preview["skipped"]["no_channel"])
+
+
+def test_reach_counts_mass_sends_for_all_followers(session, cfg):
+    add_followers(session, ["o-a", "o-b", "o-c"], NOW, timedelta(days=3))
+    add_followers(session, ["o-optout"], NOW, None)
+    session.add(NoticeOptOut(openid="o-optout"))
+    session.commit()
+    mass_cfg = cfg.with_(wechat_mass_send_all=True, wechat_template_id="")
+    preview = notify.reach(session, mass_cfg, {"type": "all"}, NOW)
+    assert preview["channels"] == {MASS: 3, CS: 0, TEMPLATE: 0}
+    assert preview["skipped"] == {"unfollowed": 0, "opted_out": 1, "no_channel": 0} and preview["warning"] == ""
+    # without mass send and without a template, nobody outside the window is reachable
+    preview = notify.reach(session, cfg.with_(wechat_template_id=""), {"type": "all"}, NOW)
+    assert preview["reachable"] == 0 and preview["skipped"]["no_channel"] == 3 and preview["warning"]

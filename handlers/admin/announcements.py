@@ -11,10 +11,10 @@ from handlers.admin import admin_required, audited, bp, current_admin, field_err
 from models.announcement import STATUSES
 from models.subscription import TOPICS
 from models.unit import CATEGORIES
-from service.notices import announcements
+from service.notices import announcements, delivery
 from service.core import clock
 from service.reporting import units
-from service.app import db
+from service.app import db, runtime
 from service.core.errors import DomainError
 from service.console import audit as audit_log, people, texts
 
@@ -52,10 +52,12 @@ def _compose(values=None, errors=None, preview=None, status=200, editing=None):
 
 
 def _preview(ann) -> dict[str, Any]:
-    """What the form's 预览 shows; the caller rolls back, as a preview stores nothing."""
-    return {"text": announcements.message_text(ann.title, ann.body),
-            "recipients": len(announcements.resolve_audience(db(), ann.audience)),
-            "first_run": ann.next_run_at or ann.send_at}
+    """What the form's 预览 shows: the text, and who it reaches on which channel at its first run, decided exactly as
+    the scheduler will (delivery.reach); the caller rolls back, as a preview stores nothing."""
+    first_run = ann.next_run_at or ann.send_at
+    at = max(clock.now(), clock.local(first_run)) if first_run else clock.now()
+    return {"text": announcements.message_text(ann.title, ann.body), "first_run": first_run,
+            "reach": delivery.reach(db(), runtime().settings, ann.audience, at)}
 
 
 def _time_input(value) -> str:

@@ -129,9 +129,29 @@ def _per_user_channel(settings: Settings, last_message: Optional[datetime], wind
     return None, None
 
 
-def plan(session: Session, settings: Settings, ann: Announcement, occurrence: int, now: datetime) -> int:
-    """Insert the Delivery rows of one occurrence (channel chosen per recipient); returns how many."""
-    openids = resolve_audience(session, ann.audience)
+@dataclass
+class Decision:
+    """One recipient's fate: the channel it will be sent on, or why it is skipped / cannot be reached."""
+
+    openid: str
+    status: str
+    channel: Optional[str] = None
+    reason: str = ""
+    batch: Optional[int] = None  # index of its mass chunk
+
+
+@dataclass
+class Decisions:
+    """The channel decision for every recipient of an audience, and the service windows it would use up (held in
+    memory: `plan` saves them, a preview drops them)."""
+
+    rows: list[Decision]
+    windows: dict[str, Window]
+
+
+def decide(session: Session, settings: Settings, audience: dict[str, Any], now: datetime) -> Decisions:
+    """Choose each recipient's channel as of `now`. Reads only: planning writes the result, the preview counts it."""
+    openids = resolve_audience(session, audience)
     followers: dict[str, tuple[bool, Optional[datetime]]] = {}
     windows: dict[str, Window] = {}
     for part in batches(openids, IN_CHUNK):
@@ -143,50 +163,82 @@ def plan(session: Session, settings: Settings, ann: Announcement, occurrence: in
                                                           ServiceWindow.used).where(ServiceWindow.openid.in_(part))):
             windows[openid] = Window(clock.local(start), used)
     opted_out = set(session.scalars(select(NoticeOptOut.openid)))
-    use_mass = ann.audience.get("type") == "all" and settings.wechat_mass_send_all
+    use_mass = audience.get("type") == "all" and settings.wechat_mass_send_all
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     mass_counts = _mass_counts(session, openids, month_start) if use_mass else {}
 
-    base = dict(announcement_id=ann.id, occurrence=occurrence, attempts=0, errcode=None, batch=None,
-                next_attempt_at=now, created_at=now, updated_at=now, claimed_by="", lease_until=None,
-                sent_at=None)
-    rows: list[dict[str, Any]] = []
-    mass_rows: list[dict[str, Any]] = []
+    rows: list[Decision] = []
+    mass_rows: list[Decision] = []
     changed: dict[str, Window] = {}
 
-    def per_user(row: dict[str, Any], last: Optional[datetime]) -> None:
-        channel, window = _per_user_channel(settings, last, windows.get(row["openid"]), now)
-        row.update(channel=channel, status=DeliveryStatus.PENDING if channel else DeliveryStatus.FAILED,
-                   reason="" if channel else texts.REASON_NO_CHANNEL)
+    def per_user(row: Decision, last: Optional[datetime]) -> None:
+        channel, window = _per_user_channel(settings, last, windows.get(row.openid), now)
+        row.channel = channel
+        row.status = DeliveryStatus.PENDING if channel else DeliveryStatus.FAILED
+        row.reason = "" if channel else texts.REASON_NO_CHANNEL
         if window is not None:
-            windows[row["openid"]] = changed[row["openid"]] = window
+            windows[row.openid] = changed[row.openid] = window
 
     for openid in openids:
-        row = dict(base, openid=openid, status=DeliveryStatus.PENDING, channel=None, reason="")
+        row = Decision(openid, DeliveryStatus.PENDING)
         subscribed, last = followers.get(openid, (False, None))
         if not subscribed:
-            row.update(status=DeliveryStatus.SKIPPED, reason=texts.REASON_UNFOLLOWED)
+            row.status, row.reason = DeliveryStatus.SKIPPED, texts.REASON_UNFOLLOWED
         elif openid in opted_out:
-            row.update(status=DeliveryStatus.SKIPPED, reason=texts.REASON_OPTED_OUT)
+            row.status, row.reason = DeliveryStatus.SKIPPED, texts.REASON_OPTED_OUT
         elif use_mass and mass_counts.get(openid, 0) < settings.wechat_mass_monthly_limit:
-            row.update(channel=MASS)
+            row.channel = MASS
             mass_rows.append(row)
         else:
             per_user(row, last)
         rows.append(row)
     if len(mass_rows) == 1:  # a mass send needs at least two openids
         only = mass_rows.pop()
-        per_user(only, followers[only["openid"]][1])
-    if mass_rows:  # balanced chunks, each one mass call whose clientmsgid is the batch key
+        per_user(only, followers[only.openid][1])
+    if mass_rows:  # balanced chunks, each one mass call
         total = len(mass_rows)
         n_chunks = math.ceil(total / MASS_CHUNK)
         for k in range(n_chunks):
             for row in mass_rows[k * total // n_chunks:(k + 1) * total // n_chunks]:
-                row["batch"] = f"qijin-a{ann.id}-o{occurrence}-c{k}"
+                row.batch = k
+    return Decisions(rows, changed)
+
+
+def plan(session: Session, settings: Settings, ann: Announcement, occurrence: int, now: datetime) -> int:
+    """Insert the Delivery rows of one occurrence (channel chosen per recipient by `decide`); returns how many."""
+    decided = decide(session, settings, ann.audience, now)
+    base = dict(announcement_id=ann.id, occurrence=occurrence, attempts=0, errcode=None,
+                next_attempt_at=now, created_at=now, updated_at=now, claimed_by="", lease_until=None,
+                sent_at=None)
+    rows = [dict(base, openid=d.openid, status=d.status, channel=d.channel, reason=d.reason,
+                 # the clientmsgid of its mass chunk is the batch key
+                 batch=None if d.batch is None else f"qijin-a{ann.id}-o{occurrence}-c{d.batch}")
+            for d in decided.rows]
     for part in batches(rows, 5000):
         session.execute(Delivery.__table__.insert(), part)
-    _save_windows(session, changed)
+    _save_windows(session, decided.windows)
     return len(rows)
+
+
+def reach(session: Session, settings: Settings, audience: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """An honest preview of who an audience reaches if sent at `at`: the same `decide` the planner runs, counted per
+    channel and per reason for skipping, with a warning when recipients are lost for want of a template. Writes
+    nothing and uses up no customer-service window."""
+    decided = decide(session, settings, audience, at)
+    channels = {MASS: 0, CS: 0, TEMPLATE: 0}
+    skipped = {"unfollowed": 0, "opted_out": 0, "no_channel": 0}
+    why = {texts.REASON_UNFOLLOWED: "unfollowed", texts.REASON_OPTED_OUT: "opted_out",
+           texts.REASON_NO_CHANNEL: "no_channel"}
+    for row in decided.rows:
+        if row.channel:
+            channels[row.channel] += 1
+        else:
+            skipped[why[row.reason]] += 1
+    warning = ""
+    if skipped["no_channel"] and not settings.wechat_template_id:
+        warning = texts.NO_TEMPLATE_WARNING.format(count=skipped["no_channel"])
+    return {"audience": len(decided.rows), "reachable": sum(channels.values()), "channels": channels,
+            "skipped": skipped, "template_configured": bool(settings.wechat_template_id), "warning": warning}
 
 
 def _save_windows(session: Session, windows: dict[str, Window]) -> None:

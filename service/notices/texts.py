@@ -28,6 +28,8 @@ REASON_CANCELLED = "通知已取消"
 REASON_UNKNOWN = "发送时进程中断，无法确认是否送达；为避免重复，不自动重发"
 REASON_RETRIES = "多次重试仍失败"
 REASON_NO_ANSWER = "请求已发出但微信未答复（超时），可能已送达；为避免重复，不自动重发"
+NO_TEMPLATE_WARNING = ("未配置模板消息（WECHAT_TEMPLATE_ID）：{count} 位收件人不在48小时客服窗口内（或窗口内的5条客服消息已用完），"
+                       "将收不到这条通知。请配置模板消息，或改为发给近期与公众号互动过的人。")
 REASON_RESENT = "管理员确认后重发（上次结果未知）"
 NOT_RESENDABLE = "通知状态为“{status}”，不能重发"
 NOTHING_TO_RESEND = "没有结果未知的消息需要重发"
