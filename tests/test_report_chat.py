@@ -163,8 +163,30 @@ def test_full_conversation_with_photos(phone, session_factory):
 def test_cancel_drops_the_draft(phone, session_factory):
     phone.call(report_chat.start)
     phone.send("1")
-    assert "已取消" in phone.send("取消")
+    phone.send("1")
+    assert "确认取消" in phone.send("取消")
+    assert phone.draft().data["activity_type"] == "专题学习"
+    assert "已取消" in phone.send("确认取消")
     assert phone.draft() is None and count(session_factory, ActivityReport) == 0
+
+
+def test_pause_lets_other_commands_through_and_continue_resumes(phone, session_factory):
+    phone.call(report_chat.start)
+    phone.send("1")
+    phone.send("1")
+    assert "不会被当作填写内容" in phone.send("政策")
+    assert phone.draft().step == "title" and "title" not in phone.draft().data
+    assert "已暂停" in phone.send("暂停")
+    assert phone.send("政策") is None  # paused: routed as usual (the policy menu)
+    assert phone.send(phone.image("m9")) is None
+    assert "确认取消" in phone.send("取消")  # a paused draft with content is not dropped without asking
+    assert "继续填写" in phone.send("2")
+    assert "已暂停" in phone.send("暂停")
+    reply = phone.send("继续")
+    assert "已恢复" in reply and "主题" in reply
+    assert "paused" not in phone.draft().data
+    assert "主题" in phone.send("民族团结知识讲座") or phone.draft().step == "date"
+    assert phone.draft().data["title"] == "民族团结知识讲座"
 
 
 def test_menu_click_during_the_flow_is_left_to_the_router(phone):
@@ -379,7 +401,14 @@ def test_end_to_end_through_the_gateway(wechat, session_factory, pinned):
     assert "【5/8 地点】" in wechat.send_text("帮助")  # inside the flow 帮助 explains the flow, not the main menu
     pinned["now"] = NOW + timedelta(hours=3)
     assert "已恢复" in wechat.send_text("继续")
-    assert "已取消" in wechat.send_text("取消")
+    assert "不会被当作填写内容" in wechat.send_text("菜单")
+    assert "已暂停" in wechat.send_text("暂停")
+    policy = wechat.send_text("政策")
+    assert "不会被当作" not in policy and "已暂停" not in policy  # the policy feature answers while paused
+    assert "已恢复" in wechat.send_text("继续")
+    assert "【5/8 地点】" in wechat.send_text("帮助")
+    assert "确认取消" in wechat.send_text("取消")
+    assert "已取消" in wechat.send_text("确认取消")
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(ActivityReport)) == 1
 

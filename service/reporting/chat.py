@@ -91,6 +91,7 @@ def resume(ctx: ChatContext) -> str:
         return texts.NOTHING_TO_RESUME
     if _staff_or_none(ctx) is None:
         return texts.NOT_BOUND
+    draft.data = report_flow.resume(draft.data)
     conversation.save(ctx.session, draft, ctx.now, TTL)
     return texts.RESUMED + report_flow.prompt(draft.data, draft.step)
 
@@ -106,7 +107,16 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
     inbound = ctx.inbound
     if inbound.kind == "event" and inbound.event not in FLOW_EVENTS:
         return not_mine()
-    transition = report_flow.step(draft.data, draft.step, inbound, _today(ctx))
+    data = draft.data
+    if data.get("paused"):  # 暂停: only 继续 and 取消 are the report's; everything else is routed as usual
+        word = report_flow.command_word(inbound)
+        if word in report_flow.RESUME_WORDS:
+            data = report_flow.resume(data)
+            return handled(texts.RESUMED + report_flow.prompt(data, draft.step), save=(draft.step, data))
+        if word not in report_flow.CANCEL_WORDS:
+            return not_mine()
+        data = report_flow.resume(data)
+    transition = report_flow.step(data, draft.step, inbound, _today(ctx))
     if transition.cancelled:
         return handled(transition.reply, end=True)
     known = {p["media_id"] for p in draft.data.get("photos", [])}
