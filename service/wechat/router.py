@@ -99,6 +99,7 @@ PREFIXES: list[tuple[str, PrefixRoute]] = [
     ("上报详情", report_chat.detail),
     ("绑定", report_chat.bind),
     ("上报", report_chat.quick_report),
+    ("订阅", subscriptions.subscribe_command),
 ]
 
 # Multi-turn conversations by flow name; each sees every message of its user first and may pass it on.
