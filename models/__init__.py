@@ -7,7 +7,7 @@ from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
 from models.policy import FaqEntry, PolicyClause, PolicyDocument, UnansweredQuestion
-from models.report import ActivityReport, ReceiptCounter, ReportPhoto, ReportResultNotice
+from models.report import ActivityReport, ReceiptCounter, ReportPhoto, ReportResultNotice, ReportRevision
 from models.staff import BindingAttempt, BindingCode, Staff
 from models.subscription import NoticeOptOut, Subscription
 from models.token import StoredToken, TokenLock
@@ -15,6 +15,6 @@ from models.unit import Unit
 
 __all__ = ["AdminUser", "ApiToken", "AuditLog", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage",
            "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion",
-           "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice",
+           "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice", "ReportRevision",
            "BindingAttempt", "BindingCode", "Staff", "Unit",
            "Announcement", "Delivery", "ServiceWindow", "NoticeOptOut", "Subscription"]

@@ -288,6 +288,12 @@ def short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _cancelled_reply(data: dict[str, Any]) -> str:
+    if data.get("resubmit"):
+        return texts.RESUBMIT_CANCELLED.format(receipt_no=data.get("receipt_no", ""))
+    return texts.REPORT_CANCELLED
+
+
 def command_word(inbound: Inbound) -> str:
     """The text of a text or recognised-voice message as commands are compared ("" for anything else)."""
     if inbound.kind not in ("text", "voice"):
@@ -331,10 +337,13 @@ def prompt(data: dict[str, Any], key: str) -> str:
 
 
 def summary(data: dict[str, Any]) -> str:
+    """The confirm step; a reopened rejected report (`resubmit`) shows its receipt number and the reviewer's reason."""
     values = {s.key: s.display(data) for s in STEPS}
-    lines = [texts.SUMMARY_HEAD]
+    resubmit = bool(data.get("resubmit"))
+    head = texts.RESUBMIT_HEAD.format(receipt_no=data.get("receipt_no", ""), reason=data.get("review_reason") or "无")
+    lines = [(head if resubmit else "") + texts.SUMMARY_HEAD]
     lines += [f"{i}. {s.label}：{values[s.key]}" for i, s in enumerate(STEPS, 1)]
-    lines.append(texts.SUMMARY_FOOT)
+    lines.append(texts.RESUBMIT_FOOT if resubmit else texts.SUMMARY_FOOT)
     return "\n".join(lines)
 
 
@@ -363,7 +372,7 @@ def step(data: dict[str, Any], current: str, inbound: Inbound, today: date) -> T
     text = command_word(inbound)
     if data.pop("cancelling", False):
         if text in CONFIRM_CANCEL_WORDS:
-            return Transition(data, current, texts.REPORT_CANCELLED, cancelled=True)
+            return Transition(data, current, _cancelled_reply(data), cancelled=True)
         if text in KEEP_WORDS or text in CANCEL_WORDS:
             return Transition(data, current, texts.CANCEL_KEPT + prompt(data, current))
         # anything else is an answer to the question being asked: the wizard goes on

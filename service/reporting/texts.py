@@ -81,6 +81,20 @@ SUMMARY_LINES = ("1. 类别：进{category}", "2. 活动类型：{activity_type}
 SUMMARY_FOOT = "回复“确认”提交，“修改 N”修改第N项（如：修改 3），“取消”放弃。"
 DATE_DISPLAY = "{y}年{m}月{d}日"
 
+RESUBMIT_HEAD = "正在修改被退回的上报（回执编号：{receipt_no}）。\n退回原因：{reason}\n"
+RESUBMIT_FOOT = "改好后回复“确认”重新提交（回执编号不变），“修改 N”修改第N项（如：修改 3），“取消”放弃修改。"
+RESUBMITTED = "已重新提交！回执编号：{receipt_no}\n状态：待审核\n审核结果会通过本公众号通知您。回复“我的上报”查看记录。"
+REOPEN_USAGE = "请回复“修改”加回执编号或“我的上报”中的序号，例如：修改 QJ202611200001 或 修改 1"
+RESUBMIT_CANCELLED = "已放弃本次修改，被退回的上报保持原样。回复“修改 {receipt_no}”可再次修改。"
+
+
+def reopen_not_rejected(receipt_no: str, status: str) -> str:
+    """A 修改 (or a resubmission) of a report that is not 已退回."""
+    if status == "待审核":
+        return f"上报 {receipt_no} 正在等待审核，不能修改。如需更正，请联系区民族团结进步创建办公室退回后再修改。"
+    return f"上报 {receipt_no} 当前状态为“{status}”，只有被退回的上报才能修改后重新提交。"
+
+
 QUICK_RECOGNISED = "已识别：{fields}。\n"
 QUICK_NOTHING = "没有从这条消息里识别出上报内容，我们一项一项来。\n"
 
@@ -96,15 +110,19 @@ MY_REPORTS_NOT_BOUND = "“我的上报”只对已绑定的单位联络员开�
 MY_REPORTS_HEAD = "您最近的上报（最多10条）："
 MY_REPORTS_LINE = "{n}. {date} {title}【{status}】"
 MY_REPORTS_FOOT = "回复“上报详情 N”查看第N条，如：上报详情 1"
+MY_REPORTS_FOOT_REJECTED = "被退回的上报可回复“修改 N”修改后重新提交，如：修改 {n}"
 DETAIL_USAGE = "请回复“上报详情”加序号或回执编号，例如：上报详情 1"
 DETAIL_NOT_FOUND = "没有找到这条上报。回复“我的上报”查看您的记录。"
 DETAIL = ("回执编号：{receipt_no}\n状态：{status}{reason}\n类别：进{category}\n活动类型：{activity_type}\n主题：{title}\n"
           "日期：{date}\n地点：{place}\n参与人数：{participants}人\n照片：{photos}张\n提交时间：{submitted}\n内容：{content}")
 DETAIL_REASON = "（退回原因：{reason}）"
+DETAIL_REOPEN = "\n回复“修改 {receipt_no}”修改后重新提交。"
+DETAIL_REVISIONS = "\n已重新提交{n}次，上次退回原因：{reason}"
 
 # --- review result notices -----------------------------------------------------------------------------------
 RESULT_APPROVED = "您上报的活动“{title}”（回执编号{receipt_no}）已审核通过。感谢您的辛勤付出！"
-RESULT_REJECTED = "您上报的活动“{title}”（回执编号{receipt_no}）被退回，原因：{reason}。请修改后重新上报。"
+RESULT_REJECTED = ("您上报的活动“{title}”（回执编号{receipt_no}）被退回，原因：{reason}。请修改后重新上报。"
+                   "回复“修改 {receipt_no}”即可修改并重新提交，回执编号不变。")
 ALREADY_HANDLED = "这份上报刚才已经处理过了。回复“我的上报”查看记录。"
 ALREADY_BOUND = "您已绑定为“{name}（{unit}）”。回复“上报”即可上报活动。"
 

@@ -100,6 +100,7 @@ PREFIXES: list[tuple[str, PrefixRoute]] = [
     ("绑定", report_chat.bind),
     ("上报", report_chat.quick_report),
     ("订阅", subscriptions.subscribe_command),
+    ("修改", report_chat.reopen),
 ]
 
 # Multi-turn conversations by flow name; each sees every message of its user first and may pass it on.
