@@ -330,6 +330,40 @@ def test_review_result_shows_in_my_reports(phone, session_factory):
     assert "退回原因：请补充照片" in phone.call(report_chat.detail, "1")
 
 
+def test_photo_sent_outside_a_report_is_offered_at_the_next_photo_step(phone, session_factory, pinned):
+    from service.wechat import router
+
+    def outside(media_id):
+        with session_scope(session_factory) as s:
+            return router.route_media(ChatContext(s, phone.settings, clock.now(), phone.image(media_id)))
+
+    assert "保留3天" in outside("early-1")
+    pinned["now"] = NOW - timedelta(days=4)
+    outside("too-old")
+    pinned["now"] = NOW + timedelta(minutes=1)
+    stranger = Phone(session_factory, phone.settings, openid="resident")
+    with session_scope(session_factory) as s:  # a resident's picture is not kept
+        reply = router.route_media(ChatContext(s, phone.settings, clock.now(), stranger.image("r1")))
+    assert "保留" not in reply
+    assert "保留3天" in outside("early-2")
+    _at_photos_text = "邀请宣讲员开展民族团结进步专题讲座，居民积极互动。"
+    phone.call(report_chat.start)
+    for answer in ("1", "1", "民族团结知识讲座", "今天", "社区党群服务中心", "35"):
+        phone.send(answer)
+    reply = phone.send(_at_photos_text)
+    assert "【8/8 照片】" in reply and "发过2张照片" in reply and "用照片" in reply
+    assert "已附上2张" in phone.send("用照片")
+    phone.send("完成")
+    phone.send("确认")
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        assert sorted(p.media_id for p in report.photos) == ["early-1", "early-2"]
+    phone.call(report_chat.start)  # used photos are not offered again
+    for answer in ("1", "1", "民族团结知识讲座", "今天", "社区党群服务中心", "35"):
+        phone.send(answer)
+    assert "发过" not in phone.send(_at_photos_text)
+
+
 # --- fix and resubmit a rejected report ----------------------------------------------------------------------
 
 def _submitted_and_rejected(phone, session_factory, reason="请补充照片") -> str:

@@ -126,7 +126,31 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
             reports.record_photo(ctx.session, ctx.openid, photo["media_id"], photo["pic_url"], ctx.now)
     if transition.done:
         return _submit(ctx, transition)
+    if transition.step == "photos" and draft.step != "photos" and transition.reply:
+        transition = _offer_loose_photos(ctx, transition)
     return handled(transition.reply or None, save=(transition.step, transition.data))
+
+
+def _offer_loose_photos(ctx: ChatContext, transition: Transition) -> Transition:
+    """Reaching the photo step: offer the photos sent outside a report in the last 3 days (回复“用照片”)."""
+    mine = {p["media_id"] for p in transition.data.get("photos", [])}
+    loose = reports.loose_photos(ctx.session, ctx.openid, ctx.now, exclude=mine)
+    if not loose:
+        transition.data.pop("offered", None)
+        return transition
+    transition.data["offered"] = [{"media_id": p.media_id, "pic_url": p.pic_url} for p in loose]
+    return Transition(transition.data, transition.step,
+                      transition.reply + texts.PHOTOS_OFFER.format(n=len(loose)))
+
+
+def keep_photo(ctx: ChatContext) -> str | None:
+    """An image sent outside a report by bound staff: kept 3 days and offered at the next report's photo step.
+    None for anyone else (the router's usual reply)."""
+    inbound = ctx.inbound
+    if inbound.kind != "image" or not inbound.media_id or _staff_or_none(ctx) is None:
+        return None
+    reports.record_photo(ctx.session, ctx.openid, inbound.media_id, inbound.pic_url, ctx.now)
+    return texts.PHOTO_KEPT
 
 
 def _submit(ctx: ChatContext, transition: Transition) -> Turn:

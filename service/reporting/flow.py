@@ -37,6 +37,7 @@ PAUSE_WORDS = {"暂停", "稍后", "等会", "待会"}
 CONFIRM_CANCEL_WORDS = {"确认取消", "1", "确定取消", "放弃", "是的"}
 KEEP_WORDS = {"2", "否", "不", "不取消", "继续"}
 DONE_PHOTO_WORDS = {"完成", "好了", "没有了", "结束"}
+USE_OFFERED_WORDS = {"用照片", "使用照片", "用", "使用", "附上", "要"}
 CONFIRM_WORDS = {"确认", "确定", "提交", "确认提交"}
 DEFAULT_WORDS = {"默认", "好", "是", "对"}
 
@@ -459,6 +460,12 @@ def _photo_text(data: dict[str, Any], text: str) -> Transition:
     if text in DONE_PHOTO_WORDS:
         data["photos_done"] = True
         return _advance(data, "photos")
+    if text in USE_OFFERED_WORDS and data.get("offered"):
+        room = MAX_PHOTOS - len(data["photos"])
+        have = {p["media_id"] for p in data["photos"]}
+        added = [p for p in data.pop("offered") if p["media_id"] not in have][:room]
+        data["photos"].extend(added)
+        return Transition(data, "photos", texts.PHOTOS_USED.format(n=len(added), total=len(data["photos"])))
     if text in {"清空", "清空照片"}:
         data["photos"] = []
         return Transition(data, "photos", texts.PHOTOS_CLEARED)

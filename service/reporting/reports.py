@@ -6,7 +6,7 @@ fetches it within WeChat's 3-day window) and `submit` links the draft's photos t
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import false, select, update
@@ -69,6 +69,18 @@ def record_photo(session: Session, openid: str, media_id: str, pic_url: str, now
         session.add(row)
         session.flush()
     return row
+
+
+KEEP_LOOSE_PHOTOS = timedelta(days=3)  # WeChat keeps a MediaId for 3 days; the download job fetches it meanwhile
+
+
+def loose_photos(session: Session, openid: str, now: datetime, exclude: set[str] = frozenset()) -> list[ReportPhoto]:
+    """Photos this user sent in the last 3 days that belong to no report (sent outside the wizard, or left in a
+    draft that was cancelled), oldest first, except the media ids in `exclude`."""
+    rows = session.scalars(select(ReportPhoto).where(
+        ReportPhoto.openid == openid, ReportPhoto.report_id.is_(None),
+        ReportPhoto.received_at >= now - KEEP_LOOSE_PHOTOS).order_by(ReportPhoto.id))
+    return [row for row in rows if row.media_id not in exclude]
 
 
 # --- submit --------------------------------------------------------------------------------------------------

@@ -181,6 +181,9 @@ def route_media(ctx: ChatContext) -> Optional[str]:
     turn = _active_flow(ctx)
     if turn is not None:
         return turn.reply
+    kept = report_chat.keep_photo(ctx)  # a liaison's photo outside a report waits for the next one
+    if kept is not None:
+        return kept
     return texts.UNSUPPORTED_MEDIA.format(kind=texts.MEDIA_NAMES.get(ctx.inbound.kind, "消息"))
 
 
