@@ -236,6 +236,9 @@ def test_administrator_fixes_and_resubmits_a_rejected_report(session):
     reports.review(session, fixed.id, False, "reviewer", later, reason="照片不清晰")
     again = backoffice.resubmit_report(session, fixed.id, form, "admin", later)
     assert [r.number for r in again.revisions] == [1, 2] and again.revisions[1].review_reason == "照片不清晰"
+    history = reports.report_dict(again)["revisions"]
+    assert [(r["number"], r["review_reason"]) for r in history] == [(1, "主题不完整"), (2, "照片不清晰")]
+    assert history[0]["fields"]["title"] == "升旗仪式" and history[0]["reviewed_at"].startswith("2026-11-27")
 
 
 def test_list_reports_filters(session):

@@ -273,4 +273,10 @@ def report_dict(report: ActivityReport) -> dict[str, Any]:
         "submitted_at": local(report.submitted_at).isoformat(),
         "photos": [{"id": p.id, "pic_url": p.pic_url, "download_status": p.download_status,
                     "local_path": p.local_path} for p in report.photos],
+        "revisions": [{"number": r.number, "status": r.status, "review_reason": r.review_reason,
+                       "reviewed_by": r.reviewed_by,
+                       "reviewed_at": local(r.reviewed_at).isoformat() if r.reviewed_at else None,
+                       "submitted_at": local(r.submitted_at).isoformat(),
+                       "resubmitted_at": local(r.resubmitted_at).isoformat(), "fields": r.fields}
+                      for r in report.revisions],
     }
