@@ -7,15 +7,15 @@ from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
 from models.policy import FaqEntry, PolicyClause, PolicyDocument, UnansweredQuestion
-from models.report import ActivityReport, ReceiptCounter, ReportPhoto, ReportResultNotice
+from models.report import ActivityReport, ReceiptCounter, ReportPhoto, ReportResultNotice, ReportRevision
 from models.status import JobRun
 from models.staff import BindingAttempt, BindingCode, Staff
 from models.subscription import NoticeOptOut, Subscription
 from models.token import StoredToken, TokenLock
 from models.unit import Unit
 
-__all__ = ["AdminUser", "ApiToken", "AuditLog", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage", "JobRun",
-           "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion",
-           "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice",
+__all__ = ["AdminUser", "ApiToken", "AuditLog", "Base", "ConversationDraft", "FaqEntry", "Follower", "InboundMessage",
+           "JobRun", "PolicyClause", "PolicyDocument", "StoredToken", "TokenLock", "UnansweredQuestion",
+           "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice", "ReportRevision",
            "BindingAttempt", "BindingCode", "Staff", "Unit",
            "Announcement", "Delivery", "ServiceWindow", "NoticeOptOut", "Subscription"]

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
+from typing import Any, Optional
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -52,6 +52,33 @@ class ActivityReport(Base):
     unit: Mapped[Unit] = relationship(lazy="joined")
     staff: Mapped[Staff] = relationship(lazy="joined")
     photos: Mapped[list["ReportPhoto"]] = relationship(back_populates="report", order_by="ReportPhoto.id")
+    revisions: Mapped[list["ReportRevision"]] = relationship(back_populates="report",
+                                                              order_by="ReportRevision.number")
+
+
+class ReportRevision(Base):
+    """An earlier submission of a report that was rejected, then fixed and resubmitted under the same receipt number.
+
+    Written at the moment of resubmission: `number` 1 is the first submission; `fields` the report's fields as they
+    were then (category, activity_type, title, activity_date, place, participants, content, photos); the review
+    columns the rejection it received.
+    """
+
+    __tablename__ = "report_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("activity_report.id"), index=True)
+    number: Mapped[int]
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    submitted_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(8))
+    review_reason: Mapped[str] = mapped_column(String(500), default="")
+    reviewed_by: Mapped[str] = mapped_column(String(64), default="")
+    reviewed_at: Mapped[Optional[datetime]]
+    resubmitted_by: Mapped[str] = mapped_column(String(64), default="")  # 微信 openid, or 管理员 name
+    resubmitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[ActivityReport] = relationship(back_populates="revisions")
 
 
 class ReceiptCounter(Base):

@@ -163,8 +163,30 @@ def test_full_conversation_with_photos(phone, session_factory):
 def test_cancel_drops_the_draft(phone, session_factory):
     phone.call(report_chat.start)
     phone.send("1")
-    assert "已取消" in phone.send("取消")
+    phone.send("1")
+    assert "确认取消" in phone.send("取消")
+    assert phone.draft().data["activity_type"] == "专题学习"
+    assert "已取消" in phone.send("确认取消")
     assert phone.draft() is None and count(session_factory, ActivityReport) == 0
+
+
+def test_pause_lets_other_commands_through_and_continue_resumes(phone, session_factory):
+    phone.call(report_chat.start)
+    phone.send("1")
+    phone.send("1")
+    assert "不会被当作填写内容" in phone.send("政策")
+    assert phone.draft().step == "title" and "title" not in phone.draft().data
+    assert "已暂停" in phone.send("暂停")
+    assert phone.send("政策") is None  # paused: routed as usual (the policy menu)
+    assert phone.send(phone.image("m9")) is None
+    assert "确认取消" in phone.send("取消")  # a paused draft with content is not dropped without asking
+    assert "继续填写" in phone.send("2")
+    assert "已暂停" in phone.send("暂停")
+    reply = phone.send("继续")
+    assert "已恢复" in reply and "主题" in reply
+    assert "paused" not in phone.draft().data
+    assert "主题" in phone.send("民族团结知识讲座") or phone.draft().step == "date"
+    assert phone.draft().data["title"] == "民族团结知识讲座"
 
 
 def test_menu_click_during_the_flow_is_left_to_the_router(phone):
@@ -308,6 +330,121 @@ def test_review_result_shows_in_my_reports(phone, session_factory):
     assert "退回原因：请补充照片" in phone.call(report_chat.detail, "1")
 
 
+def test_photo_sent_outside_a_report_is_offered_at_the_next_photo_step(phone, session_factory, pinned):
+    from service.wechat import router
+
+    def outside(media_id):
+        with session_scope(session_factory) as s:
+            return router.route_media(ChatContext(s, phone.settings, clock.now(), phone.image(media_id)))
+
+    assert "保留3天" in outside("early-1")
+    pinned["now"] = NOW - timedelta(days=4)
+    outside("too-old")
+    pinned["now"] = NOW + timedelta(minutes=1)
+    stranger = Phone(session_factory, phone.settings, openid="resident")
+    with session_scope(session_factory) as s:  # a resident's picture is not kept
+        reply = router.route_media(ChatContext(s, phone.settings, clock.now(), stranger.image("r1")))
+    assert "保留" not in reply
+    assert "保留3天" in outside("early-2")
+    _at_photos_text = "邀请宣讲员开展民族团结进步专题讲座，居民积极互动。"
+    phone.call(report_chat.start)
+    for answer in ("1", "1", "民族团结知识讲座", "今天", "社区党群服务中心", "35"):
+        phone.send(answer)
+    reply = phone.send(_at_photos_text)
+    assert "【8/8 照片】" in reply and "发过2张照片" in reply and "用照片" in reply
+    assert "已附上2张" in phone.send("用照片")
+    phone.send("完成")
+    phone.send("确认")
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        assert sorted(p.media_id for p in report.photos) == ["early-1", "early-2"]
+    phone.call(report_chat.start)  # used photos are not offered again
+    for answer in ("1", "1", "民族团结知识讲座", "今天", "社区党群服务中心", "35"):
+        phone.send(answer)
+    assert "发过" not in phone.send(_at_photos_text)
+
+
+# --- fix and resubmit a rejected report ----------------------------------------------------------------------
+
+def _submitted_and_rejected(phone, session_factory, reason="请补充照片") -> str:
+    _at_photos(phone)
+    phone.send(phone.image("m1"))
+    phone.send("完成")
+    phone.send("确认")
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        reports.review(s, report.id, False, "admin", clock.now(), reason=reason)
+        return report.receipt_no
+
+
+def test_reopen_a_rejected_report_fix_it_and_resubmit(phone, session_factory, pinned):
+    receipt = _submitted_and_rejected(phone, session_factory)
+    assert "修改 1" in phone.call(report_chat.my_reports)
+    assert f"修改 {receipt}" in phone.call(report_chat.detail, "1")
+    reply = phone.call(report_chat.reopen, receipt.lower())
+    assert receipt in reply and "退回原因：请补充照片" in reply and "重新提交" in reply
+    assert phone.draft().step == "confirm"
+    assert "照片" in phone.send("修改 8")
+    phone.send(phone.image("m2"))
+    assert "退回原因：请补充照片" in phone.send("完成")
+    first_submitted = NOW
+    pinned["now"] = NOW + timedelta(hours=1)
+    reply = phone.send("确认")
+    assert "已重新提交" in reply and receipt in reply and phone.draft() is None
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        assert report.receipt_no == receipt and report.status == "待审核" and report.review_reason == ""
+        assert report.submitted_at == pinned["now"]
+        assert sorted(p.media_id for p in report.photos) == ["m1", "m2"]
+        [revision] = report.revisions
+        assert revision.number == 1 and revision.review_reason == "请补充照片" and revision.reviewed_by == "admin"
+        assert revision.status == "已退回" and revision.submitted_at == first_submitted
+        assert revision.fields["photos"] == ["m1"] and revision.fields["title"] == report.title
+        reports.review(s, report.id, True, "admin", clock.now())
+    assert "已重新提交1次，上次退回原因：请补充照片" in phone.call(report_chat.detail, "1")
+
+
+def test_reopen_by_position_changes_fields_and_cancel_keeps_the_rejection(phone, session_factory):
+    receipt = _submitted_and_rejected(phone, session_factory, reason="主题不准确")
+    assert "主题不准确" in phone.call(report_chat.reopen, "1")
+    assert "主题" in phone.send("修改 3")
+    phone.send("民族团结进步专题讲座")
+    assert "确认取消" in phone.send("取消")
+    assert f"修改 {receipt}" in phone.send("确认取消")
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        assert report.status == "已退回" and report.title != "民族团结进步专题讲座" and not report.revisions
+
+
+def test_only_rejected_reports_of_the_bound_staff_can_be_reopened(phone, session_factory, settings):
+    _at_photos(phone)
+    phone.send("完成")
+    phone.send("确认")
+    assert "正在等待审核，不能修改" in phone.call(report_chat.reopen, "1")
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        reports.review(s, report.id, True, "admin", clock.now())
+        receipt = report.receipt_no
+    assert "已通过" in phone.call(report_chat.reopen, receipt) and "只有被退回" in phone.call(report_chat.reopen, "1")
+    assert phone.draft() is None
+    assert "没有找到" in phone.call(report_chat.reopen, "7")
+    assert "修改 QJ" in phone.call(report_chat.reopen, "")
+    stranger = Phone(session_factory, settings, openid="someone-else")
+    assert "还没有绑定" in stranger.call(report_chat.reopen, receipt)
+
+
+def test_resubmission_raced_by_another_resubmission_happens_once(phone, session_factory):
+    receipt = _submitted_and_rejected(phone, session_factory)
+    phone.call(report_chat.reopen, receipt)
+    with session_scope(session_factory) as s:
+        report = s.scalars(select(ActivityReport)).one()
+        data = reports.draft_of(report, "社区")
+        reports.resubmit(s, report.id, data, "other", clock.now())
+    assert "正在等待审核" in phone.send("确认")
+    with session_scope(session_factory) as s:
+        assert len(s.scalars(select(ActivityReport)).one().revisions) == 1
+
+
 class FlakyWeChat:
     """Stands in for WeChat's media API: fails the first `failures` downloads of each media id."""
 
@@ -379,9 +516,24 @@ def test_end_to_end_through_the_gateway(wechat, session_factory, pinned):
     assert "【5/8 地点】" in wechat.send_text("帮助")  # inside the flow 帮助 explains the flow, not the main menu
     pinned["now"] = NOW + timedelta(hours=3)
     assert "已恢复" in wechat.send_text("继续")
-    assert "已取消" in wechat.send_text("取消")
+    assert "不会被当作填写内容" in wechat.send_text("菜单")
+    assert "已暂停" in wechat.send_text("暂停")
+    policy = wechat.send_text("政策")
+    assert "不会被当作" not in policy and "已暂停" not in policy  # the policy feature answers while paused
+    assert "已恢复" in wechat.send_text("继续")
+    assert "【5/8 地点】" in wechat.send_text("帮助")
+    assert "确认取消" in wechat.send_text("取消")
+    assert "已取消" in wechat.send_text("确认取消")
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(ActivityReport)) == 1
+        report = s.scalars(select(ActivityReport)).one()
+        reports.review(s, report.id, False, "admin", clock.now(), reason="地点不详")
+        receipt = report.receipt_no
+    assert "退回原因：地点不详" in wechat.send_text(f"修改 {receipt}")
+    assert "【5/8 地点】" in wechat.send_text("修改 5")
+    wechat.send_text("第一中学操场主席台")
+    assert "已重新提交" in wechat.send_text("确认")
+    assert "【待审核】" in wechat.send_text("我的上报")
 
 
 def test_photo_download_through_the_wechat_api(phone, session_factory, settings, pinned, fake_wechat, wechat_client):

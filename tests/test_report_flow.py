@@ -270,7 +270,7 @@ def test_non_text_message_at_text_step():
 @pytest.mark.parametrize("step", flow.ORDER + [CONFIRM])
 def test_cancel_help_and_back_work_everywhere(step):
     data = at(step)
-    cancelled = flow.step(data, step, text("取消"), TODAY)
+    cancelled = answer(data, step, "取消", "确认取消") if flow.has_content(data) else answer(data, step, "取消")
     assert cancelled.cancelled and "已取消" in cancelled.reply
     helped = flow.step(data, step, text("帮助"), TODAY)
     assert helped.step == step and "上一步" in helped.reply and helped.data == data
@@ -375,3 +375,60 @@ def test_quick_report_understands_nothing():
 def test_parsers_raise_invalid():
     with pytest.raises(Invalid):
         flow.parse_title("x", TODAY)
+
+
+# --- 取消 asks first; menu words are commands, never answers -------------------------------------------------
+
+def test_cancel_of_an_empty_draft_needs_no_confirmation():
+    assert answer(at("activity_type"), "activity_type", "取消").cancelled
+
+
+@pytest.mark.parametrize("confirm", ["确认取消", "1", "１", "确认取消。"])
+def test_cancel_with_content_asks_then_discards(confirm):
+    asked = answer(at("place"), "place", "取消")
+    assert not asked.cancelled and asked.step == "place" and "确认取消" in asked.reply
+    assert asked.data["cancelling"]
+    done = answer(asked.data, asked.step, confirm)
+    assert done.cancelled and "已取消" in done.reply
+
+
+@pytest.mark.parametrize("keep", ["2", "继续", "不", "取消"])
+def test_cancel_can_be_taken_back(keep):
+    data = at("place")
+    kept = answer(data, "place", "取消", keep)
+    assert not kept.cancelled and kept.step == "place" and kept.data == data and "地点" in kept.reply
+
+
+def test_after_cancel_any_other_answer_goes_on_with_the_wizard():
+    t = answer(at("place"), "place", "取消", "文化广场")
+    assert not t.cancelled and t.step == "participants" and t.data["place"] == "文化广场"
+    assert "cancelling" not in t.data
+    t = answer(at(CONFIRM), CONFIRM, "取消", "确认")  # 确认 after 取消 means submit, not "yes, discard"
+    assert t.done and not t.cancelled
+
+
+def test_cancel_confirmation_with_photos_only():
+    t = answer(at("category"), "category", image("m1"), "取消")
+    assert not t.cancelled and "确认取消" in t.reply
+
+
+@pytest.mark.parametrize("step", ["title", "place", "content", CONFIRM])
+@pytest.mark.parametrize("word", ["政策", "菜单", "主菜单", "我的上报", "订阅"])
+def test_menu_words_are_never_field_values(step, word):
+    data = at(step)
+    t = answer(data, step, word)
+    assert t.step == step and t.data == data and not t.done and not t.cancelled
+    assert f"“{word}”不会被当作填写内容" in t.reply and "暂停" in t.reply and "取消" in t.reply
+
+
+@pytest.mark.parametrize("word", ["帮助", "帮助！", "?", "help"])
+def test_help_shows_the_help_and_the_current_question(word):
+    data = at("place")
+    t = answer(data, "place", word)
+    assert t.data == data and "“暂停”" in t.reply and "“取消”" in t.reply and "活动地点在哪里" in t.reply
+
+
+def test_pause_keeps_the_draft_and_resume_clears_the_flags():
+    t = answer(at("place"), "place", "暂停")
+    assert t.data["paused"] and t.step == "place" and "继续" in t.reply
+    assert flow.resume(t.data) == at("place")

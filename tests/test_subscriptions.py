@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sqlalchemy import select
 
 from models.announcement import Delivery, DeliveryStatus
@@ -35,6 +37,37 @@ def test_subscribe_by_number_then_receive_that_topic(wechat, session, session_fa
     }
     assert send(session, session_factory, settings, {"type": "topic", "topic": "policy"}) == {}
     assert successful_calls(fake_wechat) == {wechat.openid: 1}
+
+
+@pytest.mark.parametrize("reply", ["1 3", "1、3", "1,3", "1，3", "１ ３", "3 1 3", "1和3"])
+def test_several_topics_at_once(wechat, session, reply):
+    menu = wechat.send_text("订阅")
+    assert "1 3" in menu and "全部" in menu
+    answer = wechat.send_text(reply)
+    assert "通知公告" in answer and "政策更新" in answer and "活动预告" not in answer
+    assert sorted(session.scalars(select(Subscription.topic)).all()) == ["notice", "policy"]
+
+
+def test_all_topics_and_already_subscribed_ones(wechat, session):
+    wechat.send_text("订阅")
+    wechat.send_text("2")
+    wechat.send_text("订阅")
+    answer = wechat.send_text("全部")
+    assert "已订阅“通知公告”“政策更新”" in answer and "您已订阅“活动预告”" in answer
+    assert sorted(session.scalars(select(Subscription.topic)).all()) == ["event", "notice", "policy"]
+
+
+def test_one_number_out_of_range_subscribes_nothing_and_keeps_the_menu(wechat, session):
+    wechat.send_text("订阅")
+    assert "1-3" in wechat.send_text("1 4")
+    assert session.scalars(select(Subscription.topic)).all() == []
+    assert "已订阅" in wechat.send_text("1")
+
+
+def test_subscribe_with_numbers_in_one_message(wechat, session):
+    assert "活动预告" in wechat.send_text("订阅 2 3")
+    assert sorted(session.scalars(select(Subscription.topic)).all()) == ["event", "policy"]
+    assert "1. 通知公告" in wechat.send_text("订阅 什么")
 
 
 def test_a_word_after_the_topic_menu_is_routed_normally(wechat, session):

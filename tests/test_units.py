@@ -210,6 +210,37 @@ def test_review_approve_and_reject(session):
     assert session.scalar(select(func.count()).select_from(ReportResultNotice)) == 2
 
 
+def test_administrator_fixes_and_resubmits_a_rejected_report(session):
+    from service.console import backoffice
+    from service.core.errors import InvalidInput
+
+    staff = make_staff(session, openid="o1")
+    report = make_report(session, staff, title="升旗仪式")
+    form = {"category": "学校", "activity_type": "宣传教育", "title": "升旗仪式暨民族团结宣讲",
+            "activity_date": "2026-11-20", "place": "第一中学操场", "participants": 800,
+            "content": "全校师生参加升旗仪式，民族团结宣讲员讲述各民族团结奋斗的故事。"}
+    with pytest.raises(reports.ReportError, match="正在等待审核"):
+        backoffice.resubmit_report(session, report.id, form, "admin", NOW)
+    reports.review(session, report.id, False, "reviewer", NOW, reason="主题不完整")
+    with pytest.raises(InvalidInput) as bad:
+        backoffice.resubmit_report(session, report.id, form | {"title": ""}, "admin", NOW)
+    assert bad.value.field == "title" and report.status == "已退回"
+    later = NOW + timedelta(hours=2)
+    fixed = backoffice.resubmit_report(session, report.id, form, "admin", later)
+    assert (fixed.receipt_no, fixed.status, fixed.title, fixed.participants) == (
+        report.receipt_no, "待审核", "升旗仪式暨民族团结宣讲", 800)
+    assert fixed.reviewed_by == "" and fixed.submitted_at == later
+    [revision] = fixed.revisions
+    assert (revision.review_reason, revision.reviewed_by, revision.resubmitted_by) == ("主题不完整", "reviewer", "admin")
+    assert revision.fields["title"] == "升旗仪式"
+    reports.review(session, fixed.id, False, "reviewer", later, reason="照片不清晰")
+    again = backoffice.resubmit_report(session, fixed.id, form, "admin", later)
+    assert [r.number for r in again.revisions] == [1, 2] and again.revisions[1].review_reason == "照片不清晰"
+    history = reports.report_dict(again)["revisions"]
+    assert [(r["number"], r["review_reason"]) for r in history] == [(1, "主题不完整"), (2, "照片不清晰")]
+    assert history[0]["fields"]["title"] == "升旗仪式" and history[0]["reviewed_at"].startswith("2026-11-27")
+
+
 def test_list_reports_filters(session):
     staff = make_staff(session, openid="o1")
     school = make_staff(session, make_unit(session, "第一中学", "学校"), name="王老师", openid="o2")

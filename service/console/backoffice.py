@@ -230,13 +230,21 @@ def create_report(session: Session, data: Mapping[str, Any], now: datetime) -> A
         raise InvalidInput(texts.UNKNOWN_STAFF, "staff_id")
     if staff.unit_id != unit.id:
         raise Forbidden(texts.STAFF_OTHER_UNIT, "staff_id")
+    draft = _report_fields(data, now)
+    if not staff.active or not unit.active:
+        raise Conflict(texts.INACTIVE, "staff_id")
+    return reports.submit(session, staff, staff.openid or "", draft, now)
+
+
+def _report_fields(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A report's own fields from a form or JSON body, as a report_flow draft dict; every field is checked."""
     # `activity_date`, as reports are read back; `date` is the older name and still accepted
     date_field = "date" if "date" in data and "activity_date" not in data else "activity_date"
     activity_date = parse_date(text_field(data, date_field, 10, required=True), date_field)
     assert activity_date is not None
     if activity_date > local(now).date():
         raise InvalidInput(texts.FUTURE_DATE, date_field)
-    draft = {
+    return {
         "category": choice_field(data, "category", CATEGORIES, required=True),
         "activity_type": choice_field(data, "activity_type", ACTIVITY_TYPES, required=True),
         "title": text_field(data, "title", 50, required=True),
@@ -245,9 +253,15 @@ def create_report(session: Session, data: Mapping[str, Any], now: datetime) -> A
         "participants": int_field(data, "participants", required=True, maximum=MAX_PARTICIPANTS),
         "content": text_field(data, "content", 2000, required=True),
     }
-    if not staff.active or not unit.active:
-        raise Conflict(texts.INACTIVE, "staff_id")
-    return reports.submit(session, staff, staff.openid or "", draft, now)
+
+
+def resubmit_report(session: Session, report_id: int, data: Mapping[str, Any], admin: str,
+                    now: datetime) -> ActivityReport:
+    """An administrator fixes the fields of a 已退回 report and puts it back to 待审核 under the same receipt
+    number (the earlier submission and its rejection are kept as a revision); photos and location stay."""
+    report = reports.get_report(session, report_id)
+    draft = reports.draft_of(report, report.unit.category) | _report_fields(data, now)
+    return reports.resubmit(session, report.id, draft, admin, now)
 
 
 def review_report(session: Session, report_id: int, data: Mapping[str, Any], reviewer: str,

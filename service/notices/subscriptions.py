@@ -3,7 +3,10 @@
 delivery planner skips followers who are not subscribed)."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import timedelta
+from typing import Optional
 
 from sqlalchemy import delete, select
 
@@ -49,18 +52,56 @@ def show_topics(ctx: ChatContext) -> str:
     return texts.TOPIC_MENU.format(lines=lines, current="、".join(current) or texts.NONE)
 
 
-def topic_flow(ctx: ChatContext, draft: Draft) -> Turn:
-    """The reply to the topic menu: a number subscribes; anything else leaves the menu and is routed as usual."""
-    text = ctx.inbound.text
-    if not text.isdigit():
-        return not_mine(end=True)
+ALL_WORDS = {"全部", "所有", "全选", "都要", "都订阅", "全部订阅", "all"}
+_SEPARATORS = re.compile(r"[\s,;、/&+和及]+")
+
+
+def parse_choice(text: str) -> Optional[list[int]]:
+    """The topic numbers of a reply to the topic menu ('2', '1 3', '1、3', '1,3', '全部' = every topic), in
+    order and without repeats; None when the reply is not a choice of numbers at all."""
+    text = unicodedata.normalize("NFKC", text).strip().lower().rstrip("。.!！~ ")
+    if text in ALL_WORDS:
+        return list(range(1, len(TOPICS) + 1))
+    parts = [part for part in _SEPARATORS.split(text) if part]
+    if not parts or not all(part.isdigit() for part in parts):
+        return None
+    return list(dict.fromkeys(int(part) for part in parts))
+
+
+def choose_topics(ctx: ChatContext, numbers: list[int]) -> Optional[str]:
+    """Subscribe to the topics numbered `numbers`; None (subscribing nothing) if any number is out of range."""
     codes = list(TOPICS)
-    number = int(text)
-    if not 1 <= number <= len(codes):
-        return handled(texts.TOPIC_NUMBER_INVALID.format(count=len(codes)))
-    topic = codes[number - 1]
-    added = subscribe(ctx.session, ctx.openid, topic)
-    return handled((texts.SUBSCRIBED if added else texts.ALREADY_SUBSCRIBED).format(topic=TOPICS[topic]), end=True)
+    if not all(1 <= number <= len(codes) for number in numbers):
+        return None
+    added, already = [], []
+    for number in numbers:
+        topic = codes[number - 1]
+        (added if subscribe(ctx.session, ctx.openid, topic) else already).append(TOPICS[topic])
+    lines = []
+    if added:
+        lines.append(texts.SUBSCRIBED.format(topic="”“".join(added)))
+    if already:
+        lines.append(texts.ALREADY_SUBSCRIBED.format(topic="”“".join(already)))
+    return "\n".join(lines)
+
+
+def topic_flow(ctx: ChatContext, draft: Draft) -> Turn:
+    """The reply to the topic menu: one or several numbers (or 全部) subscribe; anything else leaves the menu and
+    is routed as usual."""
+    numbers = parse_choice(ctx.inbound.text)
+    if numbers is None:
+        return not_mine(end=True)
+    reply = choose_topics(ctx, numbers)
+    if reply is None:
+        return handled(texts.TOPIC_NUMBER_INVALID.format(count=len(TOPICS)))
+    return handled(reply, end=True)
+
+
+def subscribe_command(ctx: ChatContext, rest: str) -> str:
+    """`订阅 1 3` / `订阅 全部` in one message; anything else after 订阅 shows the topic menu."""
+    numbers = parse_choice(rest)
+    reply = choose_topics(ctx, numbers) if numbers is not None else None
+    return reply if reply is not None else show_topics(ctx)
 
 
 SUBSCRIBE_FLOW = Flow(FLOW, topic_flow, TTL)

@@ -48,11 +48,12 @@ def template_failed(status: str) -> str:
 TEMPLATE_HINT = "请在公众号内回复“通知”查看全文"
 
 # Chat.
-TOPIC_MENU = "可订阅的通知主题（回复编号订阅，回复“退订”取消全部订阅）：\n{lines}\n当前已订阅：{current}"
+TOPIC_MENU = ("可订阅的通知主题（回复编号订阅，可一次选多个，如“1 3”；回复“全部”订阅所有主题；回复“退订”取消全部订阅）：\n"
+              "{lines}\n当前已订阅：{current}")
 NONE = "无"
 SUBSCRIBED = "已订阅“{topic}”。回复“通知”查看最近的通知，回复“退订”取消订阅。"
 ALREADY_SUBSCRIBED = "您已订阅“{topic}”。"
-TOPIC_NUMBER_INVALID = "请回复 1-{count} 之间的编号选择主题，或回复“取消”。"
+TOPIC_NUMBER_INVALID = "请回复 1-{count} 之间的编号选择主题（可选多个，如“1 3”，或回复“全部”），或回复“取消”。"
 UNSUBSCRIBED = "已退订，您将不再收到任何通知。回复“订阅”可重新订阅。"
 NO_NOTICES = "暂时没有发给您的通知。"
 NOTICES_TITLE = "最近的通知："

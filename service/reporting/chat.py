@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from models.report import STATUS_REJECTED
 from service.chat import conversation
 from service.reporting import flow as report_flow, reports, units
 from service.chat.contract import ChatContext
@@ -91,6 +92,7 @@ def resume(ctx: ChatContext) -> str:
         return texts.NOTHING_TO_RESUME
     if _staff_or_none(ctx) is None:
         return texts.NOT_BOUND
+    draft.data = report_flow.resume(draft.data)
     conversation.save(ctx.session, draft, ctx.now, TTL)
     return texts.RESUMED + report_flow.prompt(draft.data, draft.step)
 
@@ -106,7 +108,16 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
     inbound = ctx.inbound
     if inbound.kind == "event" and inbound.event not in FLOW_EVENTS:
         return not_mine()
-    transition = report_flow.step(draft.data, draft.step, inbound, _today(ctx))
+    data = draft.data
+    if data.get("paused"):  # 暂停: only 继续 and 取消 are the report's; everything else is routed as usual
+        word = report_flow.command_word(inbound)
+        if word in report_flow.RESUME_WORDS:
+            data = report_flow.resume(data)
+            return handled(texts.RESUMED + report_flow.prompt(data, draft.step), save=(draft.step, data))
+        if word not in report_flow.CANCEL_WORDS:
+            return not_mine()
+        data = report_flow.resume(data)
+    transition = report_flow.step(data, draft.step, inbound, _today(ctx))
     if transition.cancelled:
         return handled(transition.reply, end=True)
     known = {p["media_id"] for p in draft.data.get("photos", [])}
@@ -115,19 +126,78 @@ def handle_flow(ctx: ChatContext, draft: Draft) -> Turn:
             reports.record_photo(ctx.session, ctx.openid, photo["media_id"], photo["pic_url"], ctx.now)
     if transition.done:
         return _submit(ctx, transition)
+    if transition.step == "photos" and draft.step != "photos" and transition.reply:
+        transition = _offer_loose_photos(ctx, transition)
     return handled(transition.reply or None, save=(transition.step, transition.data))
+
+
+def _offer_loose_photos(ctx: ChatContext, transition: Transition) -> Transition:
+    """Reaching the photo step: offer the photos sent outside a report in the last 3 days (回复“用照片”)."""
+    mine = {p["media_id"] for p in transition.data.get("photos", [])}
+    loose = reports.loose_photos(ctx.session, ctx.openid, ctx.now, exclude=mine)
+    if not loose:
+        transition.data.pop("offered", None)
+        return transition
+    transition.data["offered"] = [{"media_id": p.media_id, "pic_url": p.pic_url} for p in loose]
+    return Transition(transition.data, transition.step,
+                      transition.reply + texts.PHOTOS_OFFER.format(n=len(loose)))
+
+
+def keep_photo(ctx: ChatContext) -> str | None:
+    """An image sent outside a report by bound staff: kept 3 days and offered at the next report's photo step.
+    None for anyone else (the router's usual reply)."""
+    inbound = ctx.inbound
+    if inbound.kind != "image" or not inbound.media_id or _staff_or_none(ctx) is None:
+        return None
+    reports.record_photo(ctx.session, ctx.openid, inbound.media_id, inbound.pic_url, ctx.now)
+    return texts.PHOTO_KEPT
 
 
 def _submit(ctx: ChatContext, transition: Transition) -> Turn:
     staff = _staff_or_none(ctx)
     if staff is None:
         return handled(texts.NOT_BOUND, end=True)
+    if transition.data.get("resubmit"):
+        return _resubmit(ctx, staff, transition)
     try:
         with ctx.session.begin_nested():
             report = reports.submit(ctx.session, staff, ctx.openid, transition.data, ctx.now)
     except reports.ReportError as exc:  # cannot happen for drafts built by report_flow; keep the draft
         return handled(f"⚠ {exc}\n" + report_flow.summary(transition.data), save=(transition.step, transition.data))
     return handled(texts.SUBMITTED.format(receipt_no=report.receipt_no), end=True)
+
+
+def _resubmit(ctx: ChatContext, staff, transition: Transition) -> Turn:
+    try:
+        with ctx.session.begin_nested():
+            report = reports.resubmit(ctx.session, int(transition.data["resubmit"]), transition.data, ctx.openid,
+                                      ctx.now, staff=staff)
+    except reports.ReportNotFound:
+        return handled(texts.DETAIL_NOT_FOUND, end=True)
+    except reports.ReportError as exc:
+        if getattr(exc, "field", None) == "status":  # reviewed or resubmitted meanwhile: nothing left to fix
+            return handled(str(exc), end=True)
+        return handled(f"⚠ {exc}\n" + report_flow.summary(transition.data), save=(transition.step, transition.data))
+    return handled(texts.RESUBMITTED.format(receipt_no=report.receipt_no), end=True)
+
+
+def reopen(ctx: ChatContext, rest: str) -> str:
+    """`修改 QJ…` (receipt number) or `修改 N` (position in 我的上报): a rejected report of the bound staff member
+    back in the wizard, at its summary, with the reviewer's reason; 确认 resubmits it under the same number."""
+    staff = _staff_or_none(ctx)
+    if staff is None:
+        return texts.NOT_BOUND
+    if not rest.strip():
+        return texts.REOPEN_USAGE
+    try:
+        report = reports.find_mine(ctx.session, ctx.openid, rest)
+        data = reports.draft_of(report, staff.unit.category)
+    except reports.ReportNotFound:
+        return texts.DETAIL_NOT_FOUND
+    except reports.ReportError as exc:
+        return str(exc)
+    _begin(ctx, Transition(data, report_flow.CONFIRM, None))
+    return report_flow.summary(data)
 
 
 REPORT_FLOW = Flow(FLOW, handle_flow, TTL, finished_reply=texts.ALREADY_HANDLED)
@@ -148,6 +218,9 @@ def my_reports(ctx: ChatContext) -> str:
     lines += [texts.MY_REPORTS_LINE.format(n=i, date=_day(r.activity_date), title=r.title, status=r.status)
               for i, r in enumerate(mine, 1)]
     lines.append(texts.MY_REPORTS_FOOT)
+    rejected = [i for i, r in enumerate(mine, 1) if r.status == STATUS_REJECTED]
+    if rejected:
+        lines.append(texts.MY_REPORTS_FOOT_REJECTED.format(n=rejected[0]))
     return "\n".join(lines)
 
 
@@ -160,6 +233,10 @@ def detail(ctx: ChatContext, rest: str) -> str:
     except reports.ReportNotFound:
         return texts.DETAIL_NOT_FOUND
     reason = texts.DETAIL_REASON.format(reason=report.review_reason) if report.review_reason else ""
+    if report.status == STATUS_REJECTED:
+        reason += texts.DETAIL_REOPEN.format(receipt_no=report.receipt_no)
+    elif report.revisions:
+        reason += texts.DETAIL_REVISIONS.format(n=len(report.revisions), reason=report.revisions[-1].review_reason)
     return texts.DETAIL.format(
         receipt_no=report.receipt_no, status=report.status, reason=reason, category=report.category,
         activity_type=report.activity_type, title=report.title, date=report_flow.display_date(

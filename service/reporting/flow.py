@@ -3,7 +3,8 @@
 A draft is a plain dict (JSON-safe) plus the name of the step being asked. `step()` applies one inbound message
 and returns a `Transition`; `report_chat` loads and saves the draft around it and creates the report when the
 transition is `done`. Keys of the draft dict: default_category, category, activity_type, title, date (ISO),
-place, latitude, longitude, participants, content, photos ([{media_id, pic_url}]), photos_done.
+place, latitude, longitude, participants, content, photos ([{media_id, pic_url}]), photos_done; and the flags
+cancelling (取消 asked for confirmation), paused (暂停: the draft waits, every message goes elsewhere, 继续 resumes).
 
 Steps are asked in STEPS order; after an answer the flow moves to the first *unanswered* step after it, which
 makes the normal walk, '上一步', '修改 N' (returns to the summary) and the quick report one rule.
@@ -27,9 +28,16 @@ PHOTO_EVENTS = {"pic_sysphoto", "pic_photo_or_album", "pic_weixin"}
 CANCEL_WORDS = {"取消", "放弃", "退出"}
 BACK_WORDS = {"上一步", "返回"}
 SKIP_WORDS = {"跳过", "略过", "无"}
-HELP_WORDS = {"帮助", "?", "？"}
+HELP_WORDS = {"帮助", "?", "？", "help", "说明"}
 RESUME_WORDS = {"继续"}
+# Commands of the main menu that mean "take me elsewhere": inside the wizard they are never an answer. The draft is
+# kept and the liaison is told how to pause (then 菜单/政策 work as usual) or to leave.
+LEAVE_WORDS = {"菜单", "主菜单", "政策", "政策学习", "学政策", "我的上报", "订阅", "退订", "通知", "上报", "活动上报"}
+PAUSE_WORDS = {"暂停", "稍后", "等会", "待会"}
+CONFIRM_CANCEL_WORDS = {"确认取消", "1", "确定取消", "放弃", "是的"}
+KEEP_WORDS = {"2", "否", "不", "不取消", "继续"}
 DONE_PHOTO_WORDS = {"完成", "好了", "没有了", "结束"}
+USE_OFFERED_WORDS = {"用照片", "使用照片", "用", "使用", "附上", "要"}
 CONFIRM_WORDS = {"确认", "确定", "提交", "确认提交"}
 DEFAULT_WORDS = {"默认", "好", "是", "对"}
 
@@ -281,6 +289,30 @@ def short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _cancelled_reply(data: dict[str, Any]) -> str:
+    if data.get("resubmit"):
+        return texts.RESUBMIT_CANCELLED.format(receipt_no=data.get("receipt_no", ""))
+    return texts.REPORT_CANCELLED
+
+
+def command_word(inbound: Inbound) -> str:
+    """The text of a text or recognised-voice message as commands are compared ("" for anything else)."""
+    if inbound.kind not in ("text", "voice"):
+        return ""
+    return _normalise(inbound.text).rstrip("。.!！ ")
+
+
+def has_content(data: dict[str, Any]) -> bool:
+    """Whether the draft holds anything the liaison typed or sent (then 取消 asks before discarding it); the
+    category alone (one tap, usually the unit's default) is not worth a question."""
+    return bool(data.get("photos")) or any(key in data for key in ORDER if key not in ("photos", "category"))
+
+
+def resume(data: dict[str, Any]) -> dict[str, Any]:
+    """The draft taken up again after 暂停 or an idle spell: no pause, no pending 取消."""
+    return {key: value for key, value in data.items() if key not in ("paused", "cancelling")}
+
+
 def is_answered(data: dict[str, Any], key: str) -> bool:
     return bool(data.get("photos_done")) if key == "photos" else key in data
 
@@ -306,10 +338,13 @@ def prompt(data: dict[str, Any], key: str) -> str:
 
 
 def summary(data: dict[str, Any]) -> str:
+    """The confirm step; a reopened rejected report (`resubmit`) shows its receipt number and the reviewer's reason."""
     values = {s.key: s.display(data) for s in STEPS}
-    lines = [texts.SUMMARY_HEAD]
+    resubmit = bool(data.get("resubmit"))
+    head = texts.RESUBMIT_HEAD.format(receipt_no=data.get("receipt_no", ""), reason=data.get("review_reason") or "无")
+    lines = [(head if resubmit else "") + texts.SUMMARY_HEAD]
     lines += [f"{i}. {s.label}：{values[s.key]}" for i, s in enumerate(STEPS, 1)]
-    lines.append(texts.SUMMARY_FOOT)
+    lines.append(texts.RESUBMIT_FOOT if resubmit else texts.SUMMARY_FOOT)
     return "\n".join(lines)
 
 
@@ -335,13 +370,27 @@ def step(data: dict[str, Any], current: str, inbound: Inbound, today: date) -> T
         return _location(data, current, inbound)
     if inbound.kind not in ("text", "voice") or not inbound.text:
         return _reask(data, current, texts.ERR_TEXT_ONLY)
-    text = _normalise(inbound.text)
+    text = command_word(inbound)
+    if data.pop("cancelling", False):
+        if text in CONFIRM_CANCEL_WORDS:
+            return Transition(data, current, _cancelled_reply(data), cancelled=True)
+        if text in KEEP_WORDS or text in CANCEL_WORDS:
+            return Transition(data, current, texts.CANCEL_KEPT + prompt(data, current))
+        # anything else is an answer to the question being asked: the wizard goes on
     if text in CANCEL_WORDS:
-        return Transition(data, current, texts.REPORT_CANCELLED, cancelled=True)
-    if text in HELP_WORDS:
+        if not has_content(data):
+            return Transition(data, current, texts.REPORT_CANCELLED, cancelled=True)
+        data["cancelling"] = True
+        return Transition(data, current, texts.CANCEL_CONFIRM)
+    if text.lower() in HELP_WORDS:
         return Transition(data, current, texts.HELP + prompt(data, current))
     if text in RESUME_WORDS:
         return Transition(data, current, prompt(data, current))
+    if text in PAUSE_WORDS:
+        data["paused"] = True
+        return Transition(data, current, texts.PAUSED)
+    if text in LEAVE_WORDS:
+        return Transition(data, current, texts.LEAVE_HINT.format(word=text) + prompt(data, current))
     if text in BACK_WORDS:
         return _back(data, current)
     if current == CONFIRM:
@@ -411,6 +460,12 @@ def _photo_text(data: dict[str, Any], text: str) -> Transition:
     if text in DONE_PHOTO_WORDS:
         data["photos_done"] = True
         return _advance(data, "photos")
+    if text in USE_OFFERED_WORDS and data.get("offered"):
+        room = MAX_PHOTOS - len(data["photos"])
+        have = {p["media_id"] for p in data["photos"]}
+        added = [p for p in data.pop("offered") if p["media_id"] not in have][:room]
+        data["photos"].extend(added)
+        return Transition(data, "photos", texts.PHOTOS_USED.format(n=len(added), total=len(data["photos"])))
     if text in {"清空", "清空照片"}:
         data["photos"] = []
         return Transition(data, "photos", texts.PHOTOS_CLEARED)

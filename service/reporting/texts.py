@@ -59,13 +59,24 @@ ERR_CONFIRM = "请回复“确认”提交，“修改 N”修改第N项，或�
 ERR_EDIT_NUMBER = "请回复“修改”加1–8的数字，例如：修改 3"
 
 FIRST_STEP = "已经是第一步了。\n"
-HELP = ("上报时可以随时回复：\n“取消”放弃本次上报\n“上一步”回到上一项\n“跳过”跳过选填项（类别、照片）\n“帮助”查看本说明\n"
-        "离开超过2小时后，回复“继续”可接着填写。\n")
+HELP = ("上报时可以随时回复：\n“取消”放弃本次上报（会先请您确认）\n“上一步”回到上一项\n“跳过”跳过选填项（类别、照片）\n"
+        "“暂停”先去看政策或菜单，草稿保留2小时\n“继续”接着填写（暂停后或离开超过2小时后）\n“帮助”查看本说明\n\n当前问题：\n")
+CANCEL_CONFIRM = ("确定要放弃本次上报吗？已填写的内容会被删除。\n回复“确认取消”或 1 放弃上报；\n回复 2 或“继续”接着填写"
+                  "（也可以直接回答当前问题）。")
+CANCEL_KEPT = "好的，继续填写。\n"
+PAUSED = ("已暂停本次上报，草稿为您保留2小时。现在可以回复“菜单”“政策”等使用其他功能；回复“继续”接着填写，"
+          "回复“取消”放弃。")
+LEAVE_HINT = ("您正在填写活动上报，“{word}”不会被当作填写内容，草稿仍然保留。\n"
+              "· 想先看政策或菜单：回复“暂停”，之后回复“继续”接着填写\n· 不报了：回复“取消”\n· 继续填写：直接回答下面的问题\n\n")
 PHOTO_RECEIVED = "已收到第{n}张照片。继续发送，或回复“完成”。"
 PHOTO_RECEIVED_EARLY = "已收到第{n}张照片，会附在本次上报中。\n"
 PHOTO_LIMIT = "最多只能上传9张照片，这张未保存。请回复“完成”。"
 PHOTOS_CLEARED = "已清空照片。请重新发送，或回复“完成”。"
 PHOTOS_COMING = "正在接收照片……"
+PHOTOS_OFFER = "\n您最近3天在上报之外发过{n}张照片，回复“用照片”把它们附在本次上报中。"
+PHOTOS_USED = "已附上{n}张之前发送的照片（共{total}张）。继续发送，或回复“完成”。"
+PHOTO_KEPT = ("已收到照片，为您保留3天。下次上报活动到照片这一步时，可以直接选用这张照片。"
+              "回复“上报”开始上报。")
 LOCATION_NOT_NOW = "已收到位置，不过现在还不需要地点。\n"
 
 SUMMARY_HEAD = "请核对上报内容："
@@ -73,6 +84,20 @@ SUMMARY_LINES = ("1. 类别：进{category}", "2. 活动类型：{activity_type}
                  "5. 地点：{place}", "6. 参与人数：{participants}人", "7. 内容：{content}", "8. 照片：{photos}张")
 SUMMARY_FOOT = "回复“确认”提交，“修改 N”修改第N项（如：修改 3），“取消”放弃。"
 DATE_DISPLAY = "{y}年{m}月{d}日"
+
+RESUBMIT_HEAD = "正在修改被退回的上报（回执编号：{receipt_no}）。\n退回原因：{reason}\n"
+RESUBMIT_FOOT = "改好后回复“确认”重新提交（回执编号不变），“修改 N”修改第N项（如：修改 3），“取消”放弃修改。"
+RESUBMITTED = "已重新提交！回执编号：{receipt_no}\n状态：待审核\n审核结果会通过本公众号通知您。回复“我的上报”查看记录。"
+REOPEN_USAGE = "请回复“修改”加回执编号或“我的上报”中的序号，例如：修改 QJ202611200001 或 修改 1"
+RESUBMIT_CANCELLED = "已放弃本次修改，被退回的上报保持原样。回复“修改 {receipt_no}”可再次修改。"
+
+
+def reopen_not_rejected(receipt_no: str, status: str) -> str:
+    """A 修改 (or a resubmission) of a report that is not 已退回."""
+    if status == "待审核":
+        return f"上报 {receipt_no} 正在等待审核，不能修改。如需更正，请联系区民族团结进步创建办公室退回后再修改。"
+    return f"上报 {receipt_no} 当前状态为“{status}”，只有被退回的上报才能修改后重新提交。"
+
 
 QUICK_RECOGNISED = "已识别：{fields}。\n"
 QUICK_NOTHING = "没有从这条消息里识别出上报内容，我们一项一项来。\n"
@@ -89,15 +114,19 @@ MY_REPORTS_NOT_BOUND = "“我的上报”只对已绑定的单位联络员开�
 MY_REPORTS_HEAD = "您最近的上报（最多10条）："
 MY_REPORTS_LINE = "{n}. {date} {title}【{status}】"
 MY_REPORTS_FOOT = "回复“上报详情 N”查看第N条，如：上报详情 1"
+MY_REPORTS_FOOT_REJECTED = "被退回的上报可回复“修改 N”修改后重新提交，如：修改 {n}"
 DETAIL_USAGE = "请回复“上报详情”加序号或回执编号，例如：上报详情 1"
 DETAIL_NOT_FOUND = "没有找到这条上报。回复“我的上报”查看您的记录。"
 DETAIL = ("回执编号：{receipt_no}\n状态：{status}{reason}\n类别：进{category}\n活动类型：{activity_type}\n主题：{title}\n"
           "日期：{date}\n地点：{place}\n参与人数：{participants}人\n照片：{photos}张\n提交时间：{submitted}\n内容：{content}")
 DETAIL_REASON = "（退回原因：{reason}）"
+DETAIL_REOPEN = "\n回复“修改 {receipt_no}”修改后重新提交。"
+DETAIL_REVISIONS = "\n已重新提交{n}次，上次退回原因：{reason}"
 
 # --- review result notices -----------------------------------------------------------------------------------
 RESULT_APPROVED = "您上报的活动“{title}”（回执编号{receipt_no}）已审核通过。感谢您的辛勤付出！"
-RESULT_REJECTED = "您上报的活动“{title}”（回执编号{receipt_no}）被退回，原因：{reason}。请修改后重新上报。"
+RESULT_REJECTED = ("您上报的活动“{title}”（回执编号{receipt_no}）被退回，原因：{reason}。请修改后重新上报。"
+                   "回复“修改 {receipt_no}”即可修改并重新提交，回执编号不变。")
 ALREADY_HANDLED = "这份上报刚才已经处理过了。回复“我的上报”查看记录。"
 ALREADY_BOUND = "您已绑定为“{name}（{unit}）”。回复“上报”即可上报活动。"
 

@@ -99,6 +99,8 @@ PREFIXES: list[tuple[str, PrefixRoute]] = [
     ("上报详情", report_chat.detail),
     ("绑定", report_chat.bind),
     ("上报", report_chat.quick_report),
+    ("订阅", subscriptions.subscribe_command),
+    ("修改", report_chat.reopen),
 ]
 
 # Multi-turn conversations by flow name; each sees every message of its user first and may pass it on.
@@ -179,6 +181,9 @@ def route_media(ctx: ChatContext) -> Optional[str]:
     turn = _active_flow(ctx)
     if turn is not None:
         return turn.reply
+    kept = report_chat.keep_photo(ctx)  # a liaison's photo outside a report waits for the next one
+    if kept is not None:
+        return kept
     return texts.UNSUPPORTED_MEDIA.format(kind=texts.MEDIA_NAMES.get(ctx.inbound.kind, "消息"))
 
 
