@@ -1,9 +1,10 @@
 """The console in headless Chromium: what a district staff member does on a phone or a desktop."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from models.admin import ROLE_REVIEWER
+from models.admin import ROLE_ADMIN, ROLE_REVIEWER
 from models.audit import AuditLog
 from service.console import audit
 from tests.browser import screenshot, sign_in
@@ -151,3 +152,38 @@ def test_schedule_an_announcement_and_see_it_delivered(desktop, live_server, ses
     assert len(sent) == 1 and sent[0].json["touser"] == "o-follower-1"
     assert "本周五下午三点" in sent[0].json["text"]["content"]
     screenshot(desktop, "desktop-announcement-delivered")
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_fix_and_resubmit_a_rejected_report(device, request, live_server, session_factory, session):
+    """At 375 px and 1280 px: the rejected report's form comes prefilled; after the fix it is 待审核 again under the
+    same receipt number, and the rejection is kept as a revision on the page."""
+    from models.report import ActivityReport
+    from tests.factories import make_reviewed_report, make_staff, make_unit
+
+    page = request.getfixturevalue(device)
+    make_console_user(session_factory, "wang", ROLE_ADMIN)
+    with session_factory() as s:
+        staff = make_staff(s, make_unit(s, "团结社区"), openid="o-reporter")
+        report = make_reviewed_report(s, staff, "已退回", "请写清地点", title="民族团结讲座", place="社区")
+        report_id, receipt = report.id, report.receipt_no
+        s.commit()
+    sign_in(page, live_server.url, "wang")
+    page.goto(f"{live_server.url}/admin/reports/{report_id}")
+    assert page.locator("#f-title").input_value() == "民族团结讲座"
+    page.fill("#f-place", "团结社区党群服务中心二楼")
+    page.fill("#f-title", "")
+    page.click("#resubmit button[type=submit]")
+    assert [e.split("\n")[0] for e in page.locator("#resubmit .has-error").all_inner_texts()] == ["主题 *"]
+    page.fill("#f-title", "民族团结进步知识讲座")
+    page.click("#resubmit button[type=submit]")
+    assert "已修改并重新提交上报" in page.locator(".flash").inner_text()
+    assert page.locator("#report-status").inner_text() == "待审核"
+    assert "请写清地点" in page.locator("#revisions").inner_text()
+    screenshot(page, f"{device}-report-resubmitted")
+    if device == "phone":
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    session.expire_all()
+    stored = session.get(ActivityReport, report_id)
+    assert (stored.status, stored.receipt_no, stored.place) == ("待审核", receipt, "团结社区党群服务中心二楼")
+    assert [r.review_reason for r in stored.revisions] == ["请写清地点"]

@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, request, send_file, url_for
 from werkzeug.security import safe_join
 
 from handlers.admin import bp, current_admin, field_errors, login_required, render
-from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUSES, ReportPhoto
+from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUS_REJECTED, STATUSES, ReportPhoto
 from models.unit import CATEGORIES
 from service.console import audit, backoffice
 from service.core import clock
@@ -82,8 +82,39 @@ def report_detail(report_id: int):
             db().commit()
             flash(texts.REVIEWED[values["action"]].format(receipt=report.receipt_no), "ok")
             return redirect(url_for("admin.reports"))
+    return _detail(report, values, errors)
+
+
+RESUBMIT_FIELDS = ("category", "activity_type", "title", "activity_date", "place", "participants", "content")
+
+
+def _detail(report, values: dict, errors: dict, fix: dict | None = None):
+    """The detail page: review form while 待审核, fix-and-resubmit form (prefilled) while 已退回."""
+    rejected = report.status == STATUS_REJECTED
+    if fix is None and rejected:
+        fix = {name: str(getattr(report, name)) for name in RESUBMIT_FIELDS}
     return render("report_detail.html", 422 if errors else 200, report=report, values=values, errors=errors,
-                  pending=report.status == STATUS_PENDING)
+                  pending=report.status == STATUS_PENDING, rejected=rejected, fix=fix or {},
+                  categories=CATEGORIES, activity_types=ACTIVITY_TYPES)
+
+
+@bp.post("/reports/<int:report_id>/resubmit")
+@login_required
+def resubmit_report(report_id: int):
+    """Fix a 已退回 report's fields and put it back to 待审核 under the same receipt number (a revision keeps the
+    earlier submission and its rejection), as the liaison can with 修改 in WeChat."""
+    fix = {name: request.form.get(name, "") for name in RESUBMIT_FIELDS}
+    count = fix["participants"].strip()  # a form sends text; the check wants a number
+    data = dict(fix, participants=int(count) if count.isdigit() else count)
+    try:
+        report = backoffice.resubmit_report(db(), report_id, data, current_admin().username, clock.now())
+    except DomainError as exc:
+        db().rollback()
+        return _detail(report_service.get_report(db(), report_id), {"reason": ""}, field_errors(exc), fix)
+    audit.record(db(), current_admin(), "report.resubmit", report, {"receipt_no": report.receipt_no})
+    db().commit()
+    flash(texts.RESUBMITTED.format(receipt=report.receipt_no), "ok")
+    return redirect(url_for("admin.report_detail", report_id=report_id))
 
 
 @bp.get("/reports/<int:report_id>/photos/<int:photo_id>")

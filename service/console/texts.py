@@ -20,6 +20,7 @@ ANNOUNCEMENT_NOT_EDITABLE = "通知状态为“{status}”（或受众由接口�
 TOKEN_REVOKED = "令牌已吊销，使用它的请求将被拒绝"
 CODES_REVOKED = "已撤销 {count} 个未使用的绑定码"
 REVIEWED = {"approve": "已通过上报 {receipt}", "reject": "已退回上报 {receipt}"}
+RESUBMITTED = "已修改并重新提交上报 {receipt}，等待审核"
 UNANSWERED_GONE = "这个未回答问题已被处理，请刷新列表"
 POLICY_IMPORTED = {
     "created": "已导入第 {version} 版，共 {count} 条条款",
@@ -59,6 +60,7 @@ ACTIONS = {
     "api_token.revoke": "吊销接口令牌",
     "announcement.edit": "修改通知",
     "report.create": "代录报告",
+    "report.resubmit": "修改后重新提交报告",
     "announcement.resend_unknown": "重发结果未知的消息",
     "units.import": "批量导入单位与人员",
     "binding.bind": "工作人员绑定微信",
