@@ -8,16 +8,16 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from service.console import accounts as admin_accounts, audit
-from service.notices import announcements
-from service.core import clock, runlog, schema
-from service.chat import menu
-from service.policy import importer as policy_import
-from service.core.config import SettingsError
-from service.core.errors import DomainError, WeChatAPIError, WeChatUnavailable
-from service.core.db import session_scope
-from service.core.redact import redact
 from service.app import runtime
+from service.chat import menu
+from service.console import accounts as admin_accounts, audit
+from service.core import clock, runlog, schema
+from service.core.config import SettingsError
+from service.core.db import session_scope
+from service.core.errors import DomainError, WeChatAPIError, WeChatUnavailable
+from service.core.redact import redact
+from service.notices import announcements
+from service.policy import importer as policy_import
 
 
 def _unit_of_work():

@@ -11,9 +11,8 @@ from typing import Mapping
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
 
-from service.wechat import simulator
 from service.app import runtime
-from service.wechat import texts
+from service.wechat import simulator, texts
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 

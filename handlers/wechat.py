@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, request
 from werkzeug.serving import WSGIRequestHandler
 
+from service.app import db, runtime
 from service.core import clock
 from service.wechat import gateway
-from service.app import db, runtime
 from service.wechat.protocol import InvalidSignature, check_signature, query_fields
 
 bp = Blueprint("wechat", __name__)

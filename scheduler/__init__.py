@@ -18,8 +18,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import DBAPIError
 
 from scheduler import jobs
-from service.core.clock import TZ
 from service.core import runlog
+from service.core.clock import TZ
 from service.core.config import Settings
 from service.core.db import make_engine, make_session_factory
 

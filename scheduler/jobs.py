@@ -16,14 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.announcement import Announcement, Delivery, DeliveryStatus
 from models.report import ReportResultNotice
-from service.notices import announcements, delivery as notify
-from service.core import clock
-from service.reporting import compliance, media, reports
 from service.chat import conversation
-from service.wechat import inbox
+from service.core import clock
 from service.core.config import Settings
-from service.notices import texts
 from service.core.textfit import fit_utf8
+from service.notices import announcements, delivery as notify, texts
+from service.reporting import compliance, media, reports
+from service.wechat import inbox
 
 log = logging.getLogger(__name__)
 

@@ -45,8 +45,8 @@ class Runtime:
     def wechat_client(self) -> "ApiClient":
         """The one outbound WeChat client of this process (token shared through the database or Redis)."""
         if self._client is None:
-            from service.wechat_api.token_store import make_token_store
             from service.wechat_api.client import make_client
+            from service.wechat_api.token_store import make_token_store
 
             self._client = make_client(self.settings, make_token_store(self.settings, self.session_factory))
         return self._client

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.console import accounts as admin_accounts
-from service.policy import importer as policy_import
 from service.core import schema
 from service.core.config import Settings
 from service.core.db import session_scope
+from service.policy import importer as policy_import
 
 # Each step loads one kind of default data and returns a line for the log; the steps are idempotent.
 STEPS: list[Callable[[Session, Settings], str]] = [

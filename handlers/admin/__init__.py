@@ -13,15 +13,14 @@ from functools import wraps
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
-from service.core import clock
-from service.console.accounts import PASSWORD_RULE, ROLES
 from service.app import db
+from service.console.accounts import PASSWORD_RULE, ROLES
+from service.core import clock
 from service.core.errors import DomainError, refuse_nul
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -194,5 +193,5 @@ def domain_error(exc: DomainError):
     return render("error.html", exc.status, title="无法完成", message=exc.message)
 
 
-from handlers.admin import (accounts, announcements, audit, auth, dashboard, home, policy,  # noqa: E402,F401
-                            reports, status, units)  # their views join `bp`
+from handlers.admin import (accounts, announcements, audit, auth, dashboard,  # noqa: E402,F401; their views join `bp`
+                            home, policy, reports, status, units)

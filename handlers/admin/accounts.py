@@ -6,11 +6,10 @@ from flask import abort, flash, redirect, request, url_for
 
 from handlers.admin import admin_required, audited, bp, current_admin, field_errors, form_values, render
 from models.admin import AdminUser, ApiToken
-from service.console import accounts as admin_accounts
 from service.app import db
+from service.console import accounts as admin_accounts, texts
 from service.core import clock
 from service.core.errors import DomainError
-from service.console import texts
 
 FIELDS = ["username", "display_name", "role"]
 

@@ -11,12 +11,12 @@ from handlers.admin import admin_required, audited, bp, current_admin, field_err
 from models.announcement import STATUSES
 from models.subscription import TOPICS
 from models.unit import CATEGORIES
-from service.notices import announcements, delivery
-from service.core import clock
-from service.reporting import units
 from service.app import db, runtime
-from service.core.errors import DomainError
 from service.console import audit as audit_log, people, texts
+from service.core import clock
+from service.core.errors import DomainError
+from service.notices import announcements, delivery
+from service.reporting import units
 
 TEXT_FIELDS = ("title", "body", "audience_type", "topic", "send_mode", "send_at", "recurrence")
 AUDIENCES = [("all", "全部关注者"), ("topic", "订阅了某个主题的人"), ("units", "指定单位的人员"),

@@ -7,9 +7,8 @@ from typing import Optional
 from flask import request
 
 from handlers.admin import admin_required, bp, render
-from service.console import audit
 from service.app import db
-from service.console import texts
+from service.console import audit, texts
 
 
 def _date(value: str) -> Optional[date]:

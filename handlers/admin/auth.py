@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from flask import flash, redirect, request, session, url_for
 
-from handlers.admin import (bp, current_admin, field_errors, form_values, login_required, render, safe_next,
-                            sign_in)
-from service.console import accounts as admin_accounts, audit
-from service.core import clock
+from handlers.admin import bp, current_admin, field_errors, form_values, login_required, render, safe_next, sign_in
 from service.app import db
+from service.console import accounts as admin_accounts, audit, texts
+from service.core import clock
 from service.core.errors import InvalidInput
-from service.console import texts
 
 
 @bp.route("/login", methods=["GET", "POST"])

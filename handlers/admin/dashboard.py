@@ -3,9 +3,9 @@ this week's unanswered questions; all figures come from `service.console.dashboa
 from __future__ import annotations
 
 from handlers.admin import admin_required, bp, render
-from service.core import clock
-from service.console import dashboard as dashboard_service
 from service.app import db, runtime
+from service.console import dashboard as dashboard_service
+from service.core import clock
 
 
 @bp.get("/dashboard")

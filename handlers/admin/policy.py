@@ -6,14 +6,13 @@ from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, bp, current_admin, form_values, render, upload_limit
 from models.policy import UnansweredQuestion
-from service.notices import announcements
-from service.console import audit
-from service.core import clock
-from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.app import db
+from service.console import audit, texts
+from service.core import clock
 from service.core.errors import InvalidInput
+from service.notices import announcements
+from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.policy.answers import preview_answer
-from service.console import texts
 
 FAQ_FIELDS = ["questions", "answer", "unanswered_id"]
 

@@ -11,12 +11,11 @@ from werkzeug.security import safe_join
 from handlers.admin import bp, current_admin, field_errors, login_required, render
 from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUS_REJECTED, STATUSES, ReportPhoto
 from models.unit import CATEGORIES
-from service.console import audit, backoffice
-from service.core import clock
-from service.reporting import exports, query as report_query, reports as report_service, units
 from service.app import db, runtime
+from service.console import audit, backoffice, texts
+from service.core import clock
 from service.core.errors import DomainError
-from service.console import texts
+from service.reporting import exports, query as report_query, reports as report_service, units
 
 FILTER_KEYS = ("status", "category", "unit_id", "activity_type", "date_from", "date_to", "q")
 

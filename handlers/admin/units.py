@@ -8,12 +8,11 @@ from flask import request, url_for
 
 from handlers.admin import admin_required, audited, bp, current_admin, field_errors, form_values, render
 from models.unit import CATEGORIES
-from service.console import audit, backoffice
-from service.core import clock
-from service.reporting import units
 from service.app import db
+from service.console import audit, backoffice, texts
+from service.core import clock
 from service.core.errors import DomainError
-from service.console import texts
+from service.reporting import units
 
 UNIT_TEXT = ["name", "category", "contact", "phone"]
 UNIT_FLAGS = ["is_extension", "is_education_base"]

@@ -11,13 +11,13 @@ from typing import Any, Callable
 
 from flask import Blueprint, g, jsonify, request
 
+from handlers.api.errors import domain_error_response, error_response
 from models.admin import ROLE_ADMIN
-from service.core import clock
+from service.app import db
 from service.console import audit
 from service.console.accounts import user_for_token
-from service.app import db
+from service.core import clock
 from service.core.errors import DomainError, Forbidden, InvalidInput, refuse_nul
-from handlers.api.errors import domain_error_response, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from handlers.api import admin_only, bp, json_body, saved
+from service.app import db
 from service.console import audit, people
-from service.notices import announcements, texts as notice_texts
 from service.core import clock
 from service.core.errors import InvalidInput
-from service.app import db
+from service.notices import announcements, texts as notice_texts
 from service.reporting.query import parse_int
 
 

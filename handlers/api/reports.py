@@ -7,10 +7,10 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from handlers.api import admin_only, bp, json_body, saved
+from service.app import db
 from service.console import backoffice
 from service.core import clock
 from service.reporting import query as report_query, reports
-from service.app import db
 
 
 @bp.get("/reports")

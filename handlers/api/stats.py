@@ -6,9 +6,9 @@ from urllib.parse import quote
 from flask import Response, jsonify, request
 
 from handlers.api import admin_only, bp
+from service.app import db, runtime
 from service.core import clock
 from service.reporting import compliance, exports, query as report_query, statistics
-from service.app import db, runtime
 
 
 @bp.get("/statistics")

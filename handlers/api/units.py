@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from handlers.api import admin_only, bp, json_body, saved
-from handlers.api import serialize as out
+from handlers.api import admin_only, bp, json_body, saved, serialize as out
+from service.app import db
 from service.console import backoffice
 from service.core import clock
 from service.reporting import query as report_query, units
-from service.app import db
 
 
 def _include_inactive() -> bool:

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser, ApiToken
+from service.console import texts
 from service.core import clock
 from service.core.clock import local
 from service.core.config import Settings, SettingsError
 from service.core.errors import Conflict, InvalidInput, NotFound
-from service.console import texts
 
 ROLES = {ROLE_ADMIN: "管理员", ROLE_REVIEWER: "审核员"}
 MAX_FAILURES = 5

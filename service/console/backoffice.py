@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 from models.report import ACTIVITY_TYPES, ActivityReport
 from models.staff import Staff
 from models.unit import CATEGORIES, Unit
-from service.reporting import reports, units
 from service.core.clock import local
 from service.core.db import is_row_id
 from service.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.reporting import reports, texts, units
 from service.reporting.query import parse_date
-from service.reporting import texts
 
 ACTIONS = {"approve": True, "reject": False}
 MAX_PARTICIPANTS = 100_000

@@ -16,8 +16,8 @@ from models.report import STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED, STAT
 from models.unit import CATEGORIES
 from service.console import charts
 from service.core import clock
-from service.reporting import compliance, statistics
 from service.policy import faq as policy_faq
+from service.reporting import compliance, statistics
 from service.reporting.query import ReportFilter
 
 UNANSWERED_SHOWN = 10

@@ -6,9 +6,9 @@ from functools import cache
 from typing import Optional
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from alembic.autogenerate import compare_metadata
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 

@@ -14,11 +14,10 @@ from models.follower import Follower
 from models.staff import Staff
 from models.subscription import TOPICS, Subscription
 from models.unit import CATEGORIES, Unit
-from service.notices import recurrence
 from service.core.db import is_row_id
 from service.core.errors import Conflict, InvalidInput, NotFound
-from service.notices import texts
 from service.core.textfit import unix_newlines, utf8_len
+from service.notices import recurrence, texts
 
 TITLE_LIMIT = 20  # template keyword values are capped at 20 characters (2023-05 rules)
 TEXT_LIMIT = 2048  # bytes of a customer-service / mass text message

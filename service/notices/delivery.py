@@ -48,15 +48,14 @@ from models.announcement import (CS, MASS, TEMPLATE, Announcement, AnnouncementS
 from models.follower import Follower
 from models.subscription import NoticeOptOut
 from service.core import clock
-from service.notices import recurrence
-from service.notices.announcements import message_text, resolve_audience
 from service.core.config import Settings
 from service.core.db import batches
 from service.core.errors import WeChatAPIError, WeChatError, WeChatOutcomeUnknown
 from service.core.redact import describe, redact
-from service.notices import texts
-from service.wechat_api.token_store import MemoTokenStore, make_token_store
+from service.notices import recurrence, texts
+from service.notices.announcements import message_text, resolve_audience
 from service.wechat_api.client import make_client
+from service.wechat_api.token_store import MemoTokenStore, make_token_store
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from sqlalchemy import delete, select
 
 from models.announcement import Announcement, Delivery, DeliveryStatus
 from models.subscription import TOPICS, NoticeOptOut, Subscription
-from service.core import clock
 from service.chat import conversation
 from service.chat.contract import ChatContext, Flow, Turn, handled, not_mine
 from service.chat.conversation import Draft
+from service.core import clock
 from service.notices import texts
 
 FLOW = "subscribe"

@@ -18,8 +18,8 @@ from service.chat import menu
 from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
 from service.policy import texts as T
 from service.policy.importer import PATH_SEP
-from service.policy.search import (Index, SearchResult, compact, current_index, match_faq, related_hits,
-                                   resolve_follow_up, search_index, analyse, asks_for_more, neighbourhood)
+from service.policy.search import (Index, SearchResult, analyse, asks_for_more, compact, current_index, match_faq,
+                                   neighbourhood, related_hits, resolve_follow_up, search_index)
 
 MAX_QUESTION_CHARS = 300  # longer texts are pastes, not questions
 _CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -8,8 +8,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from models.policy import FaqEntry, UnansweredQuestion
-from service.policy.search import compact
 from service.core.textfit import REPLY_LIMIT, utf8_len
+from service.policy.search import compact
 
 MAX_ANSWER_BYTES = REPLY_LIMIT - 200  # room for the FAQ footer
 

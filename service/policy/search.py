@@ -6,10 +6,10 @@ identity, so it is rebuilt only after an import. Tokenisation is chosen by measu
 """
 from __future__ import annotations
 
-import json
-import logging
 import hashlib
 import heapq
+import json
+import logging
 import math
 import os
 import re

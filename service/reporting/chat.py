@@ -10,13 +10,11 @@ from datetime import timedelta
 
 from models.report import STATUS_REJECTED
 from service.chat import conversation
-from service.reporting import flow as report_flow, reports, units
-from service.chat.contract import ChatContext
-from service.core.clock import local
-from service.chat.contract import Flow, Turn, handled, not_mine
+from service.chat.contract import ChatContext, Flow, Turn, handled, not_mine
 from service.chat.conversation import Draft
+from service.core.clock import local
+from service.reporting import flow as report_flow, reports, texts, units
 from service.reporting.flow import Transition
-from service.reporting import texts
 
 FLOW = "report"
 TTL = timedelta(hours=2)

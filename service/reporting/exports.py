@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 from models.report import ActivityReport
 from service.core.clock import local
 from service.core.errors import InvalidInput
+from service.reporting import texts, texts as api_texts
 from service.reporting.query import ReportFilter, all_reports
-from service.reporting import texts as api_texts
-from service.reporting import texts
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

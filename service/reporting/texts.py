@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Optional
 
-
 # --- binding -------------------------------------------------------------------------------------------------
 BIND_HELP = ("活动上报仅限各单位联络员使用。联络员请向区民族团结进步创建办公室索取绑定码，然后回复“绑定 绑定码”，"
              "例如：绑定 K7P2QX。绑定码7天内有效，只能使用一次。")

@@ -13,14 +13,14 @@ from typing import Callable, Mapping
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from service.core import fastsql
-from service.wechat import inbox, router
+from service.chat import texts
 from service.chat.contract import ChatContext, Inbound
+from service.core import fastsql
 from service.core.config import Settings
 from service.core.db import serialized_writes
-from service.chat import texts
-from service.wechat.protocol import (InvalidSignature, MalformedMessage, decode_request,
-                                     encode_reply, message_xml, to_inbound)
+from service.wechat import inbox, router
+from service.wechat.protocol import (InvalidSignature, MalformedMessage, decode_request, encode_reply, message_xml,
+                                     to_inbound)
 
 log = logging.getLogger(__name__)
 

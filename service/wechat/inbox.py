@@ -23,9 +23,9 @@ from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
 from service.chat import conversation
-from service.core import fastsql
 from service.chat.contract import Inbound
 from service.chat.conversation import Draft
+from service.core import fastsql
 from service.wechat.protocol import dedupe_key
 
 # Events that say nothing about the user being active (platform callbacks, auto location reports).

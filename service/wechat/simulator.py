@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
+from service.chat.menu import CUSTOM_MENU, key_fits
 from service.core.config import Settings
 from service.reporting import media
-from service.chat.menu import CUSTOM_MENU, key_fits
 from service.wechat import texts
 from service.wechat.protocol import MalformedMessage, message_xml, read_reply, wechat_request
 

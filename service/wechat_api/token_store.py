@@ -26,7 +26,6 @@ from models.token import StoredToken, TokenLock
 from service.core import clock
 from service.core.config import Settings
 
-
 log = logging.getLogger(__name__)
 REDIS_TIMEOUT = 2.0  # seconds to connect to / hear from Redis before it counts as unreachable
 REDIS_RETRY_AFTER = 30.0  # while Redis is unreachable, the database store serves; Redis is tried again after this
