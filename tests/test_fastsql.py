@@ -92,7 +92,7 @@ def test_pipeline_refuses_a_statement_that_leaves_a_python_default_to_sqlalchemy
 
 def test_on_postgresql_the_statements_and_the_commit_share_one_pipeline(session, session_factory, monkeypatch):
     if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
+        pytest.skip("a psycopg pipeline exists on PostgreSQL only; the PostgreSQL run of .ci/run covers this test")
     driver = session.connection().connection.driver_connection
     pipelines = []
     pipeline = type(driver).pipeline

@@ -3,12 +3,9 @@ start with one line naming the fix, never a traceback; `/healthz` says whether t
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from service import create_app
 from service.core import schema
@@ -35,7 +32,6 @@ def test_a_weak_admin_password_stops_the_start_with_one_line(tmp_path):
     assert booted.stderr.strip().splitlines()[-1].startswith("Error: ADMIN_PASSWORD is too weak")
 
 
-@pytest.mark.skipif(shutil.which("gunicorn") is None, reason="gunicorn is not installed")
 def test_gunicorn_refuses_a_database_that_was_never_upgraded_then_serves_it_once_bootstrapped(tmp_path):
     served = run(["gunicorn", "--no-control-socket", "--bind", "127.0.0.1:0", "--workers", "1", "wsgi:app"],
                  tmp_path)

@@ -153,19 +153,8 @@ def create(session: Session, data: dict[str, Any], now: datetime, created_by: Op
     rule = _clean_recurrence(data.get("recurrence"))
     send_at = parse_send_at(data.get("send_at"), now)
     run_at = first_run(send_at, rule, now)
-    draft = bool(data.get("draft"))
-    ann = Announcement(
-        kind=kind,
-        dedupe_key=dedupe_key,
-        title=title,
-        body=body,
-        audience=audience,
-        send_at=send_at,
-        recurrence=rule,
-        next_run_at=None if draft else run_at,
-        status=AnnouncementStatus.DRAFT if draft else AnnouncementStatus.SCHEDULED,
-        created_by=created_by,
-    )
+    ann = Announcement(kind=kind, dedupe_key=dedupe_key, created_by=created_by,
+                       **_scheduled(title, body, audience, rule, send_at, run_at, bool(data.get("draft"))))
     session.add(ann)
     session.flush()
     return ann
@@ -188,6 +177,14 @@ def get(session: Session, announcement_id: int) -> Announcement:
     return ann
 
 
+def _scheduled(title: str, body: str, audience: dict[str, Any], rule: Optional[str], send_at: datetime,
+               run_at: datetime, draft: bool) -> dict[str, Any]:
+    """The columns create and edit both set: the content, and either a draft (no next run) or the schedule."""
+    return {"title": title, "body": body, "audience": audience, "recurrence": rule, "send_at": send_at,
+            "next_run_at": None if draft else run_at,
+            "status": AnnouncementStatus.DRAFT if draft else AnnouncementStatus.SCHEDULED}
+
+
 def edit(session: Session, announcement_id: int, data: dict[str, Any], now: datetime) -> Announcement:
     """Change any field while the announcement is a draft or scheduled; `draft: false` schedules a draft."""
     ann = get(session, announcement_id)
@@ -207,16 +204,7 @@ def edit(session: Session, announcement_id: int, data: dict[str, Any], now: date
     result = session.execute(
         update(Announcement)
         .where(Announcement.id == ann.id, Announcement.status.in_(EDITABLE))
-        .values(
-            title=title,
-            body=body,
-            audience=audience,
-            recurrence=rule,
-            send_at=send_at,
-            next_run_at=None if draft else run_at,
-            status=AnnouncementStatus.DRAFT if draft else AnnouncementStatus.SCHEDULED,
-            updated_at=now,
-        )
+        .values(updated_at=now, **_scheduled(title, body, audience, rule, send_at, run_at, draft))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
