@@ -21,11 +21,12 @@ PACKAGE_RULES: dict[str, set[str]] = {
     "policy": {"core", "chat"},
     "reporting": {"core", "chat"},
     "notices": {"core", "chat", "wechat_api"},
-    "wechat": {"core", "chat", "policy", "reporting", "notices"},
-    "console": {"core", "chat", "policy", "reporting", "notices", "wechat_api"},
+    "messages": {"core", "chat", "wechat_api", "notices"},
+    "wechat": {"core", "chat", "policy", "reporting", "notices", "messages"},
+    "console": {"core", "chat", "policy", "reporting", "notices", "messages", "wechat_api"},
 }
 # The scheduler runs jobs of these packages (and trims the inbox); never the console, the router or the simulator.
-SCHEDULER_MAY_IMPORT = {"core", "chat", "reporting", "notices", "wechat_api", "wechat.inbox"}
+SCHEDULER_MAY_IMPORT = {"core", "chat", "reporting", "notices", "messages", "wechat_api", "wechat.inbox"}
 
 
 def imports(path: Path) -> set[str]:

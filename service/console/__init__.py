@@ -2,5 +2,5 @@
 and bulk import of units, staff and reports, the dashboard and its charts, the 设置与状态 checks (which compare the
 custom menu).
 
-May import: `core`, `chat`, `policy`, `reporting`, `notices`, `wechat_api`. Nothing in `service/` imports `console`.
+May import: `core`, `chat`, `policy`, `reporting`, `notices`, `messages`, `wechat_api`. Nothing in `service/` imports `console`.
 """
