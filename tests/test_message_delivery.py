@@ -334,3 +334,15 @@ def test_the_window_reservation_is_the_notices_one(session_factory, pinned):
         assert not notify.reserve_cs_slot(s, "o-w", NOW)
         add_followers(s, ["o-old"], NOW, timedelta(hours=49))
         assert not notify.reserve_cs_slot(s, "o-old", NOW)
+
+
+def test_the_scheduler_job_sends_what_the_console_left_pending(session_factory, settings, fake_wechat, pinned):
+    from scheduler import jobs
+
+    jobs.configure(settings, session_factory)
+    thread_id, _ = new_thread(session_factory)
+    entry_id = reply(session_factory, thread_id)
+    assert jobs.deliver_replies() == {"sent": 1}
+    assert jobs.deliver_replies() == {}
+    assert len(custom_sends(fake_wechat)) == 1
+    assert entry(session_factory, entry_id).delivery == ReplyDelivery.SENT
