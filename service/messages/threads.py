@@ -81,10 +81,12 @@ def open_thread(session: Session, *, openid: str, text: str, category: str, phon
 
 def add_resident_entry(session: Session, thread: ResidentThread, text: str, photos: Sequence[Any] = (),
                        now: Optional[datetime] = None) -> ThreadEntry:
-    """The resident's 追加 to an open thread; a closed one refuses (InvalidInput on `thread`)."""
+    """The resident's 追加 (words, or a photo on its own) to an open thread; a closed one refuses (InvalidInput on
+    `thread`)."""
     if thread.status == ThreadStatus.CLOSED:
         raise InvalidInput(texts.THREAD_CLOSED.format(receipt=thread.receipt), "thread")
-    text, photos = check_text(text), check_photos(photos)
+    photos = check_photos(photos)
+    text = check_text(text) if (text or "").strip() or not photos else ""  # a photo may come on its own
     now = now or clock.now()
     entry = ThreadEntry(thread_id=thread.id, kind=EntryKind.RESIDENT.value, body=text, photos=photos, created_at=now)
     session.add(entry)
