@@ -20,7 +20,7 @@ from service.chat import conversation
 from service.core import clock
 from service.core.config import Settings
 from service.core.textfit import fit_utf8
-from service.messages import replies
+from service.messages import replies, sla
 from service.notices import announcements, delivery as notify, texts
 from service.reporting import compliance, media, reports
 from service.wechat import inbox
@@ -176,7 +176,8 @@ def quarter_end_warning() -> list[int]:
 
 
 def weekly_digest() -> Optional[int]:
-    """Monday 8:30: last week's sending summary to the administrators' WeChat (ADMIN_OPENIDS)."""
+    """Monday 8:30: last week's sending summary, lagging units and unanswered or overdue residents' messages to the
+    administrators' WeChat (ADMIN_OPENIDS)."""
     rt = runtime()
     if not rt.settings.admin_openids:
         log.info("weekly digest: ADMIN_OPENIDS is empty, nothing to send")
@@ -190,12 +191,15 @@ def weekly_digest() -> Optional[int]:
             Announcement.kind == "announcement", Delivery.created_at >= since).group_by(Delivery.status)).all())
         today = clock.today()
         lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today, _rules(rt)))
+        unanswered, overdue = sla.open_and_overdue(session, now)
     body = texts.DIGEST_BODY.format(
         announcements=count,
         sent=by_status.get(DeliveryStatus.SENT, 0),
         failed=by_status.get(DeliveryStatus.FAILED, 0),
         unknown=by_status.get(DeliveryStatus.UNKNOWN, 0),
         lagging=lagging,
+        unanswered=unanswered,
+        overdue=overdue,
     )
     year, week, _ = now.isocalendar()
     return queue_system_message(rt.session_factory, f"digest:{year}-W{week:02d}", texts.DIGEST_TITLE, body,
