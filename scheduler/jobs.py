@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.announcement import Announcement, Delivery, DeliveryStatus
-from models.report import ReportResultNotice
+from models.message import ThreadPhoto
+from models.report import ReportPhoto, ReportResultNotice
 from service.chat import conversation
 from service.core import clock
 from service.core.config import Settings
@@ -207,13 +208,15 @@ def weekly_digest() -> Optional[int]:
 
 
 def download_report_media() -> None:
-    """Fetch staff photos before WeChat's 3-day media expiry (service.reporting.media commits per photo)."""
+    """Fetch staff photos and residents' message photos before WeChat's 3-day media expiry
+    (service.reporting.media commits per photo)."""
     rt = runtime()
     client = rt.sender_factory()()
     if rt.settings.simulator_enabled:
         client = media.LocalUploadsFirst(rt.settings.media_dir, client)  # development: simulator pictures
-    with rt.session_factory() as session:
-        media.download_pending(session, client, rt.settings.media_dir, clock.now())
+    for model in (ReportPhoto, ThreadPhoto):
+        with rt.session_factory() as session:
+            media.download_pending(session, client, rt.settings.media_dir, clock.now(), model=model)
 
 
 def purge_conversation_drafts() -> int:

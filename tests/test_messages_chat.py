@@ -285,3 +285,25 @@ def test_the_simulator_sends_voice_and_leaves_a_message(client, session_factory)
     [thread] = all_threads(session_factory)
     assert thread.entries[0].body == f"{UNANSWERED}\n想了解具体办理地点"
     assert thread.receipt in act(type="text", content="我的留言")
+
+
+def test_message_photos_are_downloaded_before_their_media_id_expires(wechat, session_factory, settings, fake_wechat):
+    from pathlib import Path
+
+    from models.message import ThreadPhoto
+    from scheduler import jobs
+
+    media_ids = [fake_wechat.register_media(media_id=f"res-photo-{n}") for n in (1, 2)]
+    wechat.send_text("留言 楼下垃圾站没人清理")
+    for media_id in media_ids:
+        wechat.send_image(media_id, f"http://mmbiz.qpic.cn/{media_id}")
+    assert "留言已提交" in say(wechat, "4", "跳过", "确认")
+    jobs.configure(settings, session_factory)
+    jobs.download_report_media()
+    with session_scope(session_factory) as s:
+        rows = list(s.scalars(select(ThreadPhoto).order_by(ThreadPhoto.id)))
+        assert [(r.media_id, r.download_status, r.openid) for r in rows] == [
+            (m, "done", "o_test_user") for m in media_ids]
+        assert all(r.local_path.startswith("messages/") and (Path(settings.media_dir) / r.local_path).is_file()
+                   for r in rows)
+        assert rows[0].entry_id == s.scalar(select(ResidentThread)).entries[0].id

@@ -1,4 +1,4 @@
-"""resident_thread, thread_entry, thread_receipt_counter, unanswered_asker: residents' messages (留言) to staff,
+"""resident_thread, thread_entry, thread_photo, thread_receipt_counter, unanswered_asker: residents' messages (留言) to staff,
 their timeline and replies, and who asked the questions the bot could not answer; inbound_message by (openid, id)
 for a resident's recent messages on the thread page.
 
@@ -81,6 +81,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_thread_entry_delivery'), ['delivery'], unique=False)
         batch_op.create_index(batch_op.f('ix_thread_entry_thread_id'), ['thread_id'], unique=False)
 
+    op.create_table('thread_photo',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('media_id', sa.String(length=128), nullable=False),
+    sa.Column('pic_url', sa.String(length=512), nullable=False),
+    sa.Column('local_path', sa.String(length=256), nullable=False),
+    sa.Column('download_status', sa.String(length=8), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_tried_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=False),
+    sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['thread_entry.id'], name=op.f('fk_thread_photo_entry_id_thread_entry'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_thread_photo'))
+    )
+    with op.batch_alter_table('thread_photo', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_thread_photo_download_status'), ['download_status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_thread_photo_entry_id'), ['entry_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_thread_photo_media_id'), ['media_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_thread_photo_openid'), ['openid'], unique=False)
+
     op.create_table('unanswered_asker',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('question_id', sa.Integer(), nullable=False),
@@ -111,6 +132,13 @@ def downgrade() -> None:
         batch_op.drop_index('ix_unanswered_asker_question_openid')
 
     op.drop_table('unanswered_asker')
+    with op.batch_alter_table('thread_photo', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_thread_photo_openid'))
+        batch_op.drop_index(batch_op.f('ix_thread_photo_media_id'))
+        batch_op.drop_index(batch_op.f('ix_thread_photo_entry_id'))
+        batch_op.drop_index(batch_op.f('ix_thread_photo_download_status'))
+
+    op.drop_table('thread_photo')
     with op.batch_alter_table('thread_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_thread_entry_thread_id'))
         batch_op.drop_index(batch_op.f('ix_thread_entry_delivery'))
