@@ -190,6 +190,9 @@ def test_my_messages_detail_and_append(wechat, session_factory):
     assert "还可以继续发送" in wechat.send_text("补充：是在晚上")  # any message while the detail is open
     assert "还可以继续发送" in wechat.send_image("m-extra")
     assert "已结束补充" in wechat.send_text("结束")
+    wechat.send_text(f"留言详情 {first}")
+    assert "补充到留言" not in wechat.send_text("5")  # a menu number closes the prompt and is the menu's
+    assert "已补充到留言" not in wechat.send_text("补充：这句不会加进去")
     assert "已补充到留言" in wechat.send_text("追加 2 还有一件事")
     with session_scope(session_factory) as s:
         thread = s.scalar(select(ResidentThread).where(ResidentThread.receipt == first))

@@ -357,8 +357,8 @@ def handle_append(ctx: ChatContext, draft: Draft) -> Turn:
         return handled(texts.APPEND_ENDED, end=True)
     if inbound.kind not in ("text", "voice", "image"):
         return not_mine(end=True)
-    if word in LEAVE_WORDS or word.lower() in HELP_WORDS or word.startswith(COMMAND_PREFIXES):
-        return not_mine(end=True)
+    if word in LEAVE_WORDS or word.lower() in HELP_WORDS or word.startswith(COMMAND_PREFIXES) or word.isdigit():
+        return not_mine(end=True)  # a command, a menu word or a menu number: the resident moved on
     thread = ctx.session.get(ResidentThread, draft.data.get("thread"))
     if thread is None or thread.openid != ctx.openid:
         return not_mine(end=True)
