@@ -89,9 +89,12 @@ def expand_synonyms(text: str, lex: Lexicon | None = None) -> str:
     lex = lex or lexicon()
     rest, extra = text, []
     for variant in sorted(lex.variants, key=len, reverse=True):
-        if variant in rest:
+        if len(variant) > 1 and variant in rest:
             rest = rest.replace(variant, " ")
             extra.extend(c for c in lex.variants[variant] if c not in text and c not in extra)
+    for word in _cut(rest):  # a one-character word (学) only where it stands alone, never inside 学校
+        if len(word) == 1 and word in lex.variants:
+            extra.extend(c for c in lex.variants[word] if c not in text and c not in extra)
     return text + (" " + " ".join(extra) if extra else "")
 
 
@@ -500,6 +503,8 @@ LEAD_CHARS = 120  # the answering sentences are kept to about this many characte
 COVERAGE_MIN = 0.5  # the answering sentence must cover this share of the question's meaning
 SINGLE_CHAR_WEIGHT = 0.5  # a one-character word says little about the topic
 UNKNOWN_WEIGHT = 2.5  # a word the policy never uses (about the median idf of the words it does use)
+RERANKED = 8  # the best-scored sentences weighed again by coverage
+COVER_SHARE = 0.5  # … score × (COVER_SHARE + coverage): coverage can more than double a sentence's score
 CLAUSE_CREDIT = 0.7  # a word found elsewhere in the answering clause counts this much
 
 
@@ -694,6 +699,19 @@ def coverage(question: Question, plain: str, clause: str = "") -> float:
     return held / total
 
 
+def _by_coverage(index: Index, question: Question, scored: list[tuple[float, int, int]]
+                 ) -> list[tuple[float, int, int]]:
+    """The best-scored sentences again, each score weighed by how much of the question the sentence (with its
+    heading and path) covers: a sentence that answers every part of a long question beats one that repeats a
+    single word of it often (宗教场所能乱塑佛像吗 is about 乱塑佛像 more than about 宗教场所)."""
+    weighed = []
+    for score, i, n in scored:
+        plain = index.sentences[i][n].plain + " " + index.context[i]
+        weighed.append((score * (COVER_SHARE + coverage(question, plain)), i, n))
+    weighed.sort(key=lambda x: (-x[0], x[1], x[2]))
+    return weighed
+
+
 def _trim(sentence: str, terms: set[str], mode: str) -> str:
     """A sentence longer than LEAD_CHARS cut to its comma-separated parts around the best-matching one."""
     if len(sentence) <= LEAD_CHARS + 30:
@@ -715,19 +733,23 @@ def _trim(sentence: str, terms: set[str], mode: str) -> str:
 
 
 def search_index(index: Index, text: str, limit: int = 3, sections: bool = True, follow: str | None = None,
-                 near: Iterable[int] = (), seen: Sequence[str] = ()) -> SearchResult:
+                 near: Iterable[int] = (), seen: Sequence[str] = (), within: Iterable[int] = ()) -> SearchResult:
     """Rank sentences inside the best clauses and decide whether the best one answers `text`.
 
     Clauses are ranked by BM25 (heading and path included); their sentences are scored by their own BM25 plus
     CLAUSE_SHARE of the clause's, more for the kind of sentence the question asks for (a number, who, a rule) and
     for clauses under a section the question names. The decision is explainable: the best sentence (with its
     heading and path) must cover COVERAGE_MIN of the question's meaning-bearing words, and the question must not
-    be about another public service (out-of-scope topics the policy never mentions).
+    be about another public service (out-of-scope topics the policy never mentions). A follow-up may be answered
+    only `within` some clauses (the section of a place it names, the neighbourhood of the last answer).
     """
     question = analyse(index, text)
     terms = set(question.tokens)
-    inside = _section_members(index, question.places) if question.places else set()
+    inside = section_members(index, question.places) if question.places else set()
     ranked = index.rank(question.tokens, inside, PLACE_BOOST, RANKED_MAX)
+    within = set(within)
+    if within and any(i in within for i, _ in ranked):
+        ranked = [(i, s) for i, s in ranked if i in within]
     if not ranked:
         return SearchResult(text, [], 0.0, reasons=["问题里没有政策用语"], question=question)
     top = ranked[0][1] or 1.0
@@ -761,6 +783,7 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                 score *= PLACE_BOOST
             scored.append((score, i, n))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+    scored[:RERANKED] = _by_coverage(index, question, scored[:RERANKED])
     section = _section_asked(index, question) if sections else None
     if section is not None:
         best_pos, lead = section, _summary(index, section)
@@ -803,22 +826,28 @@ def asks_for_more(text: str) -> bool:
     return bool(_MORE.search(normalize(text)))
 
 
+def _position(index: Index, result: SearchResult) -> int | None:
+    """Where the best clause of `result` is in the index."""
+    if result.best is None:
+        return None
+    return next((i for i, e in enumerate(index.entries) if e.id == result.best.entry.id), None)
+
+
 def neighbourhood(index: Index, result: SearchResult) -> set[int]:
     """The clauses around an answer a follow-up may continue in: the answered section with its items, or the
     answering clause with its parent section's other items."""
-    if result.best is None:
-        return set()
-    position = next((i for i, e in enumerate(index.entries) if e.id == result.best.entry.id), None)
+    position = _position(index, result)
     if position is None:
         return set()
     if result.section:
-        return _section_members(index, [position])
+        return section_members(index, [position])
     parent = result.best.entry.parent_id
     up = next((i for i, e in enumerate(index.entries) if e.id == parent), None) if parent is not None else None
-    return _section_members(index, [up]) if up is not None else {position}
+    return section_members(index, [up]) if up is not None else {position}
 
 
-def _section_members(index: Index, sections: list[int]) -> set[int]:
+def section_members(index: Index, sections: Iterable[int]) -> set[int]:
+    """The clauses of the given sections, their items and the items' items."""
     members, stack = set(), list(sections)
     while stack:
         i = stack.pop()
@@ -845,40 +874,58 @@ def _summary(index: Index, position: int) -> list[str]:
     return [_trim(s, set(), index.mode) for s in out]
 
 
-def resolve_follow_up(index: Index, text: str, previous: str | None) -> str:
+@dataclass(frozen=True)
+class FollowUp:
+    """How a message reads after the last answered question: `asked` is the question to search for, `kind` is
+    "new" (self-contained), "place" (the earlier question of a new place), "aspect" (no topic of its own: a number,
+    who, a pronoun, 具体怎么帮) or "topic" (words of its own that only make sense with the earlier topic)."""
+
+    asked: str
+    kind: str
+    places: tuple[int, ...] = ()  # for "place": the sections named
+
+
+def resolve_follow_up(index: Index, text: str, previous: str | None) -> FollowUp:
     """The question `text` means after `previous` (the last question answered, within the follow-up window).
 
-    A short message naming only a new place (那学校呢), only an aspect (具体怎么做, 一年几次, 谁负责) or a pronoun
-    takes the previous question's topic: the new place replaces the old one, an aspect is added. A message with a
-    topic of its own stands alone unless, shaped as a follow-up (那…呢, 这个…), it is not answered alone.
+    A short message naming only a new place (那学校呢) asks the earlier question of that place; one with no topic
+    of its own (一年几次, 谁负责, 它跟七进啥关系) continues the earlier question. A message with words of its own
+    continues it when the answer then also holds its own words (周末去哪里玩 is no follow-up of 党史军史), unless,
+    longer than a few characters, it is answered better alone and away from the last answer's section. A role
+    word of the same place (学校… → 老师呢) is a topic, not a new place.
     """
+    alone = FollowUp(text, "new")
     if not previous or len(normalize(text)) > FOLLOW_UP_MAX_CHARS:
-        return text
+        return alone
     question = analyse(index, text)
-    shaped = bool(_FOLLOW_START.search(question.plain) or _FOLLOW_END.search(question.plain)
-                  or _PRONOUN.search(question.plain))
-    if question.topic:
-        if question.places or (len(question.plain) > SHORT_FOLLOW_UP and not shaped):
-            return text
-        if len(question.plain) > SHORT_FOLLOW_UP and search_index(index, text).decided:
-            return text
-        combined = f"{previous} {text}"
-        result = search_index(index, combined)
-        # the answer must hold the follow-up's own words too (周末去哪里玩 is no follow-up of 党史军史)
-        own = coverage(question, *result.evidence) if result.evidence else 0.0
-        return combined if result.decided and own >= COVERAGE_MIN else text
-    if question.places:  # the earlier question asked of the new place, without the old place's own words
-        before = analyse(index, previous)
+    before = analyse(index, previous)
+    new_places = [p for p in question.places if p not in before.places]
+    if new_places and not question.topic:  # the earlier question of the new place, without the old place's words
         merged = previous
         for word in before.place_words:
             merged = merged.replace(word, question.place_words[0] if question.place_words else "")
         there = " ".join(normalize(index.entries[i].heading + " " + index.entries[i].text)
-                         for i in _section_members(index, question.places))
+                         for i in section_members(index, new_places))
         for unit in before.topic:
             if unit.kind == "topic" and not any(a in there for a in unit.alternatives):
                 merged = merged.replace(unit.word, "")  # 宣传月 belongs to 进社区, not to 进学校
-        return f"{merged} {text}"
-    return f"{previous} {text}"  # no topic of its own: an aspect (一年几次), a pronoun, or 具体怎么帮
+        return FollowUp(f"{merged} {text}", "place", tuple(new_places))
+    own = [u for u in question.units if u.kind != "generic" and len(u.word) > 1]
+    if not own:  # an aspect (一年几次), a pronoun, or 具体怎么帮
+        return FollowUp(f"{previous} {text}", "aspect")
+    if new_places:
+        return alone
+    combined = f"{previous} {text}"
+    result = search_index(index, combined)
+    held = coverage(question, *result.evidence) if result.evidence else 0.0
+    if not result.decided or held < COVERAGE_MIN:
+        return alone
+    if len(question.plain) > SHORT_FOLLOW_UP:  # weigh: read alone, does it find a better answer elsewhere?
+        first = search_index(index, text)
+        around = neighbourhood(index, search_index(index, previous))
+        if first.decided and first.confidence > held and _position(index, result) not in around:
+            return alone
+    return FollowUp(combined, "topic")
 
 
 def _faq_grams(text: str) -> set[str]:
