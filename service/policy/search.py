@@ -172,11 +172,13 @@ def homophone_fixes(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
         sounds = [chars.get(ch, frozenset()) for ch in run]
+        spans = _known_spans(run, known)
         for size in range(min(len(run), 7), 1, -1):
             for start in range(len(run) - size + 1):
                 window = run[start:start + size]
-                if window in known:
-                    continue
+                if window in known or any(a < start + size and start < b and not (start <= a and b <= start + size)
+                                          for a, b in spans):
+                    continue  # a real word, or one that cuts a real word in two (公司里 is no 寺里)
                 heard = sounds[start:start + size]
                 for first in heard[0]:
                     for word_sounds, words in table.get((size, first), ()):
@@ -188,6 +190,18 @@ def homophone_fixes(text: str) -> list[tuple[str, str]]:
                                     not any(window in typo for typo, _ in found):
                                 found.append((window, word))
     return found
+
+
+def _known_spans(run: str, known: frozenset[str]) -> list[tuple[int, int]]:
+    """(start, end) of every lexicon word of two or more characters in `run`."""
+    spans = []
+    for word in known:
+        if len(word) > 1 and word in run:
+            start = run.find(word)
+            while start >= 0:
+                spans.append((start, start + len(word)))
+                start = run.find(word, start + 1)
+    return spans
 
 
 def fix_homophones(text: str) -> str:
@@ -625,7 +639,8 @@ def analyse(index: Index, text: str) -> Question:
     for name, position in _section_names(index):
         if name in expanded and position not in places:
             places.append(position)
-            typed = [u.word for u in units if name in u.alternatives or name in u.word or u.word in name]
+            typed = [u.word for u in units if name in u.alternatives or u.word in name
+                     or name in u.word and u.word not in lex.domain_words]  # 示范企业 is a topic of 进企业
             place_words.extend(w for w in typed if w not in place_words)
     units = [Unit(u.word, u.alternatives, u.weight, "place") if u.word in place_words and u.kind != "scope" else u
              for u in units]
@@ -699,6 +714,13 @@ def coverage(question: Question, plain: str, clause: str = "") -> float:
     return held / total
 
 
+def _defining(index: Index, question: Question, candidates: list[tuple[int, float]]) -> set[int]:
+    """The clauses whose own heading names what a "what is" question asks about (示范走廊是什么 → the item headed
+    纵深推进“示范走廊”创建行动): their opening sentence is the definition."""
+    words = [a for u in question.topic for a in u.alternatives]
+    return {i for i, _ in candidates if any(w in normalize(index.entries[i].heading) for w in words)}
+
+
 def _by_coverage(index: Index, question: Question, scored: list[tuple[float, int, int]]
                  ) -> list[tuple[float, int, int]]:
     """The best-scored sentences again, each score weighed by how much of the question the sentence (with its
@@ -757,6 +779,7 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
     scored: list[tuple[float, int, int]] = []  # (score, clause position, sentence number)
     candidates = ranked if sections else [(i, s) for i, s in ranked if i not in index.children]
     near = set(near)
+    defining = _defining(index, question, candidates[:CANDIDATES]) if question.aspect == "what" else set()
     if follow is not None:  # a follow-up: its own words decide among the sentences near the last answer
         own = set(query_tokens(follow, index.mode))
         chosen = candidates[:CANDIDATES]
@@ -777,7 +800,7 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                     score *= NEAR_BOOST
                 if any(part.strip("…") in sentence.text for part in seen):  # the resident has read it
                     score *= REPEAT_FACTOR
-            if aspect is not None and aspect.search(sentence.text):
+            if aspect is not None and (aspect.search(sentence.text) or n == 0 and i in defining):
                 score *= 1 + ASPECT_BONUS
             if i in inside:
                 score *= PLACE_BOOST
