@@ -495,9 +495,29 @@ ASPECTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
              re.compile(r"简称|就是|是指|是[^，。；]{2,24}的(?:主|重要|有效)")),
     "allowed": (re.compile(r"能不能|能否|可不可以|可以吗|让不让|行不行|允许|合法|违法|准不准|能.{0,8}吗|管不管|随便"),
                 re.compile(r"严禁|不得|禁止|防止|反对|打击|必须|依法|坚持")),
+    "when": (re.compile(r"什么时候|啥时候|何时|什么时间|啥时间|几月份|哪个月|哪些日子"),
+             re.compile(r"[节日月]|纪念日|期间|每年|定期")),
     "list": (re.compile(r"哪些|哪几|啥形式|什么形式|啥载体|什么载体|啥活动|什么活动|哪种|啥方式|什么方式"),
              re.compile(r"(?:[^，。；、]{1,10}、){2,}")),  # which ones: the sentence that lists them
 }
+_LISTED = re.compile(r"(?:哪些|哪几|啥|什么|哪种)(活动|形式|载体|方式|平台|比赛|课程|内容|措施)")  # 有哪些活动: of活动
+
+
+@lru_cache(maxsize=16)
+def _listing(noun: str) -> re.Pattern[str]:
+    """A sentence listing kinds of `noun`: 专题讲座、知识竞赛、文艺表演等…文体活动."""
+    return re.compile(r"(?:[^，。；、]{1,10}、){2,}[^，。；]{0,40}?等[^，。；]{0,16}" + noun)
+
+
+def _answer_pattern(question: "Question") -> re.Pattern[str] | None:
+    """The sentences that answer the kind of question asked; a list of what the question names (哪些活动) when
+    it names the kind of thing listed."""
+    if question.aspect is None:
+        return None
+    named = _LISTED.search(question.plain) if question.aspect == "list" else None
+    return _listing(named.group(1)) if named else ASPECTS[question.aspect][1]
+
+
 ASPECT_BONUS = 0.35  # a sentence of the asked kind scores this much more (share of its score)
 FOLLOW_UP_MAX_CHARS = 16
 SHORT_FOLLOW_UP = 6  # a message this short without a place of its own continues the last question
@@ -522,7 +542,8 @@ COVER_SHARE = 0.5  # … score × (COVER_SHARE + coverage): coverage can more th
 CLAUSE_CREDIT = 0.7  # a word found elsewhere in the answering clause counts this much
 
 
-_MODAL = "要能会该得可就都也还把被让给在是有去来"
+_MODAL = "要能会该得可就都也还把被让给在是有去来哪啥咋"
+_COUNT = re.compile(r"^[一二两三四五六七八九十百几多每半]+[次回个年月天遍项]$")  # 一次, 几回: the number asked
 
 
 @dataclass(frozen=True)
@@ -611,7 +632,8 @@ def analyse(index: Index, text: str) -> Question:
     for word in _pieces(plain):
         if len(word) > 1 and word[0] in _MODAL and not index.uses(word) and word[1:] not in lex.fillers:
             word = word[1:]  # 要建, 能办: jieba keeps a modal verb on the word it governs
-        if word in seen or word in lex.stopwords or word in lex.fillers or word.isdigit():
+        if word in seen or word in lex.stopwords or word in lex.fillers or word.isdigit() or _COUNT.match(word) or \
+                all(ch in lex.stopwords or ch in lex.fillers for ch in word):  # 那要, 还要: function words only
             continue
         seen.add(word)
         alternatives = (word, *lex.variants.get(word, ()))
@@ -721,15 +743,19 @@ def _defining(index: Index, question: Question, candidates: list[tuple[int, floa
     return {i for i, _ in candidates if any(w in normalize(index.entries[i].heading) for w in words)}
 
 
-def _by_coverage(index: Index, question: Question, scored: list[tuple[float, int, int]]
-                 ) -> list[tuple[float, int, int]]:
+def _by_coverage(index: Index, question: Question, scored: list[tuple[float, int, int]],
+                 own: Question | None = None) -> list[tuple[float, int, int]]:
     """The best-scored sentences again, each score weighed by how much of the question the sentence (with its
     heading and path) covers: a sentence that answers every part of a long question beats one that repeats a
-    single word of it often (宗教场所能乱塑佛像吗 is about 乱塑佛像 more than about 宗教场所)."""
+    single word of it often (宗教场所能乱塑佛像吗 is about 乱塑佛像 more than about 宗教场所). In a follow-up
+    its `own` words weigh as they do in the score (还要宣传啥 must find 宣传)."""
     weighed = []
     for score, i, n in scored:
         plain = index.sentences[i][n].plain + " " + index.context[i]
-        weighed.append((score * (COVER_SHARE + coverage(question, plain)), i, n))
+        held = coverage(question, plain)
+        if own is not None and own.units:
+            held = (FOLLOW_EARLIER * held + FOLLOW_OWN * coverage(own, plain)) / (FOLLOW_EARLIER + FOLLOW_OWN)
+        weighed.append((score * (COVER_SHARE + held), i, n))
     weighed.sort(key=lambda x: (-x[0], x[1], x[2]))
     return weighed
 
@@ -775,7 +801,7 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
     if not ranked:
         return SearchResult(text, [], 0.0, reasons=["问题里没有政策用语"], question=question)
     top = ranked[0][1] or 1.0
-    aspect = ASPECTS[question.aspect][1] if question.aspect else None
+    aspect = _answer_pattern(question)
     scored: list[tuple[float, int, int]] = []  # (score, clause position, sentence number)
     candidates = ranked if sections else [(i, s) for i, s in ranked if i not in index.children]
     near = set(near)
@@ -806,7 +832,8 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                 score *= PLACE_BOOST
             scored.append((score, i, n))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
-    scored[:RERANKED] = _by_coverage(index, question, scored[:RERANKED])
+    own_question = analyse(index, follow) if follow is not None else None
+    scored[:RERANKED] = _by_coverage(index, question, scored[:RERANKED], own_question)
     section = _section_asked(index, question) if sections else None
     if section is not None:
         best_pos, lead = section, _summary(index, section)
@@ -841,7 +868,7 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                         reasons=reasons, question=question, evidence=evidence)
 
 
-_MORE = re.compile(r"哪些|具体|还有|别的|其他|其它|另外")
+_MORE = re.compile(r"哪些|具体|还有|还要|还得|还能|还可以|别的|其他|其它|另外")
 
 
 def asks_for_more(text: str) -> bool:
@@ -929,8 +956,9 @@ def resolve_follow_up(index: Index, text: str, previous: str | None) -> FollowUp
             merged = merged.replace(word, question.place_words[0] if question.place_words else "")
         there = " ".join(normalize(index.entries[i].heading + " " + index.entries[i].text)
                          for i in section_members(index, new_places))
-        for unit in before.topic:
-            if unit.kind == "topic" and not any(a in there for a in unit.alternatives):
+        elsewhere = [u for u in before.topic if u.kind == "topic" and not any(a in there for a in u.alternatives)]
+        if len(elsewhere) < len([u for u in before.topic if u.kind == "topic"]):  # keep at least one topic word
+            for unit in elsewhere:
                 merged = merged.replace(unit.word, "")  # 宣传月 belongs to 进社区, not to 进学校
         return FollowUp(f"{merged} {text}", "place", tuple(new_places))
     own = [u for u in question.units if u.kind != "generic" and len(u.word) > 1]
