@@ -54,6 +54,9 @@ def test_synonyms_and_homophones_map_to_policy_words():
     assert "社区" not in correct_homophones("社保卡丢了")
     assert fix_homophones("宗教活动厂所要干啥") == "宗教活动场所要干啥"
     assert fix_homophones("民族事务要依法治理") == "民族事务要依法治理"  # a real word is never "fixed"
+    assert fix_homophones("公司里怎么搞民族团结") == "公司里怎么搞民族团结"  # … nor cut in two (司里 → 寺里)
+    assert fix_homophones("民族团接进步示范企业") == "民族团结进步示范企业"
+    assert "学习" in expand_synonyms("一年学几次") and "学习" not in expand_synonyms("学校要做什么")
 
 
 def test_faq_wins_over_clauses(seeded):

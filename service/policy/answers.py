@@ -19,7 +19,7 @@ from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
 from service.policy import texts as T
 from service.policy.importer import PATH_SEP
 from service.policy.search import (Index, SearchResult, asks_for_more, compact, current_index, match_faq, neighbourhood,
-                                   related_hits, resolve_follow_up, search_index, section_members)
+                                   overview, related_hits, resolve_follow_up, search_index, section_members)
 
 MAX_QUESTION_CHARS = 300  # longer texts are pastes, not questions
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -179,6 +179,8 @@ def answer_from_index(index: Index, text: str, previous: str | None = None
     elif follow.kind == "place":  # 那学校呢: the earlier question asked of the new place, answered alike, there
         before = search_index(index, previous)
         result = search_index(index, asked, sections=before.section, within=section_members(index, follow.places))
+        if not result.answered and len(follow.places) == 1:
+            result = overview(index, follow.places[0], asked)
     else:  # 具体怎么做, 一年几次: more than the section's summary, near the last answer, its own words first
         before = search_index(index, previous)
         near = neighbourhood(index, before)

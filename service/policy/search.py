@@ -868,6 +868,14 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                         reasons=reasons, question=question, evidence=evidence)
 
 
+def overview(index: Index, position: int, text: str) -> SearchResult:
+    """The section at `position` answered as a whole (its summary and items): the reply to 那部队呢 when the
+    earlier question has no answer in that place, rather than 没有找到 for a place the policy does cover."""
+    hit = Hit(index.entries[position], 1.0, 1.0)
+    return SearchResult(text, [hit], 1.0, lead=_summary(index, position), section=True, decided=True,
+                        reasons=["追问的地方没有对应内容，给出该部分概要"], question=analyse(index, text))
+
+
 _MORE = re.compile(r"哪些|具体|还有|还要|还得|还能|还可以|别的|其他|其它|另外")
 
 
