@@ -497,6 +497,8 @@ ASPECTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                 re.compile(r"严禁|不得|禁止|防止|反对|打击|必须|依法|坚持")),
     "when": (re.compile(r"什么时候|啥时候|何时|什么时间|啥时间|几月份|哪个月|哪些日子"),
              re.compile(r"[节日月]|纪念日|期间|每年|定期")),
+    "where": (re.compile(r"去哪|到哪|在哪|什么地方|啥地方|哪个地方"),
+              re.compile(r"到[^，。；]{1,16}(?:基地|驻地|场所)|在[^，。；]{1,12}(?:位置|设置)")),
     "list": (re.compile(r"哪些|哪几|啥形式|什么形式|啥载体|什么载体|啥活动|什么活动|哪种|啥方式|什么方式"),
              re.compile(r"(?:[^，。；、]{1,10}、){2,}")),  # which ones: the sentence that lists them
 }
@@ -519,6 +521,7 @@ def _answer_pattern(question: "Question") -> re.Pattern[str] | None:
 
 
 ASPECT_BONUS = 0.35  # a sentence of the asked kind scores this much more (share of its score)
+FOLLOW_ASPECT_BONUS = 0.7  # … in a follow-up that asks its own kind of question (一年几次, 去哪学)
 FOLLOW_UP_MAX_CHARS = 16
 SHORT_FOLLOW_UP = 6  # a message this short without a place of its own continues the last question
 GENERIC_WEIGHT = 1.0  # policy words that fit every clause (七进, 创建) weigh at most this in coverage
@@ -801,7 +804,10 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
     if not ranked:
         return SearchResult(text, [], 0.0, reasons=["问题里没有政策用语"], question=question)
     top = ranked[0][1] or 1.0
-    aspect = _answer_pattern(question)
+    own_question = analyse(index, follow) if follow is not None else None
+    asking = own_question if own_question is not None and own_question.aspect else question
+    aspect = _answer_pattern(asking)  # a follow-up asks its own kind of question (去哪学 after 学哪些历史)
+    bonus = FOLLOW_ASPECT_BONUS if asking is own_question else ASPECT_BONUS
     scored: list[tuple[float, int, int]] = []  # (score, clause position, sentence number)
     candidates = ranked if sections else [(i, s) for i, s in ranked if i not in index.children]
     near = set(near)
@@ -827,12 +833,11 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                 if any(part.strip("…") in sentence.text for part in seen):  # the resident has read it
                     score *= REPEAT_FACTOR
             if aspect is not None and (aspect.search(sentence.text) or n == 0 and i in defining):
-                score *= 1 + ASPECT_BONUS
+                score *= 1 + bonus
             if i in inside:
                 score *= PLACE_BOOST
             scored.append((score, i, n))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
-    own_question = analyse(index, follow) if follow is not None else None
     scored[:RERANKED] = _by_coverage(index, question, scored[:RERANKED], own_question)
     section = _section_asked(index, question) if sections else None
     if section is not None:
