@@ -10,14 +10,14 @@ from sqlalchemy import select
 from models.announcement import Announcement, AnnouncementStatus
 from models.audit import AuditLog
 from models.policy import PolicyDocument, UnansweredQuestion
-from service.core import clock
 from service.chat import conversation
-from service.policy import answers as policy_answers
 from service.chat.contract import ChatContext, Inbound
+from service.core import clock
+from service.core.textfit import utf8_len
+from service.policy import answers as policy_answers
 from service.policy.faq import create_faq, list_unanswered, make_faq_from_unanswered
 from service.policy.importer import ensure_seed, import_document
 from service.wechat.router import dispatch
-from service.core.textfit import utf8_len
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=clock.TZ)
 

@@ -88,14 +88,24 @@ def expand_synonyms(text: str, lex: Lexicon | None = None) -> str:
     where two overlap (不肯租房子 is 不肯租 → 拒租, not 租房子 → 住房租赁)."""
     lex = lex or lexicon()
     rest, extra = text, []
-    for variant in sorted(lex.variants, key=len, reverse=True):
-        if len(variant) > 1 and variant in rest:
+    for variant in _longest_first(lex):
+        if variant in rest:
             rest = rest.replace(variant, " ")
             extra.extend(c for c in lex.variants[variant] if c not in text and c not in extra)
     for word in _cut(rest):  # a one-character word (学) only where it stands alone, never inside 学校
         if len(word) == 1 and word in lex.variants:
             extra.extend(c for c in lex.variants[word] if c not in text and c not in extra)
     return text + (" " + " ".join(extra) if extra else "")
+
+
+def _longest_first(lex: Lexicon) -> tuple[str, ...]:
+    """The colloquial words of two or more characters, longest first (the order they are looked for in); kept
+    on the lexicon."""
+    words = lex.__dict__.get("_longest_first")
+    if words is None:
+        words = lex.__dict__["_longest_first"] = tuple(
+            sorted((v for v in lex.variants if len(v) > 1), key=len, reverse=True))
+    return words
 
 
 @lru_cache(maxsize=1)
@@ -172,7 +182,7 @@ def homophone_fixes(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
         sounds = [chars.get(ch, frozenset()) for ch in run]
-        spans = _known_spans(run, known)
+        spans = _known_spans(run)
         for size in range(min(len(run), 7), 1, -1):
             for start in range(len(run) - size + 1):
                 window = run[start:start + size]
@@ -192,11 +202,22 @@ def homophone_fixes(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _known_spans(run: str, known: frozenset[str]) -> list[tuple[int, int]]:
+@lru_cache(maxsize=1)
+def _known_by_first() -> dict[str, tuple[str, ...]]:
+    """The lexicon words of two or more characters by their first character."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for word in _lexicon_words():
+        if len(word) > 1:
+            grouped[word[0]].append(word)
+    return {ch: tuple(words) for ch, words in grouped.items()}
+
+
+def _known_spans(run: str) -> list[tuple[int, int]]:
     """(start, end) of every lexicon word of two or more characters in `run`."""
     spans = []
-    for word in known:
-        if len(word) > 1 and word in run:
+    by_first = _known_by_first()
+    for word in {w for ch in set(run) for w in by_first.get(ch, ())}:
+        if word in run:
             start = run.find(word)
             while start >= 0:
                 spans.append((start, start + len(word)))
@@ -583,16 +604,11 @@ def _cut(text: str) -> tuple[str, ...]:
     return tuple(w for w in _jieba().lcut(text) if _KEEP.fullmatch(w))
 
 
-@lru_cache(maxsize=1)
-def _variants_longest_first() -> tuple[str, ...]:
-    return tuple(sorted((v for v in lexicon().variants if len(v) > 1), key=len, reverse=True))
-
-
 def _pieces(plain: str) -> list[str]:
     """The question's words: colloquial phrases of the lexicon whole (不肯租, 外地来的), the rest cut by jieba."""
     found: list[str] = []
     rest = plain
-    for variant in _variants_longest_first():
+    for variant in _longest_first(lexicon()):
         if variant in rest:
             found.append(variant)
             rest = rest.replace(variant, " ")
@@ -624,8 +640,22 @@ def _scope_words(index: Index) -> tuple[str, ...]:
     return words
 
 
+ANALYSED_MAX = 256  # questions whose analysis an index keeps (a follow-up reads the last question again)
+
+
 def analyse(index: Index, text: str) -> Question:
-    """Cut the question into meaning-bearing units, find the sections it names and the kind of answer it wants."""
+    """Cut the question into meaning-bearing units, find the sections it names and the kind of answer it wants
+    (kept per index for the last few questions: a follow-up is read against the earlier one several times)."""
+    memo = index.__dict__.setdefault("_analysed", {})
+    found = memo.get(text)
+    if found is None:
+        if len(memo) >= ANALYSED_MAX:
+            memo.clear()
+        found = memo[text] = _analyse(index, text)
+    return found
+
+
+def _analyse(index: Index, text: str) -> Question:
     lex = lexicon()
     plain = fix_homophones(normalize(text)[:MAX_QUERY_CHARS])
     tokens = tokenize(expand_synonyms(plain), index.mode)
@@ -960,6 +990,7 @@ def resolve_follow_up(index: Index, text: str, previous: str | None) -> FollowUp
     alone = FollowUp(text, "new")
     if not previous or len(normalize(text)) > FOLLOW_UP_MAX_CHARS:
         return alone
+    previous = previous[:MAX_QUERY_CHARS - FOLLOW_UP_MAX_CHARS - 1]  # a long chain keeps its first question
     question = analyse(index, text)
     before = analyse(index, previous)
     new_places = [p for p in question.places if p not in before.places]
