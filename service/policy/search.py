@@ -688,9 +688,12 @@ def _analyse(index: Index, text: str) -> Question:
         if kind == "generic":
             weight = min(weight, GENERIC_WEIGHT)
         units.append(Unit(word, alternatives, weight, kind))
+    expanded = expand_synonyms(plain)
+    missing = {a for u in units for a in u.alternatives[1:] if a not in expanded}
+    if missing:  # the policy's words for a word jieba cut with its verb (要学 → 学 → 学习)
+        tokens += tokenize(" ".join(sorted(missing)), index.mode)
     places: list[int] = []
     place_words: list[str] = []
-    expanded = expand_synonyms(plain)
     for name, position in _section_names(index):
         if name in expanded and position not in places:
             places.append(position)
@@ -984,8 +987,8 @@ def resolve_follow_up(index: Index, text: str, previous: str | None) -> FollowUp
     A short message naming only a new place (那学校呢) asks the earlier question of that place; one with no topic
     of its own (一年几次, 谁负责, 它跟七进啥关系) continues the earlier question. A message with words of its own
     continues it when the answer then also holds its own words (周末去哪里玩 is no follow-up of 党史军史), unless,
-    longer than a few characters, it is answered better alone and away from the last answer's section. A role
-    word of the same place (学校… → 老师呢) is a topic, not a new place.
+    longer than a few characters and not worded as a follow-up (那…呢, 它…), it is answered better alone and away
+    from the last answer's section. A role word of the same place (学校… → 老师呢) is a topic, not a new place.
     """
     alone = FollowUp(text, "new")
     if not previous or len(normalize(text)) > FOLLOW_UP_MAX_CHARS:
@@ -1015,7 +1018,9 @@ def resolve_follow_up(index: Index, text: str, previous: str | None) -> FollowUp
     held = coverage(question, *result.evidence) if result.evidence else 0.0
     if not result.decided or held < COVERAGE_MIN:
         return alone
-    if len(question.plain) > SHORT_FOLLOW_UP:  # weigh: read alone, does it find a better answer elsewhere?
+    shaped = bool(_FOLLOW_START.search(question.plain) or _FOLLOW_END.search(question.plain)
+                  or _PRONOUN.search(question.plain))  # 那…呢, 它…: worded as a follow-up
+    if len(question.plain) > SHORT_FOLLOW_UP and not shaped:  # weigh: is it answered better alone, elsewhere?
         first = search_index(index, text)
         around = neighbourhood(index, search_index(index, previous))
         if first.decided and first.confidence > held and _position(index, result) not in around:
