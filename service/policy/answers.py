@@ -19,7 +19,8 @@ from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
 from service.policy import texts as T
 from service.policy.importer import PATH_SEP
 from service.policy.search import (Index, SearchResult, asks_for_more, compact, current_index, match_faq, neighbourhood,
-                                   overview, related_hits, resolve_follow_up, search_index, section_members)
+                                   overview, position_of, related_hits, resolve_follow_up, search_index,
+                                   section_members)
 
 MAX_QUESTION_CHARS = 300  # longer texts are pastes, not questions
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -185,8 +186,10 @@ def answer_from_index(index: Index, text: str, previous: str | None = None
         before = search_index(index, previous)
         near = neighbourhood(index, before)
         seen = before.lead if before.answered and asks_for_more(text) else []
-        result = search_index(index, asked, sections=False, follow=text, near=near, seen=seen,
-                              within=near if follow.kind == "aspect" else ())
+        within = near if follow.kind == "aspect" else set()
+        if seen and follow.kind == "aspect" and not before.section:  # 具体咋做: the rest of the clause read
+            within = {position_of(index, before)}
+        result = search_index(index, asked, sections=False, follow=text, near=near, seen=seen, within=within)
     if not result.answered or result.best is None:
         return result, None, [], asked
     reply, items = render_result(index, result)

@@ -922,7 +922,7 @@ def asks_for_more(text: str) -> bool:
     return bool(_MORE.search(normalize(text)))
 
 
-def _position(index: Index, result: SearchResult) -> int | None:
+def position_of(index: Index, result: SearchResult) -> int | None:
     """Where the best clause of `result` is in the index."""
     if result.best is None:
         return None
@@ -932,7 +932,7 @@ def _position(index: Index, result: SearchResult) -> int | None:
 def neighbourhood(index: Index, result: SearchResult) -> set[int]:
     """The clauses around an answer a follow-up may continue in: the answered section with its items, or the
     answering clause with its parent section's other items."""
-    position = _position(index, result)
+    position = position_of(index, result)
     if position is None:
         return set()
     if result.section:
@@ -1023,7 +1023,7 @@ def resolve_follow_up(index: Index, text: str, previous: str | None) -> FollowUp
     if len(question.plain) > SHORT_FOLLOW_UP and not shaped:  # weigh: is it answered better alone, elsewhere?
         first = search_index(index, text)
         around = neighbourhood(index, search_index(index, previous))
-        if first.decided and first.confidence > held and _position(index, result) not in around:
+        if first.decided and first.confidence > held and position_of(index, result) not in around:
             return alone
     return FollowUp(combined, "topic")
 
