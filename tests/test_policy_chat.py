@@ -10,14 +10,14 @@ from sqlalchemy import select
 from models.announcement import Announcement, AnnouncementStatus
 from models.audit import AuditLog
 from models.policy import PolicyDocument, UnansweredQuestion
-from service.core import clock
 from service.chat import conversation
-from service.policy import answers as policy_answers
 from service.chat.contract import ChatContext, Inbound
+from service.core import clock
+from service.core.textfit import utf8_len
+from service.policy import answers as policy_answers
 from service.policy.faq import create_faq, list_unanswered, make_faq_from_unanswered
 from service.policy.importer import ensure_seed, import_document
 from service.wechat.router import dispatch
-from service.core.textfit import utf8_len
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=clock.TZ)
 
@@ -203,3 +203,22 @@ def test_restart_words_and_keywords_leave_the_follow_up(chat):
     assert "新的问题" in chat("换个问题")
     chat("社区要帮少数民族群众做什么")
     assert chat("进学校").startswith("(五)进学校")  # a menu keyword is no follow-up
+
+
+def test_follow_ups_with_words_of_their_own_pronouns_and_roles(chat):
+    chat("连队要做什么")
+    reply = chat("和老百姓一起做啥")  # its own word (老百姓 → 群众), within the last topic
+    assert "群众" in reply[:200] and "出处：三、具体要求 › (六)进连队 › 3.推动军地联创共建" in reply
+    chat("双拥是啥")
+    assert "双拥模范城市" in chat("它跟七进啥关系")[:200]  # a pronoun: the last topic
+    chat("学校要开民族团结课吗")
+    assert "纳入教师的教育培训" in chat("老师呢")[:200]  # a role of the same place, not a new place
+    chat("学校要开民族团结课吗")
+    reply = chat("宗教场所能乱塑佛像吗")  # self-contained: answered afresh
+    assert "滥塑宗教造像" in reply[:200] and "进乡镇" in reply
+
+
+def test_a_place_swap_without_that_topic_there_gets_the_place_overview(chat):
+    chat("社区要搞知识讲座吗")
+    reply = chat("那部队呢")
+    assert reply.startswith("(六)进连队") and "出处：三、具体要求 › (六)进连队" in reply

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from service.policy import search as policy_search
 from bench.policy_eval import evaluate, load_questions, plain
+from service.policy import search as policy_search
 from service.policy.faq import create_faq
 from service.policy.importer import ensure_seed, import_document
-from service.policy.search import current_index, expand_synonyms, correct_homophones, fix_homophones, search
+from service.policy.search import correct_homophones, current_index, expand_synonyms, fix_homophones, search
 
 QUESTIONS = load_questions(Path(__file__).parent / "data" / "policy_questions.json")
 
@@ -40,9 +40,9 @@ def test_accuracy_targets(seeded):
     answers stay short."""
     ev = evaluate(current_index(seeded), QUESTIONS)
     report = "\n".join(ev.misses)
-    assert ev.lead_rate >= 0.91, report  # issue target 0.92
+    assert ev.lead_rate >= 0.92, report
     assert ev.off_rate >= 0.95, report
-    assert ev.follow_rate >= 0.65, report  # issue target 0.85
+    assert ev.follow_rate >= 0.85, report
     assert ev.median_length <= 150, report
 
 
@@ -54,6 +54,9 @@ def test_synonyms_and_homophones_map_to_policy_words():
     assert "社区" not in correct_homophones("社保卡丢了")
     assert fix_homophones("宗教活动厂所要干啥") == "宗教活动场所要干啥"
     assert fix_homophones("民族事务要依法治理") == "民族事务要依法治理"  # a real word is never "fixed"
+    assert fix_homophones("公司里怎么搞民族团结") == "公司里怎么搞民族团结"  # … nor cut in two (司里 → 寺里)
+    assert fix_homophones("民族团接进步示范企业") == "民族团结进步示范企业"
+    assert "学习" in expand_synonyms("一年学几次") and "学习" not in expand_synonyms("学校要做什么")
 
 
 def test_faq_wins_over_clauses(seeded):

@@ -19,8 +19,9 @@ from service.chat import menu
 from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
 from service.policy import texts as T
 from service.policy.importer import PATH_SEP
-from service.policy.search import (Index, SearchResult, analyse, asks_for_more, compact, current_index, match_faq,
-                                   neighbourhood, related_hits, resolve_follow_up, search_index)
+from service.policy.search import (Index, SearchResult, asks_for_more, compact, current_index, match_faq, neighbourhood,
+                                   overview, position_of, related_hits, resolve_follow_up, search_index,
+                                   section_members)
 
 MAX_QUESTION_CHARS = 300  # longer texts are pastes, not questions
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -173,17 +174,23 @@ def answer_from_index(index: Index, text: str, previous: str | None = None
                       ) -> tuple[SearchResult, str | None, list[int], str]:
     """(search result, reply or None for 没有找到, the ids its numbers open, the question as resolved) for a
     question that is not an FAQ; pure, so the benchmark grades exactly what residents get."""
-    asked = resolve_follow_up(index, text, previous) if previous else text
-    if asked == text:
+    follow = resolve_follow_up(index, text, previous)
+    asked = follow.asked
+    if follow.kind == "new" or previous is None:
         result = search_index(index, asked)
-    elif analyse(index, text).places:  # 那学校呢: the earlier question asked of the new place, answered alike
-        before = search_index(index, previous) if previous else None
-        result = search_index(index, asked, sections=before is None or before.section)
+    elif follow.kind == "place":  # 那学校呢: the earlier question asked of the new place, answered alike, there
+        before = search_index(index, previous)
+        result = search_index(index, asked, sections=before.section, within=section_members(index, follow.places))
+        if not result.answered and len(follow.places) == 1:
+            result = overview(index, follow.places[0], asked)
     else:  # 具体怎么做, 一年几次: more than the section's summary, near the last answer, its own words first
-        before = search_index(index, previous) if previous else None
-        near = neighbourhood(index, before) if before is not None else set()
-        seen = before.lead if before is not None and before.answered and asks_for_more(text) else []
-        result = search_index(index, asked, sections=False, follow=text, near=near, seen=seen)
+        before = search_index(index, previous)
+        near = neighbourhood(index, before)
+        seen = before.lead if before.answered and asks_for_more(text) else []
+        within = near if follow.kind == "aspect" else set()
+        if seen and follow.kind == "aspect" and not before.section:  # 具体咋做: the rest of the clause read
+            within = {position_of(index, before)}
+        result = search_index(index, asked, sections=False, follow=text, near=near, seen=seen, within=within)
     if not result.answered or result.best is None:
         return result, None, [], asked
     reply, items = render_result(index, result)

@@ -88,11 +88,24 @@ def expand_synonyms(text: str, lex: Lexicon | None = None) -> str:
     where two overlap (不肯租房子 is 不肯租 → 拒租, not 租房子 → 住房租赁)."""
     lex = lex or lexicon()
     rest, extra = text, []
-    for variant in sorted(lex.variants, key=len, reverse=True):
+    for variant in _longest_first(lex):
         if variant in rest:
             rest = rest.replace(variant, " ")
             extra.extend(c for c in lex.variants[variant] if c not in text and c not in extra)
+    for word in _cut(rest):  # a one-character word (学) only where it stands alone, never inside 学校
+        if len(word) == 1 and word in lex.variants:
+            extra.extend(c for c in lex.variants[word] if c not in text and c not in extra)
     return text + (" " + " ".join(extra) if extra else "")
+
+
+def _longest_first(lex: Lexicon) -> tuple[str, ...]:
+    """The colloquial words of two or more characters, longest first (the order they are looked for in); kept
+    on the lexicon."""
+    words = lex.__dict__.get("_longest_first")
+    if words is None:
+        words = lex.__dict__["_longest_first"] = tuple(
+            sorted((v for v in lex.variants if len(v) > 1), key=len, reverse=True))
+    return words
 
 
 @lru_cache(maxsize=1)
@@ -169,11 +182,13 @@ def homophone_fixes(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
         sounds = [chars.get(ch, frozenset()) for ch in run]
+        spans = _known_spans(run)
         for size in range(min(len(run), 7), 1, -1):
             for start in range(len(run) - size + 1):
                 window = run[start:start + size]
-                if window in known:
-                    continue
+                if window in known or any(a < start + size and start < b and not (start <= a and b <= start + size)
+                                          for a, b in spans):
+                    continue  # a real word, or one that cuts a real word in two (公司里 is no 寺里)
                 heard = sounds[start:start + size]
                 for first in heard[0]:
                     for word_sounds, words in table.get((size, first), ()):
@@ -185,6 +200,29 @@ def homophone_fixes(text: str) -> list[tuple[str, str]]:
                                     not any(window in typo for typo, _ in found):
                                 found.append((window, word))
     return found
+
+
+@lru_cache(maxsize=1)
+def _known_by_first() -> dict[str, tuple[str, ...]]:
+    """The lexicon words of two or more characters by their first character."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for word in _lexicon_words():
+        if len(word) > 1:
+            grouped[word[0]].append(word)
+    return {ch: tuple(words) for ch, words in grouped.items()}
+
+
+def _known_spans(run: str) -> list[tuple[int, int]]:
+    """(start, end) of every lexicon word of two or more characters in `run`."""
+    spans = []
+    by_first = _known_by_first()
+    for word in {w for ch in set(run) for w in by_first.get(ch, ())}:
+        if word in run:
+            start = run.find(word)
+            while start >= 0:
+                spans.append((start, start + len(word)))
+                start = run.find(word, start + 1)
+    return spans
 
 
 def fix_homophones(text: str) -> str:
@@ -478,10 +516,33 @@ ASPECTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
              re.compile(r"简称|就是|是指|是[^，。；]{2,24}的(?:主|重要|有效)")),
     "allowed": (re.compile(r"能不能|能否|可不可以|可以吗|让不让|行不行|允许|合法|违法|准不准|能.{0,8}吗|管不管|随便"),
                 re.compile(r"严禁|不得|禁止|防止|反对|打击|必须|依法|坚持")),
+    "when": (re.compile(r"什么时候|啥时候|何时|什么时间|啥时间|几月份|哪个月|哪些日子"),
+             re.compile(r"[节日月]|纪念日|期间|每年|定期")),
+    "where": (re.compile(r"去哪|到哪|在哪|什么地方|啥地方|哪个地方"),
+              re.compile(r"到[^，。；]{1,16}(?:基地|驻地|场所)|在[^，。；]{1,12}(?:位置|设置)")),
     "list": (re.compile(r"哪些|哪几|啥形式|什么形式|啥载体|什么载体|啥活动|什么活动|哪种|啥方式|什么方式"),
              re.compile(r"(?:[^，。；、]{1,10}、){2,}")),  # which ones: the sentence that lists them
 }
+_LISTED = re.compile(r"(?:哪些|哪几|啥|什么|哪种)(活动|形式|载体|方式|平台|比赛|课程|内容|措施)")  # 有哪些活动: of活动
+
+
+@lru_cache(maxsize=16)
+def _listing(noun: str) -> re.Pattern[str]:
+    """A sentence listing kinds of `noun`: 专题讲座、知识竞赛、文艺表演等…文体活动."""
+    return re.compile(r"(?:[^，。；、]{1,10}、){2,}[^，。；]{0,40}?等[^，。；]{0,16}" + noun)
+
+
+def _answer_pattern(question: "Question") -> re.Pattern[str] | None:
+    """The sentences that answer the kind of question asked; a list of what the question names (哪些活动) when
+    it names the kind of thing listed."""
+    if question.aspect is None:
+        return None
+    named = _LISTED.search(question.plain) if question.aspect == "list" else None
+    return _listing(named.group(1)) if named else ASPECTS[question.aspect][1]
+
+
 ASPECT_BONUS = 0.35  # a sentence of the asked kind scores this much more (share of its score)
+FOLLOW_ASPECT_BONUS = 0.7  # … in a follow-up that asks its own kind of question (一年几次, 去哪学)
 FOLLOW_UP_MAX_CHARS = 16
 SHORT_FOLLOW_UP = 6  # a message this short without a place of its own continues the last question
 GENERIC_WEIGHT = 1.0  # policy words that fit every clause (七进, 创建) weigh at most this in coverage
@@ -500,10 +561,13 @@ LEAD_CHARS = 120  # the answering sentences are kept to about this many characte
 COVERAGE_MIN = 0.5  # the answering sentence must cover this share of the question's meaning
 SINGLE_CHAR_WEIGHT = 0.5  # a one-character word says little about the topic
 UNKNOWN_WEIGHT = 2.5  # a word the policy never uses (about the median idf of the words it does use)
+RERANKED = 8  # the best-scored sentences weighed again by coverage
+COVER_SHARE = 0.5  # … score × (COVER_SHARE + coverage): coverage can more than double a sentence's score
 CLAUSE_CREDIT = 0.7  # a word found elsewhere in the answering clause counts this much
 
 
-_MODAL = "要能会该得可就都也还把被让给在是有去来"
+_MODAL = "要能会该得可就都也还把被让给在是有去来哪啥咋"
+_COUNT = re.compile(r"^[一二两三四五六七八九十百几多每半]+[次回个年月天遍项]$")  # 一次, 几回: the number asked
 
 
 @dataclass(frozen=True)
@@ -540,16 +604,11 @@ def _cut(text: str) -> tuple[str, ...]:
     return tuple(w for w in _jieba().lcut(text) if _KEEP.fullmatch(w))
 
 
-@lru_cache(maxsize=1)
-def _variants_longest_first() -> tuple[str, ...]:
-    return tuple(sorted((v for v in lexicon().variants if len(v) > 1), key=len, reverse=True))
-
-
 def _pieces(plain: str) -> list[str]:
     """The question's words: colloquial phrases of the lexicon whole (不肯租, 外地来的), the rest cut by jieba."""
     found: list[str] = []
     rest = plain
-    for variant in _variants_longest_first():
+    for variant in _longest_first(lexicon()):
         if variant in rest:
             found.append(variant)
             rest = rest.replace(variant, " ")
@@ -581,8 +640,22 @@ def _scope_words(index: Index) -> tuple[str, ...]:
     return words
 
 
+ANALYSED_MAX = 256  # questions whose analysis an index keeps (a follow-up reads the last question again)
+
+
 def analyse(index: Index, text: str) -> Question:
-    """Cut the question into meaning-bearing units, find the sections it names and the kind of answer it wants."""
+    """Cut the question into meaning-bearing units, find the sections it names and the kind of answer it wants
+    (kept per index for the last few questions: a follow-up is read against the earlier one several times)."""
+    memo = index.__dict__.setdefault("_analysed", {})
+    found = memo.get(text)
+    if found is None:
+        if len(memo) >= ANALYSED_MAX:
+            memo.clear()
+        found = memo[text] = _analyse(index, text)
+    return found
+
+
+def _analyse(index: Index, text: str) -> Question:
     lex = lexicon()
     plain = fix_homophones(normalize(text)[:MAX_QUERY_CHARS])
     tokens = tokenize(expand_synonyms(plain), index.mode)
@@ -592,7 +665,8 @@ def analyse(index: Index, text: str) -> Question:
     for word in _pieces(plain):
         if len(word) > 1 and word[0] in _MODAL and not index.uses(word) and word[1:] not in lex.fillers:
             word = word[1:]  # 要建, 能办: jieba keeps a modal verb on the word it governs
-        if word in seen or word in lex.stopwords or word in lex.fillers or word.isdigit():
+        if word in seen or word in lex.stopwords or word in lex.fillers or word.isdigit() or _COUNT.match(word) or \
+                all(ch in lex.stopwords or ch in lex.fillers for ch in word):  # 那要, 还要: function words only
             continue
         seen.add(word)
         alternatives = (word, *lex.variants.get(word, ()))
@@ -614,13 +688,17 @@ def analyse(index: Index, text: str) -> Question:
         if kind == "generic":
             weight = min(weight, GENERIC_WEIGHT)
         units.append(Unit(word, alternatives, weight, kind))
+    expanded = expand_synonyms(plain)
+    missing = {a for u in units for a in u.alternatives[1:] if a not in expanded}
+    if missing:  # the policy's words for a word jieba cut with its verb (要学 → 学 → 学习)
+        tokens += tokenize(" ".join(sorted(missing)), index.mode)
     places: list[int] = []
     place_words: list[str] = []
-    expanded = expand_synonyms(plain)
     for name, position in _section_names(index):
         if name in expanded and position not in places:
             places.append(position)
-            typed = [u.word for u in units if name in u.alternatives or name in u.word or u.word in name]
+            typed = [u.word for u in units if name in u.alternatives or u.word in name
+                     or name in u.word and u.word not in lex.domain_words]  # 示范企业 is a topic of 进企业
             place_words.extend(w for w in typed if w not in place_words)
     units = [Unit(u.word, u.alternatives, u.weight, "place") if u.word in place_words and u.kind != "scope" else u
              for u in units]
@@ -694,6 +772,30 @@ def coverage(question: Question, plain: str, clause: str = "") -> float:
     return held / total
 
 
+def _defining(index: Index, question: Question, candidates: list[tuple[int, float]]) -> set[int]:
+    """The clauses whose own heading names what a "what is" question asks about (示范走廊是什么 → the item headed
+    纵深推进“示范走廊”创建行动): their opening sentence is the definition."""
+    words = [a for u in question.topic for a in u.alternatives]
+    return {i for i, _ in candidates if any(w in normalize(index.entries[i].heading) for w in words)}
+
+
+def _by_coverage(index: Index, question: Question, scored: list[tuple[float, int, int]],
+                 own: Question | None = None) -> list[tuple[float, int, int]]:
+    """The best-scored sentences again, each score weighed by how much of the question the sentence (with its
+    heading and path) covers: a sentence that answers every part of a long question beats one that repeats a
+    single word of it often (宗教场所能乱塑佛像吗 is about 乱塑佛像 more than about 宗教场所). In a follow-up
+    its `own` words weigh as they do in the score (还要宣传啥 must find 宣传)."""
+    weighed = []
+    for score, i, n in scored:
+        plain = index.sentences[i][n].plain + " " + index.context[i]
+        held = coverage(question, plain)
+        if own is not None and own.units:
+            held = (FOLLOW_EARLIER * held + FOLLOW_OWN * coverage(own, plain)) / (FOLLOW_EARLIER + FOLLOW_OWN)
+        weighed.append((score * (COVER_SHARE + held), i, n))
+    weighed.sort(key=lambda x: (-x[0], x[1], x[2]))
+    return weighed
+
+
 def _trim(sentence: str, terms: set[str], mode: str) -> str:
     """A sentence longer than LEAD_CHARS cut to its comma-separated parts around the best-matching one."""
     if len(sentence) <= LEAD_CHARS + 30:
@@ -715,26 +817,34 @@ def _trim(sentence: str, terms: set[str], mode: str) -> str:
 
 
 def search_index(index: Index, text: str, limit: int = 3, sections: bool = True, follow: str | None = None,
-                 near: Iterable[int] = (), seen: Sequence[str] = ()) -> SearchResult:
+                 near: Iterable[int] = (), seen: Sequence[str] = (), within: Iterable[int] = ()) -> SearchResult:
     """Rank sentences inside the best clauses and decide whether the best one answers `text`.
 
     Clauses are ranked by BM25 (heading and path included); their sentences are scored by their own BM25 plus
     CLAUSE_SHARE of the clause's, more for the kind of sentence the question asks for (a number, who, a rule) and
     for clauses under a section the question names. The decision is explainable: the best sentence (with its
     heading and path) must cover COVERAGE_MIN of the question's meaning-bearing words, and the question must not
-    be about another public service (out-of-scope topics the policy never mentions).
+    be about another public service (out-of-scope topics the policy never mentions). A follow-up may be answered
+    only `within` some clauses (the section of a place it names, the neighbourhood of the last answer).
     """
     question = analyse(index, text)
     terms = set(question.tokens)
-    inside = _section_members(index, question.places) if question.places else set()
+    inside = section_members(index, question.places) if question.places else set()
     ranked = index.rank(question.tokens, inside, PLACE_BOOST, RANKED_MAX)
+    within = set(within)
+    if within and any(i in within for i, _ in ranked):
+        ranked = [(i, s) for i, s in ranked if i in within]
     if not ranked:
         return SearchResult(text, [], 0.0, reasons=["问题里没有政策用语"], question=question)
     top = ranked[0][1] or 1.0
-    aspect = ASPECTS[question.aspect][1] if question.aspect else None
+    own_question = analyse(index, follow) if follow is not None else None
+    asking = own_question if own_question is not None and own_question.aspect else question
+    aspect = _answer_pattern(asking)  # a follow-up asks its own kind of question (去哪学 after 学哪些历史)
+    bonus = FOLLOW_ASPECT_BONUS if asking is own_question else ASPECT_BONUS
     scored: list[tuple[float, int, int]] = []  # (score, clause position, sentence number)
     candidates = ranked if sections else [(i, s) for i, s in ranked if i not in index.children]
     near = set(near)
+    defining = _defining(index, question, candidates[:CANDIDATES]) if question.aspect == "what" else set()
     if follow is not None:  # a follow-up: its own words decide among the sentences near the last answer
         own = set(query_tokens(follow, index.mode))
         chosen = candidates[:CANDIDATES]
@@ -755,12 +865,13 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                     score *= NEAR_BOOST
                 if any(part.strip("…") in sentence.text for part in seen):  # the resident has read it
                     score *= REPEAT_FACTOR
-            if aspect is not None and aspect.search(sentence.text):
-                score *= 1 + ASPECT_BONUS
+            if aspect is not None and (aspect.search(sentence.text) or n == 0 and i in defining):
+                score *= 1 + bonus
             if i in inside:
                 score *= PLACE_BOOST
             scored.append((score, i, n))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+    scored[:RERANKED] = _by_coverage(index, question, scored[:RERANKED], own_question)
     section = _section_asked(index, question) if sections else None
     if section is not None:
         best_pos, lead = section, _summary(index, section)
@@ -795,7 +906,15 @@ def search_index(index: Index, text: str, limit: int = 3, sections: bool = True,
                         reasons=reasons, question=question, evidence=evidence)
 
 
-_MORE = re.compile(r"哪些|具体|还有|别的|其他|其它|另外")
+def overview(index: Index, position: int, text: str) -> SearchResult:
+    """The section at `position` answered as a whole (its summary and items): the reply to 那部队呢 when the
+    earlier question has no answer in that place, rather than 没有找到 for a place the policy does cover."""
+    hit = Hit(index.entries[position], 1.0, 1.0)
+    return SearchResult(text, [hit], 1.0, lead=_summary(index, position), section=True, decided=True,
+                        reasons=["追问的地方没有对应内容，给出该部分概要"], question=analyse(index, text))
+
+
+_MORE = re.compile(r"哪些|具体|还有|还要|还得|还能|还可以|别的|其他|其它|另外")
 
 
 def asks_for_more(text: str) -> bool:
@@ -803,22 +922,28 @@ def asks_for_more(text: str) -> bool:
     return bool(_MORE.search(normalize(text)))
 
 
+def position_of(index: Index, result: SearchResult) -> int | None:
+    """Where the best clause of `result` is in the index."""
+    if result.best is None:
+        return None
+    return next((i for i, e in enumerate(index.entries) if e.id == result.best.entry.id), None)
+
+
 def neighbourhood(index: Index, result: SearchResult) -> set[int]:
     """The clauses around an answer a follow-up may continue in: the answered section with its items, or the
     answering clause with its parent section's other items."""
-    if result.best is None:
-        return set()
-    position = next((i for i, e in enumerate(index.entries) if e.id == result.best.entry.id), None)
+    position = position_of(index, result)
     if position is None:
         return set()
     if result.section:
-        return _section_members(index, [position])
+        return section_members(index, [position])
     parent = result.best.entry.parent_id
     up = next((i for i, e in enumerate(index.entries) if e.id == parent), None) if parent is not None else None
-    return _section_members(index, [up]) if up is not None else {position}
+    return section_members(index, [up]) if up is not None else {position}
 
 
-def _section_members(index: Index, sections: list[int]) -> set[int]:
+def section_members(index: Index, sections: Iterable[int]) -> set[int]:
+    """The clauses of the given sections, their items and the items' items."""
     members, stack = set(), list(sections)
     while stack:
         i = stack.pop()
@@ -845,40 +970,62 @@ def _summary(index: Index, position: int) -> list[str]:
     return [_trim(s, set(), index.mode) for s in out]
 
 
-def resolve_follow_up(index: Index, text: str, previous: str | None) -> str:
+@dataclass(frozen=True)
+class FollowUp:
+    """How a message reads after the last answered question: `asked` is the question to search for, `kind` is
+    "new" (self-contained), "place" (the earlier question of a new place), "aspect" (no topic of its own: a number,
+    who, a pronoun, 具体怎么帮) or "topic" (words of its own that only make sense with the earlier topic)."""
+
+    asked: str
+    kind: str
+    places: tuple[int, ...] = ()  # for "place": the sections named
+
+
+def resolve_follow_up(index: Index, text: str, previous: str | None) -> FollowUp:
     """The question `text` means after `previous` (the last question answered, within the follow-up window).
 
-    A short message naming only a new place (那学校呢), only an aspect (具体怎么做, 一年几次, 谁负责) or a pronoun
-    takes the previous question's topic: the new place replaces the old one, an aspect is added. A message with a
-    topic of its own stands alone unless, shaped as a follow-up (那…呢, 这个…), it is not answered alone.
+    A short message naming only a new place (那学校呢) asks the earlier question of that place; one with no topic
+    of its own (一年几次, 谁负责, 它跟七进啥关系) continues the earlier question. A message with words of its own
+    continues it when the answer then also holds its own words (周末去哪里玩 is no follow-up of 党史军史), unless,
+    longer than a few characters and not worded as a follow-up (那…呢, 它…), it is answered better alone and away
+    from the last answer's section. A role word of the same place (学校… → 老师呢) is a topic, not a new place.
     """
+    alone = FollowUp(text, "new")
     if not previous or len(normalize(text)) > FOLLOW_UP_MAX_CHARS:
-        return text
+        return alone
+    previous = previous[:MAX_QUERY_CHARS - FOLLOW_UP_MAX_CHARS - 1]  # a long chain keeps its first question
     question = analyse(index, text)
-    shaped = bool(_FOLLOW_START.search(question.plain) or _FOLLOW_END.search(question.plain)
-                  or _PRONOUN.search(question.plain))
-    if question.topic:
-        if question.places or (len(question.plain) > SHORT_FOLLOW_UP and not shaped):
-            return text
-        if len(question.plain) > SHORT_FOLLOW_UP and search_index(index, text).decided:
-            return text
-        combined = f"{previous} {text}"
-        result = search_index(index, combined)
-        # the answer must hold the follow-up's own words too (周末去哪里玩 is no follow-up of 党史军史)
-        own = coverage(question, *result.evidence) if result.evidence else 0.0
-        return combined if result.decided and own >= COVERAGE_MIN else text
-    if question.places:  # the earlier question asked of the new place, without the old place's own words
-        before = analyse(index, previous)
+    before = analyse(index, previous)
+    new_places = [p for p in question.places if p not in before.places]
+    if new_places and not question.topic:  # the earlier question of the new place, without the old place's words
         merged = previous
         for word in before.place_words:
             merged = merged.replace(word, question.place_words[0] if question.place_words else "")
         there = " ".join(normalize(index.entries[i].heading + " " + index.entries[i].text)
-                         for i in _section_members(index, question.places))
-        for unit in before.topic:
-            if unit.kind == "topic" and not any(a in there for a in unit.alternatives):
+                         for i in section_members(index, new_places))
+        elsewhere = [u for u in before.topic if u.kind == "topic" and not any(a in there for a in u.alternatives)]
+        if len(elsewhere) < len([u for u in before.topic if u.kind == "topic"]):  # keep at least one topic word
+            for unit in elsewhere:
                 merged = merged.replace(unit.word, "")  # 宣传月 belongs to 进社区, not to 进学校
-        return f"{merged} {text}"
-    return f"{previous} {text}"  # no topic of its own: an aspect (一年几次), a pronoun, or 具体怎么帮
+        return FollowUp(f"{merged} {text}", "place", tuple(new_places))
+    own = [u for u in question.units if u.kind != "generic" and len(u.word) > 1]
+    if not own:  # an aspect (一年几次), a pronoun, or 具体怎么帮
+        return FollowUp(f"{previous} {text}", "aspect")
+    if new_places:
+        return alone
+    combined = f"{previous} {text}"
+    result = search_index(index, combined)
+    held = coverage(question, *result.evidence) if result.evidence else 0.0
+    if not result.decided or held < COVERAGE_MIN:
+        return alone
+    shaped = bool(_FOLLOW_START.search(question.plain) or _FOLLOW_END.search(question.plain)
+                  or _PRONOUN.search(question.plain))  # 那…呢, 它…: worded as a follow-up
+    if len(question.plain) > SHORT_FOLLOW_UP and not shaped:  # weigh: is it answered better alone, elsewhere?
+        first = search_index(index, text)
+        around = neighbourhood(index, search_index(index, previous))
+        if first.decided and first.confidence > held and position_of(index, result) not in around:
+            return alone
+    return FollowUp(combined, "topic")
 
 
 def _faq_grams(text: str) -> set[str]:
