@@ -60,8 +60,9 @@ class Rule:
     approved_only: bool = True
     schedule: tuple[tuple[int, float], ...] = ()
 
-    def applies_to(self, unit: Unit) -> bool:
-        return self.scope == ALL_UNITS or unit.category == self.scope
+    def applies_to(self, category: str) -> bool:
+        """Whether a unit of `category` answers for this rule."""
+        return self.scope == ALL_UNITS or category == self.scope
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,8 @@ class EvaluationCache:
     """Evaluations this process made, reused while nothing they depend on changed: the day, the range, the rules,
     the active units (read on every call, compared in full) and the approved reports (`_fingerprint`).
 
-    One per app (web worker); a hit costs two small queries instead of the GROUP BY and the judging.
+    One per app (web worker); a hit reads the units, the district's counts and one COUNT instead of the GROUP BY
+    and the judging.
     """
 
     def __init__(self, size: int = 8) -> None:
@@ -392,33 +394,37 @@ def evaluate(session: Session, period_start: date, period_end: date, today: date
 
     counters = sorted({_counter(rule) for rule in rule_set}, key=repr)
     column = {c: i for i, c in enumerate(counters)}
-    tallies = _tallies(session, counters, quarters, unit_ids) if quarters and units else {}
     # For each rule and period: which counter, and which quarters make up the period.
     plan = [(rule, [(period, column[_counter(rule)],
                      [i for i, q in enumerate(quarters) if period.start <= q.start <= period.end])
                     for period in rule_periods])
             for rule, rule_periods in per_rule]
-    results = []
-    for unit_id, name, category, created_at in units:
-        outcome = UnitCompliance(unit_id, name, category)
-        registered = local(created_at).date()
-        counts = tallies.get(unit_id)
-        for rule, rule_periods in plan:
-            if rule.scope != ALL_UNITS and rule.scope != category:
-                continue
-            # A unit answers for the periods that began once it was registered: one added in November is not
-            # behind on that year's or that quarter's requirements, its first are the next quarter's.
-            for period, counter, in_period in rule_periods:
-                if period.start < registered:
-                    continue
-                count = sum(counts[i][counter] for i in in_period) if counts else 0
-                outcome.results.append(RuleResult(rule, period, count, expected_by(rule, period, today),
-                                                  rule_status(rule, period, count, today)))
-        results.append(outcome)
-    report = ComplianceReport(period_start, period_end, today, results, district)
+    tallies = _tallies(session, counters, quarters, unit_ids) if quarters and units else {}
+    report = ComplianceReport(period_start, period_end, today, [_judge(unit, plan, tallies, today) for unit in units],
+                              district)
     if key is not None:
         cache.put(key, report)
     return report
+
+
+def _judge(unit: tuple, plan: list, tallies: dict[int, list[list[int]]], today: date) -> UnitCompliance:
+    """One unit's results: each rule that applies to it, over each planned period that began once it was registered
+    (one added in November is not behind on that year's or that quarter's requirements; its first are the next
+    quarter's)."""
+    unit_id, name, category, created_at = unit
+    outcome = UnitCompliance(unit_id, name, category)
+    registered = local(created_at).date()
+    counts = tallies.get(unit_id)
+    for rule, rule_periods in plan:
+        if not rule.applies_to(category):
+            continue
+        for period, counter, quarters in rule_periods:
+            if period.start < registered:
+                continue
+            count = sum(counts[i][counter] for i in quarters) if counts else 0
+            outcome.results.append(RuleResult(rule, period, count, expected_by(rule, period, today),
+                                              rule_status(rule, period, count, today)))
+    return outcome
 
 
 def district_progress(session: Session) -> list[DistrictProgress]:
@@ -430,7 +436,7 @@ def district_progress(session: Session) -> list[DistrictProgress]:
 
 def lagging_units(session: Session, period_start: date, period_end: date, today: date,
                   rule_set: Optional[tuple[Rule, ...]] = None) -> list[UnitCompliance]:
-    """Units whose status is 滞后 over the range, each with the rules it missed (for reminders and the dashboard)."""
+    """Units whose status is 滞后 over the range, each with the rules it missed (for the scheduler's reminders)."""
     return evaluate(session, period_start, period_end, today, rule_set).by_status(LAGGING)
 
 

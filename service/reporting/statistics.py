@@ -81,7 +81,8 @@ def summarize(session: Session, filters: ReportFilter) -> dict[str, Any]:
     Three GROUP BYs: (category, activity type) gives both of those and the total, then units, then days."""
     kinds = grouped(session, filters, "category", "activity_type")
     units = rollup(grouped(session, filters, "unit_id"), 0)
-    names = {unit_id: name for unit_id, name in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(list(units))))}
+    names = {unit_id: name
+             for unit_id, name in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(list(units))))}
     total = Tally()
     for tally in kinds.values():
         total.add(tally.count, tally.participants)
