@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Iterator, Optional
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from models.report import STATUS_APPROVED, ActivityReport
@@ -305,8 +305,8 @@ def _tallies(session: Session, counters: list[CounterKey], quarters: list[Period
         return func.sum(case((and_(*conditions), 1), else_=0)) if conditions else func.count()
 
     # The reports lie within the quarters, so the first quarter whose end is not before the date is the report's.
-    quarter = case(*((ActivityReport.activity_date <= q.end, i) for i, q in enumerate(quarters[:-1])),
-                   else_=len(quarters) - 1).label("quarter")
+    ends = [(ActivityReport.activity_date <= q.end, i) for i, q in enumerate(quarters[:-1])]
+    quarter = (case(*ends, else_=len(quarters) - 1) if ends else literal_column("0")).label("quarter")
     stmt = (select(ActivityReport.unit_id, quarter, *(counted(*c) for c in counters))
             .where(ActivityReport.activity_date.between(quarters[0].start, quarters[-1].end))
             .group_by(ActivityReport.unit_id, "quarter"))  # by its label: the CASE's dates are bound parameters
