@@ -5,7 +5,7 @@ sanctioned handlers ← service edge, as in flaskr).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from flask import Flask, current_app, g, request
@@ -19,6 +19,7 @@ from service.core.config import ROOT, Settings
 from service.core.db import MAX_ROW_ID, make_engine, make_session_factory
 from service.core.logs import configure_logging
 from service.core.redact import install_log_redaction
+from service.reporting.compliance import EvaluationCache
 
 if TYPE_CHECKING:
     from service.wechat_api.client import ApiClient
@@ -41,6 +42,8 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     _client: Optional["ApiClient"] = None
+    # This worker's compliance evaluations, reused while the day and the data they read are unchanged.
+    compliance_cache: EvaluationCache = field(default_factory=EvaluationCache)
 
     def wechat_client(self) -> "ApiClient":
         """The one outbound WeChat client of this process (token shared through the database or Redis)."""

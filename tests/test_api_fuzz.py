@@ -24,7 +24,7 @@ ENDPOINTS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("POST", "/reports", (), REPORT),
     ("POST", "/reports/{id}/review", (), ("action", "reason")),
     ("GET", "/statistics", FILTERS, ()),
-    ("GET", "/compliance", ("date_from", "date_to", "quarter_min", "status"), ()),
+    ("GET", "/compliance", ("date_from", "date_to", "quarter_min", "category", "status", "page", "per_page"), ()),
     ("GET", "/exports/reports.csv", FILTERS, ()),
     ("GET", "/exports/reports.xlsx", FILTERS, ()),
     ("GET", "/units", ("include_inactive",), ()),

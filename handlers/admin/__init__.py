@@ -193,5 +193,5 @@ def domain_error(exc: DomainError):
     return render("error.html", exc.status, title="无法完成", message=exc.message)
 
 
-from handlers.admin import (accounts, announcements, audit, auth, dashboard,  # noqa: E402,F401; their views join `bp`
-                            home, policy, reports, status, units)
+from handlers.admin import (accounts, announcements, audit, auth, compliance,  # noqa: E402,F401; views join `bp`
+                            dashboard, home, policy, reports, status, units)

@@ -5,9 +5,10 @@ renders and a test can check the figures without a browser.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Optional
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from service.reporting import compliance, statistics
 from service.reporting.query import ReportFilter
 
 UNANSWERED_SHOWN = 10
+LAGGING_SHOWN = 10  # the furthest behind; the compliance page lists them all
 # The console's status badges' colours: pending amber, approved green, returned red.
 STATUS_COLORS = [{STATUS_PENDING: "#d97706", STATUS_APPROVED: "#16a34a", STATUS_REJECTED: "#b4232a"}[s] for s in STATUSES]
 
@@ -46,19 +48,20 @@ class Dashboard:
     year_by_category: str  # SVG
     year_by_month: str  # SVG
     district: list[TargetRow]
-    lagging: list[compliance.UnitCompliance]
+    lagging: list[compliance.UnitCompliance]  # the LAGGING_SHOWN furthest behind
+    lagging_total: int
     unanswered: list[UnansweredQuestion]
 
 
-def _by_status(session: Session, start: date, end: date, key: str, labels: list[str]) -> dict[str, list[int]]:
-    """For each status, the report counts per label (categories or 'YYYY-MM' months), zero-filled."""
-    out: dict[str, list[int]] = {}
-    for status in STATUSES:
-        summary: dict[str, Any] = statistics.summarize(session, ReportFilter(status=status, date_from=start,
-                                                                            date_to=end))
-        counts = {row[key]: row["count"] for row in summary[f"by_{key}"]}
-        out[status] = [counts.get(label, 0) for label in labels]
-    return out
+def _by_status(groups: dict[tuple, statistics.Tally], position: int, labels: list[str],
+               month: Optional[str] = None) -> dict[str, list[int]]:
+    """For each status, the report counts per label (the key at `position` of the (status, category, month)
+    groups), zero-filled; with `month`, that month's only."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for key, tally in groups.items():
+        if month is None or key[2] == month:
+            counts[key[0], key[position]] += tally.count
+    return {status: [counts[status, label] for label in labels] for status in STATUSES}
 
 
 def week_start(now: datetime) -> datetime:
@@ -67,15 +70,18 @@ def week_start(now: datetime) -> datetime:
     return datetime.combine(local.date() - timedelta(days=local.weekday()), time.min, tzinfo=clock.TZ)
 
 
-def build(session: Session, now: datetime, quarter_min: int = compliance.DEFAULT_QUARTER_MIN) -> Dashboard:
+def build(session: Session, now: datetime, quarter_min: int = compliance.DEFAULT_QUARTER_MIN,
+          cache: Optional[compliance.EvaluationCache] = None) -> Dashboard:
+    """The year's reports counted in one GROUP BY (status, category, month) and compliance evaluated once."""
     today = clock.local(now).date()
-    month_start = today.replace(day=1)
-    month_end = (month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     year_start, year_end = compliance.year_to_date(today)
     months = [f"{today.year:04d}-{m:02d}" for m in range(1, 13)]
-    month_cat = _by_status(session, month_start, month_end, "category", list(CATEGORIES))
-    year_cat = _by_status(session, year_start, year_end, "category", list(CATEGORIES))
-    year_month = _by_status(session, year_start, year_end, "month", months)
+    groups = statistics.grouped(session, ReportFilter(date_from=year_start, date_to=year_end),
+                                "status", "category", "month")
+    month_cat = _by_status(groups, 1, list(CATEGORIES), month=statistics.month_key(today))
+    year_cat = _by_status(groups, 1, list(CATEGORIES))
+    year_month = _by_status(groups, 2, months)
+    standing = compliance.evaluate(session, year_start, year_end, today, compliance.rules(quarter_min), cache=cache)
     labels = [f"进{c}" for c in CATEGORIES]
     return Dashboard(
         today=today,
@@ -89,7 +95,8 @@ def build(session: Session, now: datetime, quarter_min: int = compliance.DEFAULT
         # the console shows it across the page: drawn twice as wide, its text stays the size of the others'
         year_by_month=charts.stacked_bar_chart([f"{m}月" for m in range(1, 13)], list(year_month.items()),
                                                colors=STATUS_COLORS, width=720, title=f"{today.year}年每月上报数"),
-        district=[target_row(p) for p in compliance.district_progress(session)],
-        lagging=compliance.lagging_units(session, year_start, year_end, today, compliance.rules(quarter_min)),
+        district=[target_row(p) for p in standing.district],
+        lagging=standing.most_behind(LAGGING_SHOWN),
+        lagging_total=len(standing.by_status(compliance.LAGGING)),
         unanswered=policy_faq.list_unanswered(session, UNANSWERED_SHOWN, since=week_start(now)),
     )

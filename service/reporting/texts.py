@@ -154,6 +154,9 @@ def quarter_label(year: int, quarter: int) -> str:
     return f"{year}年第{quarter}季度"
 
 
+BAD_PERIOD = "考核期应为年份（如 2026）或季度（如 2026-Q3）"
+
+
 # ---- exports: column headers and file names of report exports.
 
 SHEET_TITLE = "活动上报"
@@ -190,7 +193,7 @@ FIELD_LABELS = {
     "activity_type": "活动类型", "title": "活动主题", "date": "活动日期", "activity_date": "活动日期",
     "place": "活动地点", "participants": "参与人数", "content": "活动内容", "action": "审核操作", "reason": "审核意见",
     "status": "状态", "date_from": "开始日期", "date_to": "结束日期", "month": "月份", "q": "关键词", "page": "页码",
-    "per_page": "每页条数", "format": "导出格式", "quarter_min": "每季度最少活动数", "limit": "条数",
+    "per_page": "每页条数", "period": "考核期", "format": "导出格式", "quarter_min": "每季度最少活动数", "limit": "条数",
     "offset": "起始位置",
 }
 UNIT_LABELS = FIELD_LABELS | {"name": "单位名称"}
