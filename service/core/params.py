@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
+
+from sqlalchemy import ColumnElement, or_
 
 from service.core.db import MAX_ROW_ID
 from service.core.errors import InvalidInput
@@ -92,3 +94,9 @@ def month_range(value: str) -> tuple[date, date]:
     if year not in YEARS:
         raise InvalidInput(bad_year("month", YEARS), "month")
     return start, date(year, month, calendar.monthrange(year, month)[1])
+
+
+def contains_any(columns: Sequence[Any], text: str) -> ColumnElement[bool]:
+    """A free-text filter: any of `columns` contains `text` (case-insensitive; % and _ taken literally)."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.report import ACTIVITY_TYPES, STATUSES, ActivityReport
@@ -48,9 +48,8 @@ class ReportFilter:
         if self.date_to is not None:
             conditions.append(ActivityReport.activity_date <= self.date_to)
         if self.q:
-            pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(or_(*(col.ilike(pattern, escape="\\") for col in (
-                ActivityReport.receipt_no, ActivityReport.title, ActivityReport.place, ActivityReport.content))))
+            conditions.append(params.contains_any((ActivityReport.receipt_no, ActivityReport.title,
+                                                   ActivityReport.place, ActivityReport.content), self.q))
         return stmt.where(*conditions) if conditions else stmt
 
     def to_dict(self) -> dict[str, Any]:
