@@ -20,6 +20,7 @@ from service.chat import conversation
 from service.core import clock
 from service.core.config import Settings
 from service.core.textfit import fit_utf8
+from service.messages import staff as message_staff
 from service.notices import announcements, delivery as notify, texts
 from service.reporting import compliance, media, reports
 from service.wechat import inbox
@@ -166,7 +167,8 @@ def quarter_end_warning() -> list[int]:
 
 
 def weekly_digest() -> Optional[int]:
-    """Monday 8:30: last week's sending summary to the administrators' WeChat (ADMIN_OPENIDS)."""
+    """Monday 8:30: last week's sending summary and the residents' messages past their service level, to the
+    administrators' WeChat (ADMIN_OPENIDS)."""
     rt = runtime()
     if not rt.settings.admin_openids:
         log.info("weekly digest: ADMIN_OPENIDS is empty, nothing to send")
@@ -180,13 +182,14 @@ def weekly_digest() -> Optional[int]:
             Announcement.kind == "announcement", Delivery.created_at >= since).group_by(Delivery.status)).all())
         today = clock.today()
         lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today, _rules(rt)))
+        overdue = message_staff.digest_line(session, now)
     body = texts.DIGEST_BODY.format(
         announcements=count,
         sent=by_status.get(DeliveryStatus.SENT, 0),
         failed=by_status.get(DeliveryStatus.FAILED, 0),
         unknown=by_status.get(DeliveryStatus.UNKNOWN, 0),
         lagging=lagging,
-    )
+    ) + overdue
     year, week, _ = now.isocalendar()
     return queue_system_message(rt.session_factory, f"digest:{year}-W{week:02d}", texts.DIGEST_TITLE, body,
                                 {"type": "openids", "openids": list(rt.settings.admin_openids)}, now)
