@@ -9,6 +9,7 @@ PASSWORD_RULE = "至少 {minimum} 位，且包含字母、数字、符号中的�
 PASSWORD_UNCHANGED = "新密码不能与原密码相同"
 PASSWORD_CHANGE_REQUIRED = "首次登录请先设置您自己的密码，设置完成后才能使用其他功能。"
 SAVED = "已保存"
+ANSWERED_ASKERS = "，并已回复提问的 {count} 位群众（各成一条留言，送达情况见“群众留言”）"
 DELETED = "已删除"
 DEACTIVATED = "已停用"
 ANNOUNCEMENT_SAVED = {"草稿": "已存为草稿", "已排期": "已排期，到时间后自动发送"}
