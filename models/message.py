@@ -50,6 +50,7 @@ class ReplyDelivery(StrEnum):
     SENT = "sent"  # WeChat accepted it (customer-service or template message)
     PASSIVE = "passive"  # delivered as the passive reply to the resident's next message
     FAILED = "failed"  # WeChat refused it for good; visible on the thread
+    UNKNOWN = "unknown"  # the call went out and its answer was lost: never re-sent without a person deciding
 
 
 class ResidentThread(Base):
@@ -103,6 +104,8 @@ class ThreadEntry(Base):
     delivered_at: Mapped[Optional[datetime]]
     delivery_error: Mapped[str] = mapped_column(String(255), default="")
     attempts: Mapped[int] = mapped_column(default=0)
+    # when the scheduler looks at it next: the retry time while pending, the end of the sender's lease while sending
+    next_attempt_at: Mapped[Optional[datetime]]
 
     thread: Mapped[ResidentThread] = relationship(back_populates="entries")
 

@@ -38,6 +38,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     return [
         JobSpec("deliver_announcements", "scheduler.jobs:deliver_announcements",
                 IntervalTrigger(seconds=settings.scheduler_poll_seconds, timezone=TZ)),
+        JobSpec("deliver_replies", "scheduler.jobs:deliver_replies",
+                IntervalTrigger(seconds=settings.scheduler_poll_seconds, timezone=TZ)),
         JobSpec("download_report_media", "scheduler.jobs:download_report_media",
                 IntervalTrigger(minutes=1, timezone=TZ)),
         JobSpec("monthly_compliance_reminders", "scheduler.jobs:monthly_compliance_reminders",

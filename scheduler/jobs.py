@@ -20,7 +20,7 @@ from service.chat import conversation
 from service.core import clock
 from service.core.config import Settings
 from service.core.textfit import fit_utf8
-from service.messages import staff as message_staff
+from service.messages import replies, staff as message_staff
 from service.notices import announcements, delivery as notify, texts
 from service.reporting import compliance, media, reports
 from service.wechat import inbox
@@ -80,6 +80,15 @@ def deliver_announcements() -> None:
         log.info("deliveries: %s sent, %s to retry, %s failed in %s calls", stats.sent, stats.retried, stats.failed,
                  stats.calls)
     record_report_results()
+
+
+def deliver_replies() -> dict[str, int]:
+    """Send staff replies to residents the console left pending or that wait for a retry (each exactly once)."""
+    rt = runtime()
+    counts = replies.deliver_pending_replies(rt.session_factory, rt.settings, rt.sender_factory())
+    if counts:
+        log.info("replies to residents: %s", counts)
+    return counts
 
 
 def queue_report_results() -> int:

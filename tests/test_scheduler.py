@@ -167,8 +167,8 @@ def test_jobs_have_explicit_ids_and_coalesce(settings):
     scheduler = build_scheduler(settings)
     ids = {j.id for j in scheduler.get_jobs()}
     assert ids == {spec.id for spec in job_specs(settings)}
-    assert {"deliver_announcements", "monthly_compliance_reminders", "quarter_end_warning", "weekly_digest",
-            "purge_conversation_drafts", "trim_message_log", "download_report_media"} == ids
+    assert {"deliver_announcements", "deliver_replies", "monthly_compliance_reminders", "quarter_end_warning",
+            "weekly_digest", "purge_conversation_drafts", "trim_message_log", "download_report_media"} == ids
     monthly = next(s for s in job_specs(settings) if s.id == "monthly_compliance_reminders").trigger
     first = monthly.get_next_fire_time(None, datetime(2025, 3, 5, tzinfo=clock.TZ))
     assert first == datetime(2025, 4, 1, 9, 0, tzinfo=clock.TZ)

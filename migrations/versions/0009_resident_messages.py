@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('delivered_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('delivery_error', sa.String(length=255), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['author_id'], ['admin_user.id'], name=op.f('fk_thread_entry_author_id_admin_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['thread_id'], ['resident_thread.id'], name=op.f('fk_thread_entry_thread_id_resident_thread'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_thread_entry'))

@@ -17,6 +17,10 @@ from sqlalchemy.orm import Session
 from models.conversation import ConversationDraft
 from service.core.clock import local
 
+# Flows that wait in the background for one particular answer (a rating asked for, replies waiting to go out)
+# and let every other message pass: they never count as the user's *active* conversation. Features add theirs.
+BACKGROUND_FLOWS: set[str] = set()
+
 
 class ConcurrentUpdate(Exception):
     """Another turn of the same user saved the draft first."""
@@ -34,13 +38,16 @@ class Draft:
 
 def load(session: Session, openid: str, now: datetime, for_update: bool = False, include_expired: bool = False,
          flow: str | None = None) -> Draft | None:
-    """The user's live draft of `flow` (or the most recently touched live draft of any flow), or None.
+    """The user's live draft of `flow` (or the most recently touched live draft of any flow but the background
+    ones), or None.
 
     Expired drafts are returned (with `expired=True`) only when include_expired is set, so '继续' can resume them.
     """
     stmt = select(ConversationDraft).where(ConversationDraft.openid == openid)
     if flow is not None:
         stmt = stmt.where(ConversationDraft.flow == flow)
+    elif BACKGROUND_FLOWS:
+        stmt = stmt.where(ConversationDraft.flow.not_in(sorted(BACKGROUND_FLOWS)))
     stmt = stmt.order_by(ConversationDraft.updated_at.desc())
     if for_update and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()

@@ -32,6 +32,7 @@ DELIVERY_JOB = "deliver_announcements"
 STUCK_AFTER = timedelta(minutes=15)  # a message waiting longer than this is reported red
 JOB_NAMES = {
     "deliver_announcements": "发送通知与审核结果",
+    "deliver_replies": "发送留言回复",
     "download_report_media": "下载报告照片",
     "monthly_compliance_reminders": "每月进度提醒",
     "quarter_end_warning": "季度末预警",

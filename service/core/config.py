@@ -75,6 +75,8 @@ class Settings:
     scheduler_misfire_grace: int = 3600  # a run missed by less than this (downtime) still runs once
     scheduler_in_web: bool = True  # `python wsgi.py` also runs the scheduler in the background (development)
     admin_openids: tuple[str, ...] = ()  # administrators' openids for the weekly digest
+    message_sla_hours: int = 48  # working hours (Mon–Fri) within which a resident's message should be answered
+    message_reply_template_id: str = ""  # template telling a resident outside the 48 h window that staff replied
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -175,4 +177,6 @@ ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("SCHEDULER_MISFIRE_GRACE", "scheduler_misfire_grace", int),
     ("SCHEDULER_IN_WEB", "scheduler_in_web", _flag),
     ("ADMIN_OPENIDS", "admin_openids", _openids),
+    ("MESSAGE_SLA_HOURS", "message_sla_hours", _positive_int),
+    ("MESSAGE_REPLY_TEMPLATE_ID", "message_reply_template_id", str),
 )

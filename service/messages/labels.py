@@ -26,6 +26,7 @@ DELIVERY_LABELS: dict[str, str] = {
     ReplyDelivery.SENT: "已送达",
     ReplyDelivery.PASSIVE: "已随居民消息回复送达",
     ReplyDelivery.FAILED: "发送失败",
+    ReplyDelivery.UNKNOWN: "结果未知（可能已送达，未自动重发）",
 }
 
 RATING_LABELS: dict[int, str] = {1: "满意", 2: "基本满意", 3: "不满意"}

@@ -114,18 +114,52 @@ class Window:
     used: int = 0
 
 
-def _per_user_channel(settings: Settings, last_message: Optional[datetime], window: Optional[Window],
-                      now: datetime) -> tuple[Optional[str], Optional[Window]]:
-    """cs while the 48 h window has quota left (reserving one), else template if configured, else None."""
+def _take_slot(last_message: Optional[datetime], window: Optional[Window], now: datetime) -> Optional[Window]:
+    """The window with one more customer-service message used, while the 48 h window is open and has quota left;
+    None when it is closed or used up."""
     if last_message is not None and last_message > now - CS_WINDOW:
         if window is None or window.start != last_message:
             window = Window(last_message)
         if window.used < CS_QUOTA:
             window.used += 1
-            return CS, window
+            return window
+    return None
+
+
+def _per_user_channel(settings: Settings, last_message: Optional[datetime], window: Optional[Window],
+                      now: datetime) -> tuple[Optional[str], Optional[Window]]:
+    """cs while the 48 h window has quota left (reserving one), else template if configured, else None."""
+    window = _take_slot(last_message, window, now)
+    if window is not None:
+        return CS, window
     if settings.wechat_template_id:
         return TEMPLATE, None
     return None, None
+
+
+def reserve_cs_slot(session: Session, openid: str, now: datetime) -> bool:
+    """Use one customer-service message of a follower's current window for a single message (a staff reply to a
+    resident), with the same bookkeeping announcements use; False when the window is closed or used up (or the user
+    does not follow us). The follower's window row is locked on PostgreSQL, so two senders never share a slot."""
+    last = session.scalar(select(Follower.last_message_at).where(Follower.openid == openid,
+                                                                 Follower.subscribed.is_(True)))
+    stmt = select(ServiceWindow.window_start, ServiceWindow.used).where(ServiceWindow.openid == openid)
+    if _dialect(session) == "postgresql":
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).first()
+    window = _take_slot(clock.local(last) if last else None,
+                        Window(clock.local(row.window_start), row.used) if row else None, now)
+    if window is None:
+        return False
+    _save_windows(session, {openid: window})
+    return True
+
+
+def close_window(session: Session, openid: str) -> None:
+    """WeChat said the window is closed or used up (45015/45047): no more customer-service messages until the
+    follower writes again."""
+    session.execute(update(ServiceWindow).where(ServiceWindow.openid == openid)
+                    .values(used=CS_QUOTA).execution_options(synchronize_session=False))
 
 
 @dataclass
@@ -446,33 +480,45 @@ def template_job_finished(session: Session, openid: str, msgid: str, status: str
     return True
 
 
-def _template_data(title: str, when: datetime) -> dict[str, Any]:
+def template_data(title: str, when: datetime, hint: str = texts.TEMPLATE_HINT) -> dict[str, Any]:
     """Keyword values ≤ 20 characters, no line breaks (template rules since 2023-05)."""
     return {"thing1": {"value": title[:20]}, "time2": {"value": when.strftime("%Y-%m-%d %H:%M")},
-            "thing3": {"value": texts.TEMPLATE_HINT[:20]}}
+            "thing3": {"value": hint[:20]}}
+
+
+def attempt(call: Callable[[], Any], channel: str, what: str = "delivery") -> Outcome:
+    """Make one WeChat call and say what came of it: sent (with a template's msgid), refused (errcode, whether a
+    retry may help), not reached (retryable) or unknown (sent, answer lost: only a mass chunk may go again). Shared
+    by announcements and staff replies, so both read WeChat's answers alike."""
+    try:
+        answer = call()
+    except WeChatAPIError as exc:
+        return Outcome(False, exc.errcode, redact(f"{exc.errcode} {exc.errmsg}")[:255], exc.retryable)
+    except WeChatOutcomeUnknown as exc:  # sent, no answer: only a mass chunk (clientmsgid) may go again
+        return Outcome(False, None, redact(exc)[:255], channel == MASS, True, unknown=True)
+    except WeChatError as exc:  # not reached: connection refused, DNS, connect timeout, 503 — never 'sent'
+        return Outcome(False, None, redact(exc)[:255], True, True)
+    except Exception as exc:  # a bug must not lose the row: record it as failed with the reason
+        log.exception("unexpected error sending %s", what)
+        return Outcome(False, None, describe(exc), False)
+    msgid = answer.get("msgid") if channel == TEMPLATE and isinstance(answer, dict) else None
+    return Outcome(True, 0, platform_id=str(msgid) if msgid else None)
 
 
 def _call(sender: Sender, settings: Settings, job: Job, content: tuple[str, str], when: datetime) -> Outcome:
     title, body = content
-    try:
-        if job.channel == CS:
-            sender.send_text(job.openids[0], message_text(title, body))
-        elif job.channel == TEMPLATE:
-            answer = sender.send_template(job.openids[0], settings.wechat_template_id, _template_data(title, when))
-            msgid = answer.get("msgid") if isinstance(answer, dict) else None
-            return Outcome(True, 0, platform_id=str(msgid) if msgid else None)
-        else:
-            sender.mass_send_text(job.openids, message_text(title, body), clientmsgid=job.batch)
-        return Outcome(True, 0)
-    except WeChatAPIError as exc:
-        return Outcome(False, exc.errcode, redact(f"{exc.errcode} {exc.errmsg}")[:255], exc.retryable)
-    except WeChatOutcomeUnknown as exc:  # sent, no answer: only a mass chunk (clientmsgid) may go again
-        return Outcome(False, None, redact(exc)[:255], job.channel == MASS, True, unknown=True)
-    except WeChatError as exc:  # not reached: connection refused, DNS, connect timeout, 503 — never 'sent'
-        return Outcome(False, None, redact(exc)[:255], True, True)
-    except Exception as exc:  # a bug must not lose the row: record it as failed with the reason
-        log.exception("unexpected error sending delivery %s", job.ids)
-        return Outcome(False, None, describe(exc), False)
+    openid = job.openids[0]
+    calls: dict[str, Callable[[], Any]] = {
+        CS: lambda: sender.send_text(openid, message_text(title, body)),
+        TEMPLATE: lambda: sender.send_template(openid, settings.wechat_template_id, template_data(title, when)),
+        MASS: lambda: sender.mass_send_text(job.openids, message_text(title, body), clientmsgid=job.batch),
+    }
+    return attempt(calls[job.channel], job.channel, f"delivery {job.ids}")
+
+
+def retry_delay(settings: Settings, attempts: int) -> timedelta:
+    """How long a retryable failure waits before its next try: NOTIFY_BACKOFF_SECONDS, doubling per attempt."""
+    return timedelta(seconds=min(settings.notify_backoff_seconds * 2 ** (attempts - 1), BACKOFF_CAP))
 
 
 def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, now: datetime) -> None:
@@ -487,16 +533,15 @@ def _record(session: Session, settings: Settings, job: Job, outcome: Outcome, no
         values = dict(common, status=DeliveryStatus.UNKNOWN,
                       reason=f"{texts.REASON_NO_ANSWER}（{outcome.reason}）"[:255])
     elif outcome.retryable and job.attempts < settings.notify_max_attempts:
-        delay = min(settings.notify_backoff_seconds * 2 ** (job.attempts - 1), BACKOFF_CAP)
-        values = dict(common, status=DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=delay),
+        values = dict(common, status=DeliveryStatus.PENDING,
+                      next_attempt_at=now + retry_delay(settings, job.attempts),
                       reason=outcome.reason)
     elif outcome.retryable:
         values = dict(common, status=DeliveryStatus.FAILED, reason=f"{texts.REASON_RETRIES}: {outcome.reason}"[:255])
     elif outcome.errcode == NOT_FOLLOWING:
         values = dict(common, status=DeliveryStatus.SKIPPED, reason=texts.REASON_UNFOLLOWED)
     elif outcome.errcode in WINDOW_CLOSED and job.channel == CS:
-        session.execute(update(ServiceWindow).where(ServiceWindow.openid == job.openids[0])
-                        .values(used=CS_QUOTA).execution_options(synchronize_session=False))
+        close_window(session, job.openids[0])
         if settings.wechat_template_id:  # fall back to the next channel right away
             values = dict(common, status=DeliveryStatus.PENDING, channel=TEMPLATE, next_attempt_at=now,
                           reason=f"客服消息失败（{outcome.errcode}），改用模板消息")

@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import false, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.report import (ACTIVITY_TYPES, STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED, ActivityReport,
@@ -19,6 +18,7 @@ from models.staff import Staff
 from models.unit import CATEGORIES
 from service.core.clock import local
 from service.core.errors import Conflict, InvalidInput, NotFound
+from service.core.receipts import next_receipt
 from service.reporting import texts
 
 MY_REPORTS_LIMIT = 10
@@ -40,23 +40,8 @@ class AlreadyReviewed(Conflict):
 # --- receipts ------------------------------------------------------------------------------------------------
 
 def next_receipt_no(session: Session, day: date) -> str:
-    """`QJ` + YYYYMMDD + 4-digit daily sequence, from a per-day counter row updated in place.
-
-    The UPDATE row lock (PostgreSQL) or the database write lock (SQLite) serialises concurrent submits; the first
-    submit of a day inserts the row inside a savepoint and, if another transaction inserted it first, increments.
-    """
-    for _ in range(3):
-        seq = session.scalar(update(ReceiptCounter).where(ReceiptCounter.day == day)
-                             .values(last=ReceiptCounter.last + 1).returning(ReceiptCounter.last))
-        if seq is None:
-            try:
-                with session.begin_nested():
-                    session.add(ReceiptCounter(day=day, last=1))
-                seq = 1
-            except IntegrityError:
-                continue
-        return f"QJ{day:%Y%m%d}{seq:04d}"
-    raise RuntimeError("receipt counter contention")  # pragma: no cover - three lost inserts in a row
+    """`QJ` + YYYYMMDD + 4-digit daily sequence (service/core/receipts.py)."""
+    return next_receipt(session, ReceiptCounter, "QJ", day)
 
 
 # --- photos --------------------------------------------------------------------------------------------------

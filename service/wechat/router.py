@@ -19,6 +19,7 @@ from models.follower import Follower
 from service.chat import conversation, flows, menu, texts
 from service.chat.contract import EVENT_HANDLERS, ChatContext, Flow, Route, Turn
 from service.core.textfit import REPLY_LIMIT, split_utf8, utf8_len
+from service.messages import chat as messages_chat
 from service.notices import chat as notices_chat, subscriptions
 from service.policy import chat as policy_chat
 from service.reporting import chat as report_chat
@@ -263,7 +264,9 @@ def dispatch(ctx: ChatContext) -> Optional[str]:
             return None
     else:
         route = MESSAGE_ROUTES.get(inbound.kind, route_unsupported)
-    return paginate(ctx, route(ctx))
+    waiting = messages_chat.has_waiting(ctx)  # staff replies that go out with this message, before the answer
+    reply = route(ctx)
+    return paginate(ctx, messages_chat.with_waiting(ctx, reply) if waiting else reply)
 
 
 def paginate(ctx: ChatContext, reply: Optional[str]) -> Optional[str]:
