@@ -3,13 +3,13 @@ timeline, and the reply, assign, note and close forms. 管理员 see every threa
 assigned to them (`service.messages.staff` applies the rule). Same service functions as /api/v1/messages."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from flask import flash, g, redirect, request, url_for
 
 from handlers.admin import bp, current_admin, field_errors, login_required, render
 from models.admin import ROLE_ADMIN
-from models.message import EntryKind
+from models.message import EntryKind, ThreadEntry
 from service.app import db, runtime
 from service.core import clock
 from service.core.errors import DomainError
@@ -18,6 +18,17 @@ from service.messages import labels, replies, staff
 
 FILTER_KEYS = ("status", "category", "assigned_to", "overdue", "date_from", "date_to", "q")
 SAVED = {"reply": "回复已保存，正在发送给居民", "assign": "已分派", "note": "备注已保存（仅工作人员可见）", "close": "已办结，已请居民评价"}
+
+
+def deliver_now(*entries: Optional[ThreadEntry]) -> None:
+    """Send replies (and rating questions) right after the commit that stored them, exactly once each; whatever
+    cannot go out now (window closed, WeChat busy) is left to the scheduler's deliver_replies job or the resident's
+    next message, and its state shows on the thread."""
+    rt = runtime()
+    for entry in entries:
+        if entry is not None:
+            replies.deliver_reply(entry.id, session_factory=rt.session_factory, settings=rt.settings,
+                                  sender=rt.wechat_client())
 
 
 def message_counts() -> dict[str, int]:
@@ -63,7 +74,7 @@ def _thread_page(thread_id: int, values: dict[str, str] | None = None, errors: d
     return render("message_thread.html", 422 if errors else 200, view=view, thread=thread, now=clock.now(),
                   values=values or {}, errors=errors or {}, users=staff.assignable_users(db()),
                   labels=labels, EntryKind=EntryKind, overdue=staff.is_overdue(thread, clock.now()),
-                  can_assign=current_admin().role == ROLE_ADMIN)
+                  can_assign=current_admin().role == ROLE_ADMIN, reply_limit=replies.REPLY_MAX_CHARS)
 
 
 def _change(thread_id: int, kind: str, values: dict[str, str], act: Callable[[Any], Any]):
@@ -77,8 +88,8 @@ def _change(thread_id: int, kind: str, values: dict[str, str], act: Callable[[An
             raise
         return _thread_page(thread_id, values, {(f"{kind}_{exc.field}" if exc.field else "_form"): exc.message})
     db().commit()
-    if kind == "reply":
-        replies.deliver_reply(result.id, runtime().session_factory, runtime().wechat_client())
+    if kind in ("reply", "close"):  # the reply, or the rating question closing asks
+        deliver_now(result)
     flash(SAVED[kind], "ok")
     return redirect(url_for("admin.message_thread", thread_id=thread_id))
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, bp, current_admin, form_values, render, upload_limit
+from handlers.admin.messages import deliver_now
 from models.policy import UnansweredQuestion
 from service.app import db, runtime
 from service.console import audit, texts, unanswered as unanswered_service
 from service.core import clock
 from service.core.errors import InvalidInput
-from service.messages import replies
 from service.notices import announcements
 from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.policy.answers import preview_answer
@@ -101,7 +101,7 @@ def create_faq():
         if values["unanswered_id"].isdigit():
             done = unanswered_service.answer_and_make_faq(
                 db(), int(values["unanswered_id"]), values["answer"], _lines(values["questions"]), current_admin(),
-                clock.now(), reply_to_askers=values["reply_askers"] == "1")
+                clock.now(), runtime().settings.message_sla_hours, reply_to_askers=values["reply_askers"] == "1")
             entry, sent = done.faq, done.replies
         else:
             entry = policy_faq.create_faq(db(), _lines(values["questions"]), values["answer"])
@@ -118,8 +118,7 @@ def create_faq():
                  {"questions": entry.questions, "from_unanswered": values["unanswered_id"] or None,
                   "answered_askers": len(sent)})
     db().commit()
-    for reply in sent:
-        replies.deliver_reply(reply.id, runtime().session_factory, runtime().wechat_client())
+    deliver_now(*sent)
     flash(texts.SAVED + (texts.ANSWERED_ASKERS.format(count=len(sent)) if sent else ""), "ok")
     return redirect(url_for("admin.faq"))
 

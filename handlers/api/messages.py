@@ -8,12 +8,13 @@ from typing import Any
 
 from flask import g, jsonify, request
 
+from handlers.admin.messages import deliver_now
 from handlers.api import admin_only, bp, json_body, reception_allowed
 from models.message import ThreadEntry
 from service.app import db, runtime
 from service.core import clock, params
 from service.core.paging import DEFAULT_PER_PAGE
-from service.messages import replies, staff, staff_texts
+from service.messages import staff, staff_texts
 
 VIA = "api"
 
@@ -41,7 +42,7 @@ def list_messages():
 @bp.post("/messages")
 @admin_only
 def create_message():
-    thread = staff.create_thread(db(), json_body(), g.api_user, via=VIA)
+    thread = staff.create_thread(db(), json_body(), g.api_user, runtime().settings.message_sla_hours, via=VIA)
     db().commit()
     return _thread_json(thread.id, 201)
 
@@ -64,7 +65,7 @@ def reply_message(thread_id: int):
     thread = staff.get_thread(db(), g.api_user, thread_id)
     entry = staff.reply(db(), thread, _body_value("text"), g.api_user, clock.now(), via=VIA)
     db().commit()
-    replies.deliver_reply(entry.id, runtime().session_factory, runtime().wechat_client())
+    deliver_now(entry)
     db().expire_all()
     entry = db().get(ThreadEntry, entry.id)
     return jsonify(staff.entry_dict(entry, staff.user_names(db(), [entry.author_id]))), 201
@@ -83,6 +84,8 @@ def assign_message(thread_id: int):
 @bp.post("/messages/<int:thread_id>/close")
 @reception_allowed
 def close_message(thread_id: int):
-    staff.close_thread(db(), staff.get_thread(db(), g.api_user, thread_id), g.api_user, clock.now(), via=VIA)
+    question = staff.close_thread(db(), staff.get_thread(db(), g.api_user, thread_id), g.api_user, clock.now(),
+                                  via=VIA)
     db().commit()
+    deliver_now(question)
     return _thread_json(thread_id)

@@ -40,7 +40,7 @@ def asker_counts(session: Session, question_ids: Sequence[int]) -> dict[int, int
 
 
 def answer_and_make_faq(session: Session, question_id: int, answer: str, questions: Sequence[str],
-                        by: AdminUser, now: datetime, reply_to_askers: bool = True) -> Answered:
+                        by: AdminUser, now: datetime, sla_hours: float, reply_to_askers: bool = True) -> Answered:
     """FaqNotFound when the question is gone; FaqInvalid / InvalidInput (field "answer") for a bad answer."""
     row = session.get(UnansweredQuestion, question_id)
     if row is None:
@@ -51,7 +51,8 @@ def answer_and_make_faq(session: Session, question_id: int, answer: str, questio
                                  .order_by(UnansweredAsker.asked_at.desc()).limit(MAX_ASKERS)).all()
         for asker in askers:
             thread = threads.open_thread(session, openid=asker.openid, text=asker.text or row.example,
-                                         category=ThreadCategory.CONSULT.value, source="unanswered")
+                                         category=ThreadCategory.CONSULT.value, source="unanswered", now=now,
+                                         sla_hours=sla_hours)
             try:
                 sent.append(message_staff.reply(session, thread, answer, by, now))
             except InvalidInput as exc:  # the reply's limits name the form's field

@@ -28,7 +28,6 @@ CATEGORIES = tuple(labels.CATEGORY_LABELS)
 # Waiting for a first answer: these count against the service level; a reply (or closing) meets it.
 UNANSWERED = (ThreadStatus.OPEN.value, ThreadStatus.IN_PROGRESS.value)
 NOT_CLOSED = (ThreadStatus.OPEN.value, ThreadStatus.IN_PROGRESS.value, ThreadStatus.REPLIED.value)
-REPLY_LIMIT = 600  # characters: with the thread number in front it stays under WeChat's 2,048-byte text limit
 NOTE_LIMIT = 2000
 Q_LIMIT = 100
 TIMELINE_THREADS = 20  # the resident's other threads shown beside one
@@ -198,6 +197,7 @@ def _open(thread: ResidentThread) -> None:
 def _event(session: Session, thread: ResidentThread, kind: EntryKind, by: AdminUser, body: str) -> ThreadEntry:
     entry = ThreadEntry(thread=thread, kind=kind.value, author_id=by.id, body=body)
     session.add(entry)
+    session.flush()  # in the timeline before anything the change adds after it (the rating question)
     return entry
 
 
@@ -211,9 +211,10 @@ OPENID_LIMIT = 64
 PHONE_LIMIT = 32
 
 
-def create_thread(session: Session, data: Mapping[str, Any], by: AdminUser, via: Optional[str] = None) -> ResidentThread:
+def create_thread(session: Session, data: Mapping[str, Any], by: AdminUser, sla_hours: float,
+                  via: Optional[str] = None) -> ResidentThread:
     """A 留言 taken down by staff for a resident (e.g. on the phone): openid, text, category, optional phone;
-    it gets a receipt and its service level like one left in WeChat."""
+    it gets a receipt and its service level like one left in WeChat (`threads.open_thread` checks the words)."""
     openid = _text(data.get("openid"), "openid", OPENID_LIMIT)
     text = _text(data.get("text"), "text", CONTENT_LIMIT)
     category = data.get("category")
@@ -226,7 +227,8 @@ def create_thread(session: Session, data: Mapping[str, Any], by: AdminUser, via:
     category = params.choice(category, CATEGORIES, "category", texts.FIELD_LABELS, _shown(CATEGORIES))
     phone = data.get("phone")
     phone = "" if phone in (None, "") else _text(phone, "phone", PHONE_LIMIT)
-    thread = threads.open_thread(session, openid=openid, text=text, category=category, phone=phone, source="api")
+    thread = threads.open_thread(session, openid=openid, text=text, category=category, phone=phone, source="api",
+                                 sla_hours=sla_hours)
     session.flush()
     _audit(session, by, "message.create", thread, via, category=category)
     return thread
@@ -268,29 +270,27 @@ def add_note(session: Session, thread: ResidentThread, text: Any, by: AdminUser,
 
 def reply(session: Session, thread: ResidentThread, text: Any, by: AdminUser, now: datetime,
           via: Optional[str] = None) -> ThreadEntry:
-    """Store a reply to the resident (delivery pending); the caller commits, then calls `replies.deliver_reply`."""
+    """Store a reply to the resident (delivery pending; the thread becomes 已回复); the caller commits, then calls
+    `replies.deliver_reply`."""
     _open(thread)
-    body = _text(text, "text", REPLY_LIMIT)
-    entry = replies.post_reply(session, thread, author_id=by.id, text=body)
-    if thread.first_response_at is None:
-        thread.first_response_at = now
-    if thread.status != ThreadStatus.REPLIED:
-        thread.status = ThreadStatus.REPLIED.value
-    session.flush()
+    if text is not None and not isinstance(text, str):
+        raise InvalidInput(texts.not_text("text"), "text")
+    entry = replies.post_reply(session, thread, author_id=by.id, text=text or "", now=now)
     _audit(session, by, "message.reply", thread, via, entry_id=entry.id)
     return entry
 
 
 def close_thread(session: Session, thread: ResidentThread, by: AdminUser, now: datetime,
-                 via: Optional[str] = None) -> ResidentThread:
-    """已办结: the resident is then asked once to rate it (`replies.request_rating`)."""
+                 via: Optional[str] = None) -> Optional[ThreadEntry]:
+    """已办结: the resident is asked once to rate it (`replies.request_rating`). Returns that question, to be
+    delivered like a reply after the commit (None when it was asked before)."""
     _open(thread)
     thread.status = ThreadStatus.CLOSED.value
     thread.closed_at, thread.closed_by = now, by.id
     _event(session, thread, EntryKind.EVENT, by, texts.EVENT_CLOSED)
-    replies.request_rating(session, thread)
+    question = replies.request_rating(session, thread, now)
     _audit(session, by, "message.close", thread, via)
-    return thread
+    return question
 
 
 # ---- figures -----------------------------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def thread_dict(thread: ResidentThread, now: datetime, names: Optional[Mapping[i
 def entry_dict(entry: ThreadEntry, names: Mapping[int, str]) -> dict[str, Any]:
     out = {"id": entry.id, "kind": entry.kind, "body": entry.body, "photos": list(entry.photos or []),
            "author": names.get(entry.author_id or 0), "created_at": _iso(entry.created_at)}
-    if entry.kind == EntryKind.REPLY:
+    if entry.delivery:  # replies and the rating question
         out.update(delivery=entry.delivery, delivery_label=labels.DELIVERY_LABELS.get(entry.delivery or "", ""),
                    channel=entry.channel, delivered_at=_iso(entry.delivered_at), delivery_error=entry.delivery_error)
     return out
