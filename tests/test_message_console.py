@@ -195,6 +195,9 @@ def test_assign_note_and_close(admin_console, session_factory, app):
         events = [e.body for e in s.scalars(select(ThreadEntry).where(ThreadEntry.thread_id == thread_id,
                                                                       ThreadEntry.kind == "event"))]
         assert events[:2] == ["分派给 王接待", "办结"] and events[2].startswith("【留言 LY")  # the rating question
+    audit_page = text(admin_console.get("/admin/audit"))
+    assert "分派留言" in audit_page and "留言内部备注" in audit_page and "办结留言" in audit_page
+    assert "留言编号" in audit_page
     again = admin_console.post(f"/admin/messages/{thread_id}/close")
     assert again.status_code == 422 and "已办结" in text(again)
     assert admin_console.post(f"/admin/messages/{thread_id}/reply", {"text": "补充"}).status_code == 422
