@@ -231,6 +231,19 @@ def test_weekly_digest_lists_overdue_threads(session_factory):
     assert line.startswith("超期未回复的留言 1 条") and f"{receipt}（求助，9 天）" in line
 
 
+def test_weekly_digest_job_carries_the_overdue_line(settings, session_factory, fake_wechat):
+    from models.announcement import Announcement
+    from scheduler import jobs
+
+    make_thread(session_factory, text="超期的反映", created=NOW - timedelta(days=10))
+    clock.set_now(lambda: NOW)
+    jobs.configure(settings.with_(admin_openids=("o-admin",)), session_factory)
+    assert jobs.weekly_digest() is not None
+    with session_factory() as s:
+        body = s.scalar(select(Announcement.body).where(Announcement.kind == "system"))
+    assert "过去一周" in body and "超期未回复的留言 1 条" in body
+
+
 def test_unanswered_question_is_answered_to_its_askers_and_becomes_faq(admin_console, session_factory,
                                                                         fake_wechat):
     with session_factory() as s:
