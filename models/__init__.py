@@ -6,7 +6,7 @@ from models.base import Base
 from models.conversation import ConversationDraft
 from models.follower import Follower
 from models.inbound import InboundMessage
-from models.message import ResidentThread, ThreadEntry, ThreadReceiptCounter, UnansweredAsker
+from models.message import ResidentThread, ThreadEntry, ThreadPhoto, ThreadReceiptCounter, UnansweredAsker
 from models.policy import FaqEntry, PolicyClause, PolicyDocument, UnansweredQuestion
 from models.report import ActivityReport, ReceiptCounter, ReportPhoto, ReportResultNotice, ReportRevision
 from models.status import JobRun
@@ -20,4 +20,4 @@ __all__ = ["AdminUser", "ApiToken", "AuditLog", "Base", "ConversationDraft", "Fa
            "ActivityReport", "ReceiptCounter", "ReportPhoto", "ReportResultNotice", "ReportRevision",
            "BindingAttempt", "BindingCode", "Staff", "Unit",
            "Announcement", "Delivery", "ServiceWindow", "NoticeOptOut", "Subscription",
-           "ResidentThread", "ThreadEntry", "ThreadReceiptCounter", "UnansweredAsker"]
+           "ResidentThread", "ThreadEntry", "ThreadPhoto", "ThreadReceiptCounter", "UnansweredAsker"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -12,10 +12,12 @@ from models.base import Base, utcnow
 
 class InboundMessage(Base):
     __tablename__ = "inbound_message"
+    # A resident's recent messages on the console's thread page (newest first); measured not to slow the gateway.
+    __table_args__ = (Index("ix_inbound_message_openid_id", "openid", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
-    openid: Mapped[str] = mapped_column(String(64))  # not indexed: nothing reads the log by user, and every message paid for it
+    openid: Mapped[str] = mapped_column(String(64))
     msg_type: Mapped[str] = mapped_column(String(32))
     event: Mapped[Optional[str]] = mapped_column(String(64))
     event_key: Mapped[str] = mapped_column(String(255), default="")

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
+from models.media import ReceivedPhoto
 
 
 class ThreadStatus(StrEnum):
@@ -108,6 +109,18 @@ class ThreadEntry(Base):
     next_attempt_at: Mapped[Optional[datetime]]
 
     thread: Mapped[ResidentThread] = relationship(back_populates="entries")
+    photo_files: Mapped[list["ThreadPhoto"]] = relationship(cascade="all, delete-orphan", order_by="ThreadPhoto.id")
+
+
+class ThreadPhoto(ReceivedPhoto, Base):
+    """A photo a resident sent with their words; downloaded by the media job like report photos (MediaId expires
+    in 3 days), under media_dir/messages/."""
+
+    __tablename__ = "thread_photo"
+    MEDIA_FOLDER = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("thread_entry.id", ondelete="CASCADE"), index=True)
 
 
 class ThreadReceiptCounter(Base):

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
+from models.media import ReceivedPhoto
 from models.staff import Staff
 from models.unit import Unit
 
@@ -90,27 +91,17 @@ class ReceiptCounter(Base):
     last: Mapped[int] = mapped_column(default=0)
 
 
-class ReportPhoto(Base):
+class ReportPhoto(ReceivedPhoto, Base):
     """A photo a staff member sent; stored the moment it arrives (MediaId expires in 3 days), linked on submit.
 
-    `report_id` is None while the report is still a draft. `download_status` goes pending → done, or → failed once
-    WeChat no longer keeps the media (3 days after receipt, or 40007); `last_error` is the latest failure, shown on
-    the report page; `local_path` is relative to settings.media_dir.
+    `report_id` is None while the report is still a draft; the download columns are ReceivedPhoto's (`last_error`
+    is shown on the report page).
     """
 
     __tablename__ = "report_photo"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[Optional[int]] = mapped_column(ForeignKey("activity_report.id"), index=True)
-    openid: Mapped[str] = mapped_column(String(64), index=True)
-    media_id: Mapped[str] = mapped_column(String(128), index=True)
-    pic_url: Mapped[str] = mapped_column(String(512), default="")
-    local_path: Mapped[str] = mapped_column(String(256), default="")
-    download_status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_tried_at: Mapped[Optional[datetime]]
-    last_error: Mapped[str] = mapped_column(String(500), default="")
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     report: Mapped[Optional[ActivityReport]] = relationship(back_populates="photos")
 

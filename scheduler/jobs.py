@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.announcement import Announcement, Delivery, DeliveryStatus
-from models.report import ReportResultNotice
+from models.message import ThreadPhoto
+from models.report import ReportPhoto, ReportResultNotice
 from service.chat import conversation
 from service.core import clock
 from service.core.config import Settings
 from service.core.textfit import fit_utf8
-from service.messages import replies, staff as message_staff
+from service.messages import replies, sla, staff as message_staff
 from service.notices import announcements, delivery as notify, texts
 from service.reporting import compliance, media, reports
 from service.wechat import inbox
@@ -176,8 +177,8 @@ def quarter_end_warning() -> list[int]:
 
 
 def weekly_digest() -> Optional[int]:
-    """Monday 8:30: last week's sending summary and the residents' messages past their service level, to the
-    administrators' WeChat (ADMIN_OPENIDS)."""
+    """Monday 8:30: last week's sending summary, lagging units and unanswered or overdue residents' messages (the
+    longest overdue named) to the administrators' WeChat (ADMIN_OPENIDS)."""
     rt = runtime()
     if not rt.settings.admin_openids:
         log.info("weekly digest: ADMIN_OPENIDS is empty, nothing to send")
@@ -191,27 +192,32 @@ def weekly_digest() -> Optional[int]:
             Announcement.kind == "announcement", Delivery.created_at >= since).group_by(Delivery.status)).all())
         today = clock.today()
         lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today, _rules(rt)))
-        overdue = message_staff.digest_line(session, now)
+        unanswered, overdue = sla.open_and_overdue(session, now)
+        oldest = message_staff.digest_line(session, now)
     body = texts.DIGEST_BODY.format(
         announcements=count,
         sent=by_status.get(DeliveryStatus.SENT, 0),
         failed=by_status.get(DeliveryStatus.FAILED, 0),
         unknown=by_status.get(DeliveryStatus.UNKNOWN, 0),
         lagging=lagging,
-    ) + overdue
+        unanswered=unanswered,
+        overdue=overdue,
+    ) + oldest
     year, week, _ = now.isocalendar()
     return queue_system_message(rt.session_factory, f"digest:{year}-W{week:02d}", texts.DIGEST_TITLE, body,
                                 {"type": "openids", "openids": list(rt.settings.admin_openids)}, now)
 
 
 def download_report_media() -> None:
-    """Fetch staff photos before WeChat's 3-day media expiry (service.reporting.media commits per photo)."""
+    """Fetch staff photos and residents' message photos before WeChat's 3-day media expiry
+    (service.reporting.media commits per photo)."""
     rt = runtime()
     client = rt.sender_factory()()
     if rt.settings.simulator_enabled:
         client = media.LocalUploadsFirst(rt.settings.media_dir, client)  # development: simulator pictures
-    with rt.session_factory() as session:
-        media.download_pending(session, client, rt.settings.media_dir, clock.now())
+    for model in (ReportPhoto, ThreadPhoto):
+        with rt.session_factory() as session:
+            media.download_pending(session, client, rt.settings.media_dir, clock.now(), model=model)
 
 
 def purge_conversation_drafts() -> int:

@@ -228,7 +228,7 @@ def test_weekly_digest_lists_overdue_threads(session_factory):
     with session_factory() as s:
         line = staff.digest_line(s, NOW)
         receipt = s.scalar(select(ResidentThread.receipt).where(ResidentThread.subject == "超期的求助"))
-    assert line.startswith("超期未回复的留言 1 条") and f"{receipt}（求助，9 天）" in line
+    assert line == f"超时最久的留言：{receipt}（求助，9 天）。"
 
 
 def test_weekly_digest_job_carries_the_overdue_line(settings, session_factory, fake_wechat):
@@ -241,7 +241,7 @@ def test_weekly_digest_job_carries_the_overdue_line(settings, session_factory, f
     assert jobs.weekly_digest() is not None
     with session_factory() as s:
         body = s.scalar(select(Announcement.body).where(Announcement.kind == "system"))
-    assert "过去一周" in body and "超期未回复的留言 1 条" in body
+    assert "过去一周" in body and "其中超时 1 条" in body and "超时最久的留言：LY" in body
 
 
 def test_unanswered_question_is_answered_to_its_askers_and_becomes_faq(admin_console, session_factory,

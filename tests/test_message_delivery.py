@@ -346,3 +346,22 @@ def test_the_scheduler_job_sends_what_the_console_left_pending(session_factory, 
     assert jobs.deliver_replies() == {}
     assert len(custom_sends(fake_wechat)) == 1
     assert entry(session_factory, entry_id).delivery == ReplyDelivery.SENT
+
+
+def test_the_weekly_digest_counts_unanswered_and_overdue_messages(session_factory, settings, fake_wechat, pinned):
+    from scheduler import jobs
+
+    jobs.configure(settings.with_(admin_openids=("o-admin",)), session_factory)
+    new_thread(session_factory, "o-late")  # Wednesday 10:00: due Friday 10:00
+    answered, _ = new_thread(session_factory, "o-answered")
+    reply(session_factory, answered)
+    pinned["now"] = datetime(2026, 12, 7, 8, 30, tzinfo=TZ)  # the next Monday
+    new_thread(session_factory, "o-new", messaged_ago=False)
+    with session_scope(session_factory) as s:
+        add_followers(s, ["o-admin"], clock.now())
+        assert sla.open_and_overdue(s, clock.now()) == (2, 1)
+        assert s.scalar(select(func.count()).select_from(ResidentThread).where(sla.overdue(clock.now()))) == 1
+    assert jobs.weekly_digest() is not None
+    jobs.deliver_announcements()
+    [digest] = [c for c in custom_sends(fake_wechat, "o-admin")]
+    assert "居民留言未答复 2 条，其中超时 1 条" in digest.json["text"]["content"]

@@ -30,6 +30,8 @@ MAIN_MENU: tuple[MenuOption, ...] = (
     MenuOption("5", "订阅通知", "subscribe", ("订阅", "订阅通知")),
     MenuOption("6", "最新通知", "notices", ("通知", "最新通知")),
     MenuOption("7", "绑定工作人员身份", "bind_help", ("绑定", "绑定说明")),
+    MenuOption("8", "我要留言（留给工作人员）", "message", ("留言", "我要留言", "留言咨询")),
+    MenuOption("9", "我的留言", "my_messages", ("我的留言", "留言进度")),
 )
 
 # The custom menu WeChat shows under the chat; CLICK keys route to the same intents as the keywords.
@@ -38,6 +40,8 @@ CUSTOM_MENU: dict[str, Any] = {
         {"name": "学政策", "sub_button": [
             {"type": "click", "name": "政策目录", "key": "POLICY"},
             {"type": "click", "name": "政策问答", "key": "ASK"},
+            {"type": "click", "name": "我要留言", "key": "MESSAGE"},
+            {"type": "click", "name": "我的留言", "key": "MY_MESSAGES"},
         ]},
         {"name": "上报", "sub_button": [
             {"type": "click", "name": "活动上报", "key": "REPORT"},
@@ -57,6 +61,7 @@ CUSTOM_MENU: dict[str, Any] = {
 CLICK_KEYS: dict[str, str] = {
     "POLICY": "policy", "ASK": "ask", "REPORT": "report", "MY_REPORTS": "my_reports",
     "SUBSCRIBE": "subscribe", "NOTICES": "notices", "BIND_HELP": "bind_help", "HELP": "menu",
+    "MESSAGE": "message", "MY_MESSAGES": "my_messages",
 }
 
 MAX_KEY_BYTES = 128

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
+
+from models.message import ResidentThread, ThreadStatus
 from service.core.clock import TZ, local
 
 MESSAGE_SLA_SETTING = "MESSAGE_SLA_HOURS"  # read through Settings.message_sla_hours (service/core/config.py)
@@ -28,6 +32,17 @@ def due_at(start: datetime, hours: float) -> datetime:
         moment = midnight
 
 
-def is_overdue(due: datetime | None, now: datetime, done: bool = False) -> bool:
-    """Whether an unanswered thread is past its due time."""
-    return due is not None and not done and local(due) < local(now)
+UNANSWERED = (ThreadStatus.OPEN.value, ThreadStatus.IN_PROGRESS.value)  # no reply went out yet
+
+
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """Threads past their due time without a reply (待处理 / 处理中): the one definition the console, the API and
+    the weekly digest count by."""
+    return and_(ResidentThread.status.in_(UNANSWERED), ResidentThread.due_at < now)
+
+
+def open_and_overdue(session: Session, now: datetime) -> tuple[int, int]:
+    """(threads without a reply, of which overdue)."""
+    row = session.execute(select(func.count(), func.count().filter(ResidentThread.due_at < now))
+                          .where(ResidentThread.status.in_(UNANSWERED))).one()
+    return row[0], row[1]

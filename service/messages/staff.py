@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping, Optional, Sequence
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from models.admin import ROLE_ADMIN, AdminUser
@@ -21,18 +21,15 @@ from service.core import clock, params
 from service.core.audit import record
 from service.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.core.paging import DEFAULT_PER_PAGE, Page, paginate
-from service.messages import labels, replies, staff_texts as texts, threads
+from service.messages import labels, replies, sla, staff_texts as texts, threads
 
 STATUSES = tuple(labels.STATUS_LABELS)
 CATEGORIES = tuple(labels.CATEGORY_LABELS)
-# Waiting for a first answer: these count against the service level; a reply (or closing) meets it.
-UNANSWERED = (ThreadStatus.OPEN.value, ThreadStatus.IN_PROGRESS.value)
 NOT_CLOSED = (ThreadStatus.OPEN.value, ThreadStatus.IN_PROGRESS.value, ThreadStatus.REPLIED.value)
 NOTE_LIMIT = 2000
 Q_LIMIT = 100
 TIMELINE_THREADS = 20  # the resident's other threads shown beside one
-TIMELINE_MESSAGES = 20  # and their latest messages to the account around it
-MESSAGE_WINDOW = timedelta(days=7)  # looked for this long before and after the thread was opened (bounded scan)
+TIMELINE_MESSAGES = 20  # and their latest messages to the account (index on openid, id)
 DIGEST_EXAMPLES = 5
 
 
@@ -53,7 +50,7 @@ class InboxFilter:
             (ResidentThread.status, self.status), (ResidentThread.category, self.category),
             (ResidentThread.assigned_to, self.assigned_to)) if value is not None]
         if self.overdue:
-            conditions.append(overdue_condition(now))
+            conditions.append(sla.overdue(now))
         if self.date_from is not None:
             conditions.append(ResidentThread.created_at >= day_start(self.date_from))
         if self.date_to is not None:
@@ -94,12 +91,9 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=clock.TZ)
 
 
-def overdue_condition(now: datetime):
-    return and_(ResidentThread.status.in_(UNANSWERED), ResidentThread.due_at < now)
-
-
 def is_overdue(thread: ResidentThread, now: datetime) -> bool:
-    return thread.status in UNANSWERED and thread.due_at is not None and clock.local(thread.due_at) < now
+    """One thread by `sla.overdue`'s definition: no reply yet and past its due time."""
+    return thread.status in sla.UNANSWERED and thread.due_at is not None and clock.local(thread.due_at) < now
 
 
 # ---- who sees what -----------------------------------------------------------------------------------------------
@@ -133,7 +127,7 @@ def status_counts(session: Session, user: AdminUser, now: datetime) -> dict[str,
     counts.update(session.execute(visible(select(ResidentThread.status, func.count()), user)
                                   .group_by(ResidentThread.status)).all())
     counts["overdue"] = session.scalar(visible(select(func.count()).select_from(ResidentThread)
-                                               .where(overdue_condition(now)), user)) or 0
+                                               .where(sla.overdue(now)), user)) or 0
     return counts
 
 
@@ -157,22 +151,18 @@ class Timeline:
     thread: ResidentThread
     entries: list[ThreadEntry]
     other_threads: list[ResidentThread]
-    messages: list[InboundMessage]  # the resident's latest messages to the account around the thread, newest first
+    messages: list[InboundMessage]  # the resident's latest messages to the account, newest first
     names: dict[int, str] = field(default_factory=dict)  # console users named in the timeline
 
 
 def timeline(session: Session, thread: ResidentThread) -> Timeline:
-    """The thread's entries, the resident's other threads and their messages from the log: each one bounded query
-    (the log has no index by user, so it is read within MESSAGE_WINDOW of the thread through its time index)."""
+    """The thread's entries, the resident's other threads and their latest messages from the log: each one bounded
+    query on an index (resident_thread by openid and time, inbound_message by openid and id)."""
     others = list(session.scalars(
         select(ResidentThread).where(ResidentThread.openid == thread.openid, ResidentThread.id != thread.id)
         .order_by(ResidentThread.created_at.desc()).limit(TIMELINE_THREADS)))
-    opened = clock.local(thread.created_at)
-    messages = list(session.scalars(
-        select(InboundMessage).where(InboundMessage.received_at >= opened - MESSAGE_WINDOW,
-                                     InboundMessage.received_at <= opened + MESSAGE_WINDOW,
-                                     InboundMessage.openid == thread.openid)
-        .order_by(InboundMessage.received_at.desc()).limit(TIMELINE_MESSAGES)))
+    messages = list(session.scalars(select(InboundMessage).where(InboundMessage.openid == thread.openid)
+                                    .order_by(InboundMessage.id.desc()).limit(TIMELINE_MESSAGES)))
     entries = list(thread.entries)
     names = user_names(session, [e.author_id for e in entries] + [thread.assigned_to, thread.closed_by])
     return Timeline(thread, entries, others, messages, names)
@@ -334,7 +324,7 @@ def month_figures(session: Session, now: datetime) -> MonthFigures:
     since, until = day_start(month), day_start((month + timedelta(days=32)).replace(day=1))
     open_count = session.scalar(select(func.count()).select_from(ResidentThread)
                                 .where(ResidentThread.status.in_(NOT_CLOSED))) or 0
-    overdue = session.scalar(select(func.count()).select_from(ResidentThread).where(overdue_condition(now))) or 0
+    overdue = session.scalar(select(func.count()).select_from(ResidentThread).where(sla.overdue(now))) or 0
     split = dict.fromkeys(labels.RATING_LABELS, 0)
     split.update(session.execute(select(ResidentThread.rating, func.count())
                                  .where(ResidentThread.rated_at >= since, ResidentThread.rated_at < until,
@@ -343,28 +333,20 @@ def month_figures(session: Session, now: datetime) -> MonthFigures:
     return MonthFigures(month, open_count, overdue, median_first_response(session, since, until), split)
 
 
-@dataclass(frozen=True)
-class Overdue:
-    count: int
-    oldest: list[ResidentThread]  # the longest overdue first
-
-
-def overdue_threads(session: Session, now: datetime, limit: int = DIGEST_EXAMPLES) -> Overdue:
-    count = session.scalar(select(func.count()).select_from(ResidentThread).where(overdue_condition(now))) or 0
-    oldest = list(session.scalars(select(ResidentThread).where(overdue_condition(now))
-                                  .order_by(ResidentThread.due_at).limit(limit))) if count else []
-    return Overdue(count, oldest)
+def longest_overdue(session: Session, now: datetime, limit: int = DIGEST_EXAMPLES) -> list[ResidentThread]:
+    return list(session.scalars(select(ResidentThread).where(sla.overdue(now))
+                                .order_by(ResidentThread.due_at).limit(limit)))
 
 
 def digest_line(session: Session, now: datetime) -> str:
-    """The weekly digest's sentence on overdue threads (empty when none is overdue)."""
-    overdue = overdue_threads(session, now)
-    if not overdue.count:
+    """The weekly digest names the longest overdue threads (the counts are in its first sentence); empty when none
+    is overdue."""
+    oldest = longest_overdue(session, now)
+    if not oldest:
         return ""
-    examples = "、".join(texts.DIGEST_EXAMPLE.format(
+    return texts.DIGEST_OVERDUE.format(examples="、".join(texts.DIGEST_EXAMPLE.format(
         receipt=t.receipt, category=labels.CATEGORY_LABELS.get(t.category, t.category),
-        days=max((now - clock.local(t.created_at)).days, 0)) for t in overdue.oldest)
-    return texts.DIGEST_OVERDUE.format(count=overdue.count, examples=f"：{examples}" if examples else "")
+        days=max((now - clock.local(t.created_at)).days, 0)) for t in oldest))
 
 
 # ---- JSON --------------------------------------------------------------------------------------------------------

@@ -44,5 +44,5 @@ EVENT_ASSIGNED = "分派给 {name}"
 EVENT_CLOSED = "办结"
 
 # Weekly digest
-DIGEST_OVERDUE = "超期未回复的留言 {count} 条{examples}。"
+DIGEST_OVERDUE = "超时最久的留言：{examples}。"
 DIGEST_EXAMPLE = "{receipt}（{category}，{days} 天）"

@@ -9,7 +9,8 @@ from typing import Any, Iterable, Optional, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.message import EntryKind, ResidentThread, ThreadCategory, ThreadEntry, ThreadReceiptCounter, ThreadStatus
+from models.message import (EntryKind, ResidentThread, ThreadCategory, ThreadEntry, ThreadPhoto, ThreadReceiptCounter,
+                            ThreadStatus)
 from service.core import clock
 from service.core.errors import InvalidInput
 from service.core.phone import parse_phone
@@ -53,6 +54,13 @@ def check_phone(phone: str) -> str:
     return number
 
 
+def _photo_files(openid: str, photos: Sequence[Any], now: datetime) -> list[ThreadPhoto]:
+    """A download row for each photo sent from WeChat ({media_id, pic_url}); the media job fetches it in time."""
+    return [ThreadPhoto(openid=openid, media_id=str(p["media_id"])[:128], pic_url=str(p.get("pic_url") or "")[:512],
+                        received_at=now)
+            for p in photos if isinstance(p, dict) and p.get("media_id")]
+
+
 def subject_of(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= SUBJECT_CHARS else line[:SUBJECT_CHARS] + "…"
@@ -73,7 +81,8 @@ def open_thread(session: Session, *, openid: str, text: str, category: str, phon
         receipt=next_receipt(session, ThreadReceiptCounter, RECEIPT_PREFIX, clock.local(now).date()),
         openid=openid, category=category, status=ThreadStatus.OPEN.value, subject=subject_of(text), phone=phone,
         source=source, created_at=now, updated_at=now, due_at=sla.due_at(now, sla_hours))
-    thread.entries.append(ThreadEntry(kind=EntryKind.RESIDENT.value, body=text, photos=photos, created_at=now))
+    thread.entries.append(ThreadEntry(kind=EntryKind.RESIDENT.value, body=text, photos=photos, created_at=now,
+                                      photo_files=_photo_files(openid, photos, now)))
     session.add(thread)
     session.flush()
     return thread
@@ -81,12 +90,15 @@ def open_thread(session: Session, *, openid: str, text: str, category: str, phon
 
 def add_resident_entry(session: Session, thread: ResidentThread, text: str, photos: Sequence[Any] = (),
                        now: Optional[datetime] = None) -> ThreadEntry:
-    """The resident's 追加 to an open thread; a closed one refuses (InvalidInput on `thread`)."""
+    """The resident's 追加 (words, or a photo on its own) to an open thread; a closed one refuses (InvalidInput on
+    `thread`)."""
     if thread.status == ThreadStatus.CLOSED:
         raise InvalidInput(texts.THREAD_CLOSED.format(receipt=thread.receipt), "thread")
-    text, photos = check_text(text), check_photos(photos)
+    photos = check_photos(photos)
+    text = check_text(text) if (text or "").strip() or not photos else ""  # a photo may come on its own
     now = now or clock.now()
-    entry = ThreadEntry(thread_id=thread.id, kind=EntryKind.RESIDENT.value, body=text, photos=photos, created_at=now)
+    entry = ThreadEntry(thread_id=thread.id, kind=EntryKind.RESIDENT.value, body=text, photos=photos, created_at=now,
+                        photo_files=_photo_files(thread.openid, photos, now))
     session.add(entry)
     thread.updated_at = now
     session.flush()

@@ -68,5 +68,6 @@ QUARTER_BODY = ("【{unit}】本季度即将结束（{quarter_end}），尚未�
                 "请在季度结束前开展活动并上报。")
 DIGEST_TITLE = "每周通知简报"
 DIGEST_BODY = ("过去一周：发出通知 {announcements} 条，送达 {sent} 人次，失败 {failed} 人次，"
-               "状态未知 {unknown} 人次；当前滞后单位 {lagging} 个。")
+               "状态未知 {unknown} 人次；当前滞后单位 {lagging} 个；居民留言未答复 {unanswered} 条，"
+               "其中超时 {overdue} 条。")
 REPORT_RESULT_TITLE = "上报审核结果"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models.message import UnansweredAsker
 from models.policy import PolicyClause, PolicyDocument, UnansweredQuestion
 from service.chat import menu
 from service.core.textfit import REPLY_LIMIT, fit_utf8, utf8_len
@@ -211,23 +212,41 @@ def preview_answer(session: Session, text: str) -> Composed:
     return compose_answer(session, text)
 
 
-def record_unanswered(session: Session, text: str, now: datetime) -> UnansweredQuestion:
-    """Count one more asking of an unanswered question (keyed by its compact form)."""
+def _get_or_add(session: Session, model, where, **values):
+    """The row matching `where`, or a new one with `values` (inserted in a savepoint: when another worker inserted
+    it first, theirs is returned), and whether it was found."""
+    row = session.scalar(select(model).where(*where))
+    if row is not None:
+        return row, True
+    try:
+        with session.begin_nested():
+            row = model(**values)
+            session.add(row)
+        return row, False
+    except IntegrityError:  # another worker inserted it first
+        row = session.scalar(select(model).where(*where))
+        assert row is not None
+        return row, True
+
+
+def record_unanswered(session: Session, text: str, now: datetime, openid: str = "") -> UnansweredQuestion:
+    """Count one more asking of an unanswered question (keyed by its compact form) and remember who asked it in
+    their own words (`UnansweredAsker`), so staff can answer them and they can leave it as a message (留言)."""
     key = compact(text)[:255] or text.strip()[:255]
-    row = session.scalar(select(UnansweredQuestion).where(UnansweredQuestion.normalized == key))
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = UnansweredQuestion(normalized=key, example=text.strip()[:1000], count=1,
-                                         first_asked_at=now, last_asked_at=now)
-                session.add(row)
-            return row
-        except IntegrityError:  # another worker inserted it first
-            row = session.scalar(select(UnansweredQuestion).where(UnansweredQuestion.normalized == key))
-            assert row is not None
-    row.count += 1
-    row.last_asked_at = now
-    session.flush()
+    words = text.strip()[:1000]
+    row, found = _get_or_add(session, UnansweredQuestion, (UnansweredQuestion.normalized == key,), normalized=key,
+                             example=words, count=1, first_asked_at=now, last_asked_at=now)
+    if found:
+        row.count += 1
+        row.last_asked_at = now
+        session.flush()
+    if openid:
+        asker, found = _get_or_add(session, UnansweredAsker,
+                                   (UnansweredAsker.question_id == row.id, UnansweredAsker.openid == openid),
+                                   question_id=row.id, openid=openid, text=words, asked_at=now)
+        if found:
+            asker.text, asker.asked_at = words, now
+            session.flush()
     return row
 
 

@@ -139,5 +139,5 @@ def answer(ctx: ChatContext) -> str:
     if composed.kind == "clause":
         _save(ctx, composed.clause_id, composed.items, keep_other_flows=True, asked=composed.asked)
     elif composed.kind == "not_found":
-        record_unanswered(ctx.session, text, ctx.now)
+        record_unanswered(ctx.session, text, ctx.now, ctx.openid)
     return composed.reply

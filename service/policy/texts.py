@@ -18,8 +18,11 @@ MENU_EXITED = "已退出政策目录。回复“政策”可重新打开，也�
 
 EXAMPLES = ("社区怎么开展民族团结活动", "部队怎么搞民族团结创建", "宗教活动要遵守什么原则")
 NO_CLAUSE = "没有找到与您的问题直接相关的政策条款。"
-NOT_FOUND = NO_CLAUSE + "\n可以回复“政策”按目录查看，或回复“进社区”“进学校”等直接打开某一项；也可以这样问：\n{examples}"
-OUT_OF_SCOPE = (NO_CLAUSE + "您问的“{topics}”不在“七进”行动方案的范围内，相关事项请咨询主管部门。\n"
+# Every 没有找到 offers a person: 留言 starts a message to staff with the question as its first line.
+LEAVE_MESSAGE = "\n回复“留言”把问题留给工作人员。"
+NOT_FOUND = (NO_CLAUSE + LEAVE_MESSAGE + "\n可以回复“政策”按目录查看，或回复“进社区”“进学校”等直接打开某一项；"
+             "也可以这样问：\n{examples}")
+OUT_OF_SCOPE = (NO_CLAUSE + "您问的“{topics}”不在“七进”行动方案的范围内，相关事项请咨询主管部门。" + LEAVE_MESSAGE + "\n"
                 "可以回复“政策”按目录查看，或回复“帮助”查看全部功能；关于“七进”，也可以这样问：\n{examples}")
 MENU_HINT = NO_CLAUSE + "您是不是想用这些功能：\n{options}\n回复数字即可；回复“帮助”查看全部功能。"
 MENU_HINT_OPTION = "{number}. {label}"

@@ -12,7 +12,6 @@ makes the normal walk, '上一步', '修改 N' (returns to the summary) and the 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Callable, Optional
@@ -20,16 +19,13 @@ from typing import Any, Callable, Optional
 from models.report import ACTIVITY_TYPES
 from models.unit import CATEGORIES
 from service.chat.contract import Inbound
+from service.chat.words import (BACK_WORDS, CANCEL_WORDS, CONFIRM_WORDS, HELP_WORDS, RESUME_WORDS, SKIP_WORDS,
+                                command_word, normalise)
 from service.reporting import texts
 
 CONFIRM = "confirm"
 MAX_PHOTOS = 9
 PHOTO_EVENTS = {"pic_sysphoto", "pic_photo_or_album", "pic_weixin"}
-CANCEL_WORDS = {"取消", "放弃", "退出"}
-BACK_WORDS = {"上一步", "返回"}
-SKIP_WORDS = {"跳过", "略过", "无"}
-HELP_WORDS = {"帮助", "?", "？", "help", "说明"}
-RESUME_WORDS = {"继续"}
 # Commands of the main menu that mean "take me elsewhere": inside the wizard they are never an answer. The draft is
 # kept and the liaison is told how to pause (then 菜单/政策 work as usual) or to leave.
 LEAVE_WORDS = {"菜单", "主菜单", "政策", "政策学习", "学政策", "我的上报", "订阅", "退订", "通知", "上报", "活动上报"}
@@ -38,7 +34,6 @@ CONFIRM_CANCEL_WORDS = {"确认取消", "1", "确定取消", "放弃", "是的"}
 KEEP_WORDS = {"2", "否", "不", "不取消", "继续"}
 DONE_PHOTO_WORDS = {"完成", "好了", "没有了", "结束"}
 USE_OFFERED_WORDS = {"用照片", "使用照片", "用", "使用", "附上", "要"}
-CONFIRM_WORDS = {"确认", "确定", "提交", "确认提交"}
 DEFAULT_WORDS = {"默认", "好", "是", "对"}
 
 
@@ -55,14 +50,9 @@ class Transition:
     cancelled: bool = False  # the user dropped the draft
 
 
-def _normalise(text: str) -> str:
-    """Full-width digits and punctuation to ASCII, trimmed."""
-    return unicodedata.normalize("NFKC", text).strip()
-
-
 def _pick(options: tuple[str, ...], text: str, prefix: str = "") -> str:
     """A 1-based number or an option's name (optionally preceded by `prefix`, e.g. '进社区')."""
-    text = _normalise(text)
+    text = normalise(text)
     if text.isdigit() and 1 <= int(text) <= len(options):
         return options[int(text) - 1]
     name = text[len(prefix):] if prefix and text.startswith(prefix) else text
@@ -113,7 +103,7 @@ _MONTH_DAY = re.compile(r"^(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*[日号]?$")
 
 
 def looks_like_date(text: str) -> bool:
-    text = _normalise(text)
+    text = normalise(text)
     return text in RELATIVE_DAYS or any(p.match(text) for p in (_FULL_DATE, _COMPACT_DATE, _MONTH_DAY))
 
 
@@ -130,7 +120,7 @@ def parse_date(text: str, today: date) -> date:
     A month and day without a year mean the latest such day not after today (so '12月30日' said on 2 January is
     last year's). The date may be neither in the future nor more than one year ago.
     """
-    text = _normalise(text)
+    text = normalise(text)
     full = _FULL_DATE.match(text) or _COMPACT_DATE.match(text)
     try:
         if text in RELATIVE_DAYS:
@@ -210,7 +200,7 @@ _COUNT_SUFFIX = re.compile(rf"{_APPROX}?(?:人次|人|名|位|个)?{_APPROX}?$")
 
 def _count_core(text: str) -> tuple[str, bool]:
     """The number part of a count (约40人 → '40', 四十来人 → '四十') and whether a word around it marked it as one."""
-    text = _normalise(text)
+    text = normalise(text)
     core = _COUNT_PREFIX.sub("", text)
     core = _COUNT_SUFFIX.sub("", core, count=1)
     return core.replace(",", "").strip(), core != text
@@ -293,13 +283,6 @@ def _cancelled_reply(data: dict[str, Any]) -> str:
     if data.get("resubmit"):
         return texts.RESUBMIT_CANCELLED.format(receipt_no=data.get("receipt_no", ""))
     return texts.REPORT_CANCELLED
-
-
-def command_word(inbound: Inbound) -> str:
-    """The text of a text or recognised-voice message as commands are compared ("" for anything else)."""
-    if inbound.kind not in ("text", "voice"):
-        return ""
-    return _normalise(inbound.text).rstrip("。.!！ ")
 
 
 def has_content(data: dict[str, Any]) -> bool:
@@ -514,7 +497,7 @@ def prefill(default_category: str, text: str, today: date) -> Transition:
     data: dict[str, Any] = {"default_category": default_category, "photos": []}
     problems: list[str] = []
     unknown: list[str] = []
-    for word in _normalise(text).split():
+    for word in normalise(text).split():
         if "category" not in data and _try(parse_category, word, today, data, "category"):
             continue
         if "activity_type" not in data and _try(parse_activity_type, word, today, data, "activity_type",

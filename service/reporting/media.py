@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from models.media import ReceivedPhoto
 from models.report import ReportPhoto
 from service.core.clock import local
 from service.core.errors import WeChatAPIError
@@ -75,11 +76,12 @@ class DownloadRun:
     failed: int = 0
 
 
-def photo_path(photo: ReportPhoto, content: bytes) -> str:
-    """Where a photo goes, relative to media_dir: photos/<yyyymm>/<id>-<sha1 prefix>.<ext>."""
+def photo_path(photo: ReceivedPhoto, content: bytes) -> str:
+    """Where a photo goes, relative to media_dir: <folder>/<yyyymm>/<id>-<sha1 prefix>.<ext>, the folder its
+    model's (photos/ for reports, messages/ for residents' messages)."""
     ext = ".png" if content.startswith(b"\x89PNG") else ".gif" if content.startswith(b"GIF8") else ".jpg"
     month = f"{local(photo.received_at):%Y%m}"
-    return f"photos/{month}/{photo.id}-{hashlib.sha1(content).hexdigest()[:12]}{ext}"
+    return f"{photo.MEDIA_FOLDER}/{month}/{photo.id}-{hashlib.sha1(content).hexdigest()[:12]}{ext}"
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -87,24 +89,25 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_AFTER * 2 ** max(0, attempts - 1), RETRY_CAP)
 
 
-def expires_at(photo: ReportPhoto) -> datetime:
+def expires_at(photo: ReceivedPhoto) -> datetime:
     return local(photo.received_at) + MEDIA_LIFETIME
 
 
-def due_photos(session: Session, now: datetime, limit: int = 50) -> list[ReportPhoto]:
-    """Pending photos never tried, or whose backoff after the last try has passed, oldest first."""
-    stmt = (select(ReportPhoto).where(ReportPhoto.download_status == "pending",
-                                      or_(ReportPhoto.attempts == 0, ReportPhoto.last_tried_at <= now - RETRY_AFTER))
-            .order_by(ReportPhoto.id))
+def due_photos(session: Session, now: datetime, limit: int = 50, model: Any = ReportPhoto) -> list[Any]:
+    """Pending photos (of `model`, a ReceivedPhoto) never tried, or whose backoff after the last try has passed,
+    oldest first."""
+    stmt = (select(model).where(model.download_status == "pending",
+                                or_(model.attempts == 0, model.last_tried_at <= now - RETRY_AFTER))
+            .order_by(model.id))
     due = (p for p in session.scalars(stmt)
            if p.attempts == 0 or local(p.last_tried_at) + retry_delay(p.attempts) <= now)
     return [p for _, p in zip(range(limit), due)]
 
 
 def download_pending(session: Session, client: MediaDownloader, media_dir: str, now: datetime,
-                     limit: int = 50) -> DownloadRun:
-    """Fetch due photos one by one. COMMITS after each photo (a job, not a request): a slow or failing photo
-    must not hold a transaction open or undo the others. Each file is written to a temporary name and renamed,
+                     limit: int = 50, model: Any = ReportPhoto) -> DownloadRun:
+    """Fetch due photos (report photos, or those of another ReceivedPhoto model) one by one. COMMITS after each
+    photo (a job, not a request): a slow or failing photo must not hold a transaction open or undo the others. Each file is written to a temporary name and renamed,
     so a half-written photo is never shown. Every failure is logged and recorded in `last_error` (shown on the
     report page) and tried again with backoff until WeChat drops the media (MEDIA_LIFETIME after receipt), so a
     cause fixed meanwhile (MEDIA_DIR not writable, WeChat down) costs nothing; only then, or when WeChat says the
@@ -112,7 +115,7 @@ def download_pending(session: Session, client: MediaDownloader, media_dir: str, 
     """
     run = DownloadRun()
     root = Path(media_dir)
-    for photo in due_photos(session, now, limit):
+    for photo in due_photos(session, now, limit, model):
         photo.attempts += 1
         photo.last_tried_at = now
         tmp = None

@@ -52,6 +52,11 @@ def next_page(ctx: ChatContext) -> str:
     return pages[0] + (f"\n{texts.MORE_HINT}" if len(pages) > 1 else "")
 
 
+def resume(ctx: ChatContext) -> str:
+    """`继续`: an idle 留言 form, else an idle report (which says when there is nothing to resume)."""
+    return messages_chat.resume(ctx) or report_chat.resume(ctx)
+
+
 def cancel(ctx: ChatContext) -> str:
     conversation.clear(ctx.session, ctx.openid)
     return texts.CANCELLED
@@ -70,7 +75,9 @@ INTENTS: dict[str, Route] = {
     "report": report_chat.start,
     "my_reports": report_chat.my_reports,
     "bind_help": report_chat.bind_help,
-    "resume": report_chat.resume,
+    "resume": resume,
+    "message": messages_chat.start,
+    "my_messages": messages_chat.my_messages,
     "subscribe": subscriptions.show_topics,
     "unsubscribe": subscriptions.unsubscribe,
     "notices": subscriptions.recent_notices,
@@ -85,7 +92,7 @@ KEYWORDS: dict[str, str] = {
     "帮助": "menu", "菜单": "menu", "?": "menu", "0": "menu", "help": "menu", "主菜单": "menu",
     "更多": "more", "取消": "cancel",
     **{name: f"policy:{name}" for name in policy_chat.SECTION_NAMES},
-    "继续": "resume", "上报详情": "my_reports",
+    "继续": "resume", "上报详情": "my_reports", "留言详情": "my_messages",
     "订阅": "subscribe", "退订": "unsubscribe", "通知": "notices",
     **dict.fromkeys(texts.GREETING_WORDS, "greet"), **dict.fromkeys(texts.THANKS_WORDS, "thanks"),
     **dict.fromkeys(texts.ACK_WORDS, "ack"),
@@ -98,6 +105,9 @@ for _option in menu.MAIN_MENU:
 # Commands followed by an argument, e.g. "绑定 123456"; longest prefix first.
 PREFIXES: list[tuple[str, PrefixRoute]] = [
     ("上报详情", report_chat.detail),
+    ("留言详情", messages_chat.detail),
+    ("留言", messages_chat.quick),
+    ("追加", messages_chat.append),
     ("绑定", report_chat.bind),
     ("上报", report_chat.quick_report),
     ("订阅", subscriptions.subscribe_command),
@@ -106,12 +116,12 @@ PREFIXES: list[tuple[str, PrefixRoute]] = [
 
 # Multi-turn conversations by flow name; each sees every message of its user first and may pass it on.
 FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
-    policy_chat.POLICY_FLOW, report_chat.REPORT_FLOW, subscriptions.SUBSCRIBE_FLOW)}
+    policy_chat.POLICY_FLOW, report_chat.REPORT_FLOW, subscriptions.SUBSCRIBE_FLOW, *messages_chat.FLOWS)}
 
 FALLBACK: Route = policy_chat.answer
 
 # The features whose chat modules are wired in here; notices_chat contributes only events (handles_event).
-FEATURES = (policy_chat, report_chat, subscriptions, notices_chat)
+FEATURES = (policy_chat, report_chat, subscriptions, notices_chat, messages_chat)
 
 
 # ---- message and event routes ---------------------------------------------------------------------------------

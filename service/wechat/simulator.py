@@ -126,6 +126,13 @@ def _text(openid: str, action: Mapping[str, Any], now: int) -> list[dict[str, An
     return [_message(openid, "text", now, Content=content)]
 
 
+def _voice(openid: str, action: Mapping[str, Any], now: int) -> list[dict[str, Any]]:
+    """A voice message with WeChat's speech recognition: the typed words stand for what was said."""
+    [message] = _text(openid, action, now)
+    return [_message(openid, "voice", now, MediaId=f"sim_voice_{message['MsgId']}", Format="amr",
+                     Recognition=message["Content"])]
+
+
 def _click(openid: str, action: Mapping[str, Any], now: int) -> list[dict[str, Any]]:
     return [_event(openid, "CLICK", now, _key(action))]
 
@@ -170,6 +177,7 @@ def _location_select(openid: str, action: Mapping[str, Any], now: int) -> list[d
 
 ACTIONS: dict[str, Callable[[str, Mapping[str, Any], int], list[dict[str, Any]]]] = {
     "text": _text,
+    "voice": _voice,
     "click": _click,
     "subscribe": _subscribe,
     "unsubscribe": _unsubscribe,

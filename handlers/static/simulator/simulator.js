@@ -82,6 +82,13 @@
     act({ type: "text", content: text }, text);
   });
 
+  $("send-voice").addEventListener("click", () => {
+    const text = $("text").value;
+    if (!text.trim()) { note("先输入要“说”的话，再点“语音”", "error"); return; }
+    $("text").value = "";
+    act({ type: "voice", content: text }, "[语音] " + text);
+  });
+
   $("subscribe").addEventListener("click", () => { note("你关注了公众号"); act({ type: "subscribe" }); });
   $("unsubscribe").addEventListener("click", () => { note("你取消了关注"); act({ type: "unsubscribe" }); });
 
