@@ -122,12 +122,14 @@ def inbox(session: Session, user: AdminUser, filters: InboxFilter, now: datetime
 
 
 def status_counts(session: Session, user: AdminUser, now: datetime) -> dict[str, int]:
-    """Threads per status the user can see, plus "overdue": the nav badge and the inbox's tabs (two queries)."""
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update(session.execute(visible(select(ResidentThread.status, func.count()), user)
-                                  .group_by(ResidentThread.status)).all())
-    counts["overdue"] = session.scalar(visible(select(func.count()).select_from(ResidentThread)
-                                               .where(sla.overdue(now)), user)) or 0
+    """Threads per status the user can see, plus "overdue": the nav badge and the inbox's tabs (one query)."""
+    counts = dict.fromkeys(STATUSES + ("overdue",), 0)
+    rows = session.execute(visible(select(ResidentThread.status, func.count(),
+                                          func.count().filter(sla.overdue(now))), user)
+                           .group_by(ResidentThread.status)).all()
+    for status, count, overdue in rows:
+        counts[status] = count
+        counts["overdue"] += overdue
     return counts
 
 
