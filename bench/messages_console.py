@@ -1,7 +1,8 @@
 """Residents' messages console benchmark: the inbox and a thread's page with many threads and a large message log.
 
-Seeds N threads (two entries each, 5 threads per resident, a quarter of them 反映问题, spread over 180 days) and M
-logged inbound messages (the residents and as many others, over the same 180 days) in SQL, then times the console's
+Seeds N threads (two entries each, 5 threads per resident, a quarter of them 反映问题, spread over 180 days: those of
+the last 14 days in every status, older ones closed but for 2 % left open or replied, so about 2,000 are overdue)
+and M logged inbound messages (the residents and as many others, over the same 180 days) in SQL, then times the console's
 pages through the app (signed-in administrator, Flask test client: server time, templates included) and prints
 p50/p95 per page. Target (issue 15): p50 ≤ 300 ms with 100,000 threads and 1,000,000 messages on PostgreSQL.
 Usage: python -m bench.messages_console --database-url postgresql+psycopg://…/benchdb [--threads 100000]
@@ -27,21 +28,23 @@ THREADS_PER_RESIDENT = 5
 SEED_THREADS = """
 INSERT INTO resident_thread (id, receipt, openid, category, status, subject, phone, source, created_at, updated_at,
                              due_at, first_response_at, rating, rating_comment, rated_at)
-SELECT g, 'LY' || to_char(t, 'YYYYMMDD') || lpad((g % 10000)::text, 4, '0') || g, 'o-res-' || (g % :residents),
-       (ARRAY['consult','suggest','help','complaint'])[1 + g % 4],
-       (ARRAY['open','progress','replied','closed'])[1 + (g / 7) % 4],
+SELECT g, 'LY' || lpad(g::text, 14, '0'), 'o-res-' || (g % :residents),
+       (ARRAY['consult','suggest','help','complaint'])[1 + g % 4], status,
        (ARRAY['小区门口商铺拒租','孩子入学咨询','建议多办民族节日活动','医保报销求助'])[1 + g % 4] || ' ' || g,
        '', 'wechat', t, t, t + interval '48 hours',
-       CASE WHEN (g / 7) % 4 >= 2 THEN t + (g % 40) * interval '1 hour' END,
-       CASE WHEN (g / 7) % 4 = 3 AND g % 3 = 0 THEN 1 + g % 3 END, '',
-       CASE WHEN (g / 7) % 4 = 3 AND g % 3 = 0 THEN t + interval '3 days' END
-FROM (SELECT g, now() - (g::float / :threads) * interval '180 days' AS t FROM generate_series(1, :threads) g) s
+       CASE WHEN status IN ('replied', 'closed') THEN t + (g % 40) * interval '1 hour' END,
+       CASE WHEN status = 'closed' AND g % 3 = 0 THEN 1 + g % 3 END, '',
+       CASE WHEN status = 'closed' AND g % 3 = 0 THEN t + interval '3 days' END
+FROM (SELECT g, t, CASE WHEN t > now() - interval '14 days' THEN (ARRAY['open','progress','replied','closed'])[1 + g % 4]
+                        WHEN g % 50 = 0 THEN 'open' WHEN g % 50 = 1 THEN 'replied' ELSE 'closed' END AS status
+      FROM (SELECT g, now() - (g::float / :threads) * interval '180 days' AS t
+            FROM generate_series(1, :threads) g) a) s
 """
 SEED_ENTRIES = """
 INSERT INTO thread_entry (thread_id, kind, body, photos, created_at, delivery_error, attempts, delivery, channel)
-SELECT id, 'resident', subject, '[]', created_at, '', 0, NULL, NULL FROM resident_thread
+SELECT id, 'resident', subject, '[]'::json, created_at, '', 0, NULL, NULL FROM resident_thread
 UNION ALL
-SELECT id, 'reply', '已转社区处理，请留意电话。', '[]', first_response_at, '', 1, 'sent', 'cs'
+SELECT id, 'reply', '已转社区处理，请留意电话。', '[]'::json, first_response_at, '', 1, 'sent', 'cs'
 FROM resident_thread WHERE first_response_at IS NOT NULL
 """
 SEED_LOG = """
