@@ -73,13 +73,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
+    from sqlalchemy import text
+
     import models  # noqa: F401  (complete metadata)
     from models.base import Base
     from service import create_app
     from service.console import accounts
     from service.core.config import Settings
     from service.core.db import make_engine
-    from sqlalchemy import text
     from tests.console import Console
 
     engine = make_engine(args.database_url)
