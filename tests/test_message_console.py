@@ -199,8 +199,9 @@ def test_assign_note_and_close(admin_console, session_factory, app):
     assert "分派留言" in audit_page and "留言内部备注" in audit_page and "办结留言" in audit_page
     assert "留言编号" in audit_page
     again = admin_console.post(f"/admin/messages/{thread_id}/close")
-    assert again.status_code == 422 and "已办结" in text(again)
-    assert admin_console.post(f"/admin/messages/{thread_id}/reply", {"text": "补充"}).status_code == 422
+    assert again.status_code == 409 and "这条留言已办结，不能再修改" in text(again)
+    late = admin_console.post(f"/admin/messages/{thread_id}/reply", {"text": "补充"})
+    assert late.status_code == 409 and 'class="error form-error"' in text(late) and "已办结" in text(late)
 
 
 def test_dashboard_messages_panel(admin_console, session_factory):

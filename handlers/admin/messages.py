@@ -17,6 +17,7 @@ from service.core.paging import DEFAULT_PER_PAGE
 from service.messages import labels, replies, staff
 
 FILTER_KEYS = ("status", "category", "assigned_to", "overdue", "date_from", "date_to", "q")
+FORM_FIELDS = {"reply": "text", "note": "text", "assign": "user_id"}  # each form's one field, for its errors
 SAVED = {"reply": "回复已保存，正在发送给居民", "assign": "已分派", "note": "备注已保存（仅工作人员可见）", "close": "已办结，已请居民评价"}
 
 
@@ -68,10 +69,11 @@ def message_thread(thread_id: int):
     return _thread_page(thread_id)
 
 
-def _thread_page(thread_id: int, values: dict[str, str] | None = None, errors: dict[str, str] | None = None):
+def _thread_page(thread_id: int, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                 status: int = 422):
     thread = staff.get_thread(db(), current_admin(), thread_id)
     view = staff.timeline(db(), thread)
-    return render("message_thread.html", 422 if errors else 200, view=view, thread=thread, now=clock.now(),
+    return render("message_thread.html", status if errors else 200, view=view, thread=thread, now=clock.now(),
                   values=values or {}, errors=errors or {}, users=staff.assignable_users(db()),
                   labels=labels, EntryKind=EntryKind, overdue=staff.is_overdue(thread, clock.now()),
                   can_assign=current_admin().role == ROLE_ADMIN, reply_limit=replies.REPLY_MAX_CHARS)
@@ -86,7 +88,8 @@ def _change(thread_id: int, kind: str, values: dict[str, str], act: Callable[[An
         db().rollback()
         if exc.status in (403, 404):
             raise
-        return _thread_page(thread_id, values, {(f"{kind}_{exc.field}" if exc.field else "_form"): exc.message})
+        beside = f"{kind}_{exc.field}" if exc.field == FORM_FIELDS.get(kind) else "_form"  # else above the page
+        return _thread_page(thread_id, values, {beside: exc.message}, exc.status)
     db().commit()
     if kind in ("reply", "close"):  # the reply, or the rating question closing asks
         deliver_now(result)
