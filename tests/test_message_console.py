@@ -119,6 +119,20 @@ def test_reception_uses_the_inbox_and_nothing_else(reception_console, session_fa
     assert reception_console.post(f"/admin/messages/{mine}/assign", {"user_id": str(me)}).status_code == 403
 
 
+# What a 接待员 may open: the inbox and threads, and their own account's pages. Every other console view refuses them,
+# including views other branches add later with `login_required` by mistake (this walks the app's routes).
+RECEPTION_PAGES = {"admin.home", "admin.messages", "admin.message_thread", "admin.reply_message", "admin.note_message",
+                   "admin.assign_message", "admin.close_message", "admin.password", "admin.logout", "admin.login"}
+
+
+def test_reception_is_refused_by_every_other_console_view(app):
+    from models.admin import ROLE_RECEPTION as reception
+
+    allowed = {endpoint for endpoint, view in app.view_functions.items()
+               if endpoint.startswith("admin.") and reception in getattr(view, "allowed_roles", {reception})}
+    assert allowed == RECEPTION_PAGES
+
+
 def test_reviewer_sees_only_threads_assigned_to_them(reviewer_console, session_factory):
     me = user_id(session_factory, "reviewer")
     make_thread(session_factory, text="审核员的留言", assigned_to=me)
