@@ -102,10 +102,10 @@ def revoke_api_token_cmd(token: str) -> None:
 @click.command("create-admin")
 @with_appcontext
 @click.argument("username")
-@click.option("--role", default="admin", type=click.Choice(["admin", "reviewer"]))
+@click.option("--role", default="admin", type=click.Choice(["admin", "reviewer", "reception"]))
 @click.password_option()
 def create_admin_cmd(username: str, role: str, password: str) -> None:
-    """Create a console user (管理员 admin / 审核员 reviewer)."""
+    """Create a console user (管理员 admin / 审核员 reviewer / 接待员 reception)."""
     try:
         with _unit_of_work() as session:
             admin_accounts.create_admin(session, username, password, role)

@@ -1,4 +1,4 @@
-"""Console users (管理员 / 审核员) and the bearer tokens that authenticate the JSON API."""
+"""Console users (管理员 / 审核员 / 接待员) and the bearer tokens that authenticate the JSON API."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,6 +11,7 @@ from models.base import Base, utcnow
 
 ROLE_ADMIN = "admin"  # 管理员: everything
 ROLE_REVIEWER = "reviewer"  # 审核员: reports only
+ROLE_RECEPTION = "reception"  # 接待员: residents' messages (留言) only
 
 
 class AdminUser(Base):

@@ -61,6 +61,7 @@ class ResidentThread(Base):
     __table_args__ = (
         Index("ix_resident_thread_status_created", "status", "created_at"),
         Index("ix_resident_thread_openid_created", "openid", "created_at"),
+        Index("ix_resident_thread_created", "created_at"),  # the inbox's default order, newest first (and dates)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,7 +21,7 @@ from service.chat import conversation
 from service.core import clock
 from service.core.config import Settings
 from service.core.textfit import fit_utf8
-from service.messages import replies, sla
+from service.messages import replies, sla, staff as message_staff
 from service.notices import announcements, delivery as notify, texts
 from service.reporting import compliance, media, reports
 from service.wechat import inbox
@@ -177,8 +177,8 @@ def quarter_end_warning() -> list[int]:
 
 
 def weekly_digest() -> Optional[int]:
-    """Monday 8:30: last week's sending summary, lagging units and unanswered or overdue residents' messages to the
-    administrators' WeChat (ADMIN_OPENIDS)."""
+    """Monday 8:30: last week's sending summary, lagging units and unanswered or overdue residents' messages (the
+    longest overdue named) to the administrators' WeChat (ADMIN_OPENIDS)."""
     rt = runtime()
     if not rt.settings.admin_openids:
         log.info("weekly digest: ADMIN_OPENIDS is empty, nothing to send")
@@ -193,6 +193,7 @@ def weekly_digest() -> Optional[int]:
         today = clock.today()
         lagging = len(compliance.lagging_units(session, *compliance.year_to_date(today), today, _rules(rt)))
         unanswered, overdue = sla.open_and_overdue(session, now)
+        oldest = message_staff.digest_line(session, now)
     body = texts.DIGEST_BODY.format(
         announcements=count,
         sent=by_status.get(DeliveryStatus.SENT, 0),
@@ -201,7 +202,7 @@ def weekly_digest() -> Optional[int]:
         lagging=lagging,
         unanswered=unanswered,
         overdue=overdue,
-    )
+    ) + oldest
     year, week, _ = now.isocalendar()
     return queue_system_message(rt.session_factory, f"digest:{year}-W{week:02d}", texts.DIGEST_TITLE, body,
                                 {"type": "openids", "openids": list(rt.settings.admin_openids)}, now)

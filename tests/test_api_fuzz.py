@@ -15,6 +15,7 @@ UNIT = ("name", "category", "contact", "phone", "is_extension", "is_education_ba
 REPORT = ("unit_id", "staff_id", "category", "activity_type", "title", "date", "activity_date", "place",
           "participants", "content")
 ANNOUNCEMENT = ("title", "body", "audience", "send_at", "recurrence", "draft")
+MESSAGE_FILTERS = ("status", "category", "assigned_to", "overdue", "date_from", "date_to", "q")
 
 # (method, path with {id}, query parameters, JSON fields); every /api/v1 route is here (checked below).
 ENDPOINTS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
@@ -47,6 +48,12 @@ ENDPOINTS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("POST", "/announcements/{id}/cancel", (), ()),
     ("POST", "/announcements/{id}/resend-unknown", (), ("confirm",)),
     ("GET", "/announcements/{id}/deliveries", ("status", "limit", "offset"), ()),
+    ("GET", "/messages", MESSAGE_FILTERS + ("page", "per_page"), ()),
+    ("POST", "/messages", (), ("openid", "text", "category", "phone")),
+    ("GET", "/messages/{id}", (), ()),
+    ("POST", "/messages/{id}/reply", (), ("text",)),
+    ("POST", "/messages/{id}/assign", (), ("user_id",)),
+    ("POST", "/messages/{id}/close", (), ()),
 ]
 
 BIG = [2**31 - 1, 2**31, 2**40, 2**62, 2**63, 2**64, -(2**63) - 1, -1, 0]

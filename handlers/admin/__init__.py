@@ -17,7 +17,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask.blueprints import BlueprintSetupState
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
+from models.admin import ROLE_ADMIN, ROLE_RECEPTION, ROLE_REVIEWER, AdminUser
 from service.app import db
 from service.console.accounts import PASSWORD_RULE, ROLES
 from service.core import clock
@@ -28,7 +28,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 csrf = CSRFProtect()
 
-ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)
+ALL_ROLES = (ROLE_ADMIN, ROLE_REVIEWER, ROLE_RECEPTION)
+REPORT_ROLES = (ROLE_ADMIN, ROLE_REVIEWER)  # 接待员 (reception) works only in the residents' messages inbox
 SESSION_LIFETIME = timedelta(hours=8)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # What an account that must choose its own password may still open; everything else leads to the password page.
@@ -117,6 +118,7 @@ def roles_required(*roles: str) -> Callable:
 
 
 login_required = roles_required(*ALL_ROLES)
+reports_required = roles_required(*REPORT_ROLES)
 admin_required = roles_required(ROLE_ADMIN)
 
 
@@ -194,4 +196,4 @@ def domain_error(exc: DomainError):
 
 
 from handlers.admin import (accounts, announcements, audit, auth, compliance,  # noqa: E402,F401; views join `bp`
-                            dashboard, home, policy, reports, status, units)
+                            dashboard, home, messages, policy, reports, status, units)

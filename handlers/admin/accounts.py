@@ -1,4 +1,4 @@
-"""Console accounts (administrators only): list, create 管理员/审核员, deactivate and reactivate; each account's API
+"""Console accounts (administrators only): list, create 管理员/审核员/接待员, deactivate and reactivate; each account's API
 tokens (listed, revocable)."""
 from __future__ import annotations
 

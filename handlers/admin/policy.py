@@ -1,20 +1,21 @@
 """Policy pages (administrators only): documents and their clause tree, upload a new version, FAQ entries with a
-"try it" box, and the unanswered questions with a one-click "make FAQ"."""
+"try it" box, and the unanswered questions with a one-click "make FAQ" that also answers the people who asked."""
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 
 from handlers.admin import admin_required, bp, current_admin, form_values, render, upload_limit
+from handlers.admin.messages import deliver_now
 from models.policy import UnansweredQuestion
-from service.app import db
-from service.console import audit, texts
+from service.app import db, runtime
+from service.console import audit, texts, unanswered as unanswered_service
 from service.core import clock
 from service.core.errors import InvalidInput
 from service.notices import announcements
 from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.policy.answers import preview_answer
 
-FAQ_FIELDS = ["questions", "answer", "unanswered_id"]
+FAQ_FIELDS = ["questions", "answer", "unanswered_id", "reply_askers"]
 
 
 def _lines(text: str) -> list[str]:
@@ -86,7 +87,8 @@ def faq():
     if source is not None:
         row = db().get(UnansweredQuestion, source)
         if row is not None:
-            values = {"questions": row.example, "unanswered_id": str(row.id)}
+            values = {"questions": row.example, "unanswered_id": str(row.id), "reply_askers": "1",
+                      "askers": unanswered_service.asker_counts(db(), [row.id]).get(row.id, 0)}
     return _faq_page(values)
 
 
@@ -94,22 +96,30 @@ def faq():
 @admin_required
 def create_faq():
     values = form_values(FAQ_FIELDS)
+    sent = []
     try:
         if values["unanswered_id"].isdigit():
-            entry = policy_faq.make_faq_from_unanswered(db(), int(values["unanswered_id"]), values["answer"],
-                                                        _lines(values["questions"]))
+            done = unanswered_service.answer_and_make_faq(
+                db(), int(values["unanswered_id"]), values["answer"], _lines(values["questions"]), current_admin(),
+                clock.now(), runtime().settings.message_sla_hours, reply_to_askers=values["reply_askers"] == "1")
+            entry, sent = done.faq, done.replies
         else:
             entry = policy_faq.create_faq(db(), _lines(values["questions"]), values["answer"])
     except policy_faq.FaqInvalid as exc:
         db().rollback()
         return _faq_page(values, {exc.field or "_form": str(exc)}, 422)
+    except InvalidInput as exc:
+        db().rollback()
+        return _faq_page(values, {exc.field or "_form": exc.message}, 422)
     except policy_faq.FaqNotFound:
         db().rollback()
         return _faq_page(values, {"_form": texts.UNANSWERED_GONE}, 404)
     audit.record(db(), current_admin(), "faq.create", ("faq", entry.id),
-                 {"questions": entry.questions, "from_unanswered": values["unanswered_id"] or None})
+                 {"questions": entry.questions, "from_unanswered": values["unanswered_id"] or None,
+                  "answered_askers": len(sent)})
     db().commit()
-    flash(texts.SAVED, "ok")
+    deliver_now(*sent)
+    flash(texts.SAVED + (texts.ANSWERED_ASKERS.format(count=len(sent)) if sent else ""), "ok")
     return redirect(url_for("admin.faq"))
 
 
@@ -158,4 +168,5 @@ def delete_faq(faq_id: int):
 @bp.get("/policy/unanswered")
 @admin_required
 def unanswered():
-    return render("unanswered.html", rows=policy_faq.list_unanswered(db(), limit=200))
+    rows = policy_faq.list_unanswered(db(), limit=200)
+    return render("unanswered.html", rows=rows, askers=unanswered_service.asker_counts(db(), [r.id for r in rows]))

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import abort, flash, redirect, request, send_file, url_for
 from werkzeug.security import safe_join
 
-from handlers.admin import bp, current_admin, field_errors, login_required, render
+from handlers.admin import bp, current_admin, field_errors, render, reports_required
 from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUS_REJECTED, STATUSES, ReportPhoto
 from models.unit import CATEGORIES
 from service.app import db, runtime
@@ -36,7 +36,7 @@ def _filters(args: dict[str, str]) -> tuple[report_query.ReportFilter, dict[str,
 
 
 @bp.get("/reports")
-@login_required
+@reports_required
 def reports():
     args = _filter_args()
     filters, errors = _filters(args)
@@ -48,7 +48,7 @@ def reports():
 
 
 @bp.get("/reports/export.xlsx")
-@login_required
+@reports_required
 def export_reports():
     args = _filter_args()
     filters, errors = _filters(args)
@@ -63,7 +63,7 @@ def export_reports():
 
 
 @bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
-@login_required
+@reports_required
 def report_detail(report_id: int):
     report = report_service.get_report(db(), report_id)
     values, errors = {"reason": ""}, {}
@@ -98,7 +98,7 @@ def _detail(report, values: dict, errors: dict, fix: dict | None = None):
 
 
 @bp.post("/reports/<int:report_id>/resubmit")
-@login_required
+@reports_required
 def resubmit_report(report_id: int):
     """Fix a 已退回 report's fields and put it back to 待审核 under the same receipt number (a revision keeps the
     earlier submission and its rejection), as the liaison can with 修改 in WeChat."""
@@ -117,7 +117,7 @@ def resubmit_report(report_id: int):
 
 
 @bp.get("/reports/<int:report_id>/photos/<int:photo_id>")
-@login_required
+@reports_required
 def report_photo(report_id: int, photo_id: int):
     photo = db().get(ReportPhoto, photo_id)
     if photo is None or photo.report_id != report_id or not photo.local_path:

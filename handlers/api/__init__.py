@@ -1,7 +1,7 @@
 """/api/v1: JSON API authenticated with `Authorization: Bearer <token>`; every error has the shape of
 `errors.error_response`: {"error": <code>, "message": <中文说明>, "field": <name or null>}.
 
-Feature modules (units, reports, stats, announcements) attach their routes to `bp`; they are imported at the
+Feature modules (units, reports, stats, announcements, messages) attach their routes to `bp`; they are imported at the
 bottom of this file, after what they import from it (flaskr/microblog's shape).
 """
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from handlers.api.errors import domain_error_response, error_response
-from models.admin import ROLE_ADMIN
+from models.admin import ROLE_ADMIN, ROLE_RECEPTION
 from service.app import db
 from service.console import audit
 from service.console.accounts import user_for_token
@@ -32,6 +32,9 @@ def authenticate():
         return error_response(401, "unauthorized", "令牌无效、已过期或已吊销")
     g.api_user = user
     db().commit()  # records last_used_at
+    view = current_app.view_functions.get(request.endpoint or "")
+    if user.role == ROLE_RECEPTION and not getattr(view, "reception_allowed", False):
+        return error_response(403, "forbidden", "接待员令牌只能处理群众留言（/api/v1/messages）")
     refuse_nul(request.args.items(multi=True))  # a 422 naming the parameter (the blueprint's DomainError handler)
 
 
@@ -43,6 +46,12 @@ def admin_only(view: Callable) -> Callable:
             raise Forbidden("需要管理员权限")
         return view(*args, **kwargs)
     return wrapper
+
+
+def reception_allowed(view: Callable) -> Callable:
+    """Marks a view that 接待员 (reception) tokens may call: the residents' messages; every other route refuses them."""
+    view.reception_allowed = True  # type: ignore[attr-defined]
+    return view
 
 
 def saved(payload: Any, status: int, action: str, target: audit.Target, detail: dict[str, Any] | None = None):
@@ -74,4 +83,4 @@ def me():
     return jsonify(username=user.username, role=user.role)
 
 
-from handlers.api import announcements, reports, stats, units  # noqa: E402,F401  (their routes join `bp`)
+from handlers.api import announcements, messages, reports, stats, units  # noqa: E402,F401  (their routes join `bp`)

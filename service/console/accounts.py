@@ -10,14 +10,14 @@ from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser, ApiToken
+from models.admin import ROLE_ADMIN, ROLE_RECEPTION, ROLE_REVIEWER, AdminUser, ApiToken
 from service.console import texts
 from service.core import clock
 from service.core.clock import local
 from service.core.config import Settings, SettingsError
 from service.core.errors import Conflict, InvalidInput, NotFound
 
-ROLES = {ROLE_ADMIN: "管理员", ROLE_REVIEWER: "审核员"}
+ROLES = {ROLE_ADMIN: "管理员", ROLE_REVIEWER: "审核员", ROLE_RECEPTION: "接待员"}
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
@@ -57,7 +57,7 @@ def create_admin(session: Session, username: str, password: str, role: str = ROL
     if len(display_name) > 64:
         raise InvalidInput("姓名最多 64 个字符", "display_name")
     if role not in ROLES:
-        raise InvalidInput("角色只能是管理员或审核员", "role")
+        raise InvalidInput("角色只能是管理员、审核员或接待员", "role")
     check_password(password)
     if session.scalar(select(AdminUser).where(AdminUser.username == username)):
         raise Conflict("用户名已存在", "username")

@@ -1,4 +1,5 @@
-"""The administrators' dashboard, assembled from statistics, compliance and the unanswered-question inbox.
+"""The administrators' dashboard, assembled from statistics, compliance, the unanswered-question inbox and the
+residents' messages (open and overdue threads, first-response time, the month's satisfaction).
 
 Everything the page shows is computed here (zero-filled categories and months, charts as SVG), so the view only
 renders and a test can check the figures without a browser.
@@ -17,6 +18,7 @@ from models.report import STATUS_APPROVED, STATUS_PENDING, STATUS_REJECTED, STAT
 from models.unit import CATEGORIES
 from service.console import charts
 from service.core import clock
+from service.messages import staff as message_staff
 from service.policy import faq as policy_faq
 from service.reporting import compliance, statistics
 from service.reporting.query import ReportFilter
@@ -51,6 +53,7 @@ class Dashboard:
     lagging: list[compliance.UnitCompliance]  # the LAGGING_SHOWN furthest behind
     lagging_total: int
     unanswered: list[UnansweredQuestion]
+    messages: message_staff.MonthFigures
 
 
 def _by_status(groups: dict[tuple, statistics.Tally], position: int, labels: list[str],
@@ -99,4 +102,5 @@ def build(session: Session, now: datetime, quarter_min: int = compliance.DEFAULT
         lagging=standing.most_behind(LAGGING_SHOWN),
         lagging_total=len(standing.by_status(compliance.LAGGING)),
         unanswered=policy_faq.list_unanswered(session, UNANSWERED_SHOWN, since=week_start(now)),
+        messages=message_staff.month_figures(session, now),
     )

@@ -1,5 +1,7 @@
 """Chinese strings of the administrators' console that come from Python (flash messages, audit labels)."""
 
+from service.messages.labels import CATEGORY_LABELS
+
 LOGIN_FAILED = "用户名或密码不正确"
 LOGIN_REQUIRED = "请输入用户名和密码"
 SIGNED_OUT = "已退出登录"
@@ -9,6 +11,7 @@ PASSWORD_RULE = "至少 {minimum} 位，且包含字母、数字、符号中的�
 PASSWORD_UNCHANGED = "新密码不能与原密码相同"
 PASSWORD_CHANGE_REQUIRED = "首次登录请先设置您自己的密码，设置完成后才能使用其他功能。"
 SAVED = "已保存"
+ANSWERED_ASKERS = "，并已回复提问的 {count} 位群众（各成一条留言，送达情况见“群众留言”）"
 DELETED = "已删除"
 DEACTIVATED = "已停用"
 ANNOUNCEMENT_SAVED = {"草稿": "已存为草稿", "已排期": "已排期，到时间后自动发送"}
@@ -64,6 +67,11 @@ ACTIONS = {
     "announcement.resend_unknown": "重发结果未知的消息",
     "units.import": "批量导入单位与人员",
     "binding.bind": "工作人员绑定微信",
+    "message.create": "代录群众留言",
+    "message.assign": "分派留言",
+    "message.note": "留言内部备注",
+    "message.reply": "回复留言",
+    "message.close": "办结留言",
 }
 
 TARGETS = {
@@ -75,6 +83,7 @@ TARGETS = {
     "policy_document": "政策文件",
     "faq": "问答",
     "api_token": "接口令牌",
+    "resident_thread": "留言",
 }
 
 # The audit page's details: what each key of an entry's detail means, and how its values read.
@@ -86,11 +95,13 @@ DETAIL_LABELS = {
     "from_unanswered": "来自未答问题", "created": "新建", "updated": "更新", "unchanged": "未变",
     "type": "类型", "topic": "主题", "unit_ids": "单位", "categories": "类别", "openids": "用户", "staff": "人员",
     "openid": "微信用户", "expires": "到期", "action": "操作", "active": "启用",
+    "receipt": "留言编号", "assigned_to": "处理人", "entry_id": "记录号", "answered_askers": "回复提问人数",
 }
 FLAG_VALUES = {True: "是", False: "否", None: "无"}
 DETAIL_VALUES = {  # per key: the codes its values take
     "via": {"api": "接口", "console": "后台"},
-    "role": {"admin": "管理员", "reviewer": "审核员"},
+    "role": {"admin": "管理员", "reviewer": "审核员", "reception": "接待员"},
     "type": {"all": "全部关注者", "topic": "订阅主题", "units": "指定单位", "categories": "指定类别", "openids": "指定用户"},
     "topic": {"notice": "通知公告", "event": "活动预告", "policy": "政策更新"},
+    "category": dict(CATEGORY_LABELS),  # a message's category (a unit's is already a Chinese word)
 }

@@ -6,19 +6,20 @@ content. `list_reports` pages the result, newest activity first.
 """
 from __future__ import annotations
 
-import calendar
 import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.report import ACTIVITY_TYPES, STATUSES, ActivityReport
 from models.unit import CATEGORIES, Unit
+from service.core import params
 from service.core.db import MAX_ROW_ID
 from service.core.errors import InvalidInput
+from service.core.params import month_range
 from service.reporting import texts
 
 MAX_PER_PAGE = 100
@@ -47,9 +48,8 @@ class ReportFilter:
         if self.date_to is not None:
             conditions.append(ActivityReport.activity_date <= self.date_to)
         if self.q:
-            pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(or_(*(col.ilike(pattern, escape="\\") for col in (
-                ActivityReport.receipt_no, ActivityReport.title, ActivityReport.place, ActivityReport.content))))
+            conditions.append(params.contains_any((ActivityReport.receipt_no, ActivityReport.title,
+                                                   ActivityReport.place, ActivityReport.content), self.q))
         return stmt.where(*conditions) if conditions else stmt
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,52 +57,16 @@ class ReportFilter:
                 for key, value in self.__dict__.items() if value not in (None, "")}
 
 
-YEARS = range(2000, 2100)  # the dates a report or a filter can mean; 9999-12 is a typo, not a month to search
-
-
 def parse_date(value: Any, name: str) -> Optional[date]:
-    if value in (None, ""):
-        return None
-    try:
-        day = date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidInput(texts.bad_date(name), name) from None
-    if day.year not in YEARS:
-        raise InvalidInput(texts.bad_year(name, YEARS), name)
-    return day
+    return params.parse_date(value, name, texts.FIELD_LABELS)
 
 
 def parse_int(value: Any, name: str, minimum: int = 1, maximum: int = MAX_ROW_ID) -> Optional[int]:
-    if value in (None, ""):
-        return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise InvalidInput(texts.bad_int(name, minimum), name) from None
-    if number < minimum:
-        raise InvalidInput(texts.bad_int(name, minimum), name)
-    if number > maximum:
-        raise InvalidInput(texts.bad_range(name, minimum, maximum), name)
-    return number
+    return params.parse_int(value, name, minimum, maximum, texts.FIELD_LABELS)
 
 
 def choice(value: Any, options: tuple[str, ...], name: str) -> Optional[str]:
-    if value in (None, ""):
-        return None
-    if value not in options:
-        raise InvalidInput(texts.bad_choice(name, options), name)
-    return str(value)
-
-
-def month_range(value: str) -> tuple[date, date]:
-    try:
-        year, month = (int(part) for part in value.strip().split("-"))
-        start = date(year, month, 1)
-    except ValueError:
-        raise InvalidInput(texts.bad_month(), "month") from None
-    if year not in YEARS:
-        raise InvalidInput(texts.bad_year("month", YEARS), "month")
-    return start, date(year, month, calendar.monthrange(year, month)[1])
+    return params.choice(value, options, name, texts.FIELD_LABELS)
 
 
 def parse_filters(session: Session, args: Mapping[str, Any]) -> ReportFilter:

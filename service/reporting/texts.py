@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Optional
 
+from service.core import params
+
 # --- binding -------------------------------------------------------------------------------------------------
 BIND_HELP = ("活动上报仅限各单位联络员使用。联络员请向区民族团结进步创建办公室索取绑定码，然后回复“绑定 绑定码”，"
              "例如：绑定 K7P2QX。绑定码7天内有效，只能使用一次。")
@@ -226,33 +228,20 @@ def unknown_fields(names: list[str]) -> str:
     return f"不能修改这些字段：{'、'.join(names)}"
 
 
-def bad_date(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
-    return f"{label(name, labels)}必须是 YYYY-MM-DD 格式的日期，例如 2026-03-01"
-
-
 def bad_int(name: str, minimum: int = 1, labels: dict[str, str] = FIELD_LABELS) -> str:
-    what = "正整数" if minimum == 1 else f"不小于 {minimum} 的整数"
-    return f"{label(name, labels)}必须是{what}"
+    return params.bad_int(name, minimum, labels)
 
 
 def bad_range(name: str, low: int, high: int, labels: dict[str, str] = FIELD_LABELS) -> str:
-    return f"{label(name, labels)}必须是 {low} 到 {high} 之间的整数"
+    return params.bad_range(name, low, high, labels)
 
 
-def bad_year(name: str, years: range, labels: dict[str, str] = FIELD_LABELS) -> str:
-    return f"{label(name, labels)}的年份必须在 {years.start} 到 {years.stop - 1} 之间"
-
-
-def bad_month() -> str:
-    return "月份必须是 YYYY-MM 格式，例如 2026-03"
+def bad_choice(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:
+    return params.bad_choice(name, options, labels)
 
 
 def bad_per_page(limit: int) -> str:
     return f"每页条数必须在 1 到 {limit} 之间"
-
-
-def bad_choice(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:
-    return f"{label(name, labels)}只能是：{'、'.join(options)}"
 
 
 def choose(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:
