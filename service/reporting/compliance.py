@@ -33,8 +33,8 @@ from models.unit import Unit
 from service.core.clock import local
 from service.core.errors import InvalidInput
 from service.core.paging import DEFAULT_PER_PAGE, Page, check_page
+from service.core.params import YEARS
 from service.reporting import texts
-from service.reporting.query import YEARS
 
 MET, RUNNING, LAGGING = texts.MET, texts.RUNNING, texts.LAGGING
 _SEVERITY = {MET: 0, RUNNING: 1, LAGGING: 2}
