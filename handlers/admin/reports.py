@@ -15,6 +15,7 @@ from service.app import db, runtime
 from service.console import audit, backoffice, texts
 from service.core import clock
 from service.core.errors import DomainError
+from service.core.paging import requested_page
 from service.reporting import exports, query as report_query, reports as report_service, units
 
 FILTER_KEYS = ("status", "category", "unit_id", "activity_type", "date_from", "date_to", "q")
@@ -40,7 +41,7 @@ def _filters(args: dict[str, str]) -> tuple[report_query.ReportFilter, dict[str,
 def reports():
     args = _filter_args()
     filters, errors = _filters(args)
-    page = report_query.list_reports(db(), filters, page=max(request.args.get("page", 1, type=int), 1))
+    page = report_query.list_reports(db(), filters, *requested_page(request.args))
     return render("reports.html", 422 if errors else 200, page=page, args=args, errors=errors,
                   statuses=STATUSES, categories=CATEGORIES, activity_types=ACTIVITY_TYPES,
                   units=units.list_units(db(), include_inactive=True),

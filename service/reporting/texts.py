@@ -244,10 +244,6 @@ def bad_month() -> str:
     return "月份必须是 YYYY-MM 格式，例如 2026-03"
 
 
-def bad_per_page(limit: int) -> str:
-    return f"每页条数必须在 1 到 {limit} 之间"
-
-
 def bad_choice(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:
     return f"{label(name, labels)}只能是：{'、'.join(options)}"
 
