@@ -195,9 +195,3 @@ def list_reports(session: Session, filters: ReportFilter, page: int = 1,
     total = session.scalar(filters.apply(select(func.count()).select_from(ActivityReport))) or 0
     return paginate(session, ordered(filters).options(*PAGE_LOADS), page, per_page,
                     total=total)
-
-
-def all_reports(session: Session, filters: ReportFilter) -> list[ActivityReport]:
-    """Every matching report (for exports), photos loaded."""
-    return list(session.scalars(ordered(filters).options(selectinload(ActivityReport.photos))).unique())
-
