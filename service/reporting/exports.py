@@ -19,9 +19,8 @@ from typing import IO, Any, Callable, Iterator, Optional
 from urllib.parse import quote
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from models.report import ActivityReport, ReportPhoto
@@ -35,74 +34,71 @@ from service.reporting.query import ReportFilter, ordered
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000  # rows fetched from the database at a time
 CHUNK = 256 * 1024  # bytes of a file sent at a time
-DATE_FORMAT = "yyyy-mm-dd"
-TIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
 @dataclass(frozen=True)
 class Column:
     header: str
-    value: Callable[[Row], Any]
+    kind: str = "text"  # how a value is written: text, category, date, time, number
     width: int = 12
-    number_format: str = ""
-
-
-def _when(value: Optional[datetime]) -> Optional[datetime]:
-    """A stored instant as the local wall-clock time a spreadsheet shows (it has no time zones)."""
-    return local(value).replace(tzinfo=None, second=0, microsecond=0) if value else None
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column(texts.RECEIPT_NO, lambda r: r.receipt_no, 17),
-    Column(texts.UNIT, lambda r: r.unit_name, 20),
-    Column(texts.CATEGORY, lambda r: texts.category_label(r.category), 14),
-    Column(texts.ACTIVITY_TYPE, lambda r: r.activity_type),
-    Column(texts.TITLE, lambda r: r.title, 24),
-    Column(texts.ACTIVITY_DATE, lambda r: r.activity_date, 12, DATE_FORMAT),
-    Column(texts.PLACE, lambda r: r.place, 20),
-    Column(texts.PARTICIPANTS, lambda r: r.participants, 10),
-    Column(texts.CONTENT, lambda r: r.content, 40),
-    Column(texts.STAFF, lambda r: r.staff_name),
-    Column(texts.PHOTOS, lambda r: r.photos, 8),
-    Column(texts.STATUS, lambda r: r.status, 8),
-    Column(texts.REVIEW_REASON, lambda r: r.review_reason, 20),
-    Column(texts.REVIEWER, lambda r: r.reviewed_by),
-    Column(texts.REVIEWED_AT, lambda r: _when(r.reviewed_at), 17, TIME_FORMAT),
-    Column(texts.SUBMITTED_AT, lambda r: _when(r.submitted_at), 17, TIME_FORMAT),
+    Column(texts.RECEIPT_NO, width=17), Column(texts.UNIT, width=20), Column(texts.CATEGORY, "category", 14),
+    Column(texts.ACTIVITY_TYPE), Column(texts.TITLE, width=24), Column(texts.ACTIVITY_DATE, "date"),
+    Column(texts.PLACE, width=20), Column(texts.PARTICIPANTS, "number", 10), Column(texts.CONTENT, width=40),
+    Column(texts.STAFF), Column(texts.PHOTOS, "number", 8), Column(texts.STATUS, width=8),
+    Column(texts.REVIEW_REASON, width=20), Column(texts.REVIEWER), Column(texts.REVIEWED_AT, "time", 17),
+    Column(texts.SUBMITTED_AT, "time", 17),
 )
 HEADERS = [c.header for c in COLUMNS]
 
 
 def _statement(filters: ReportFilter) -> Select:
-    """The export's rows as plain columns (no objects to keep): the unit and staff joined, photos counted."""
+    """The export's rows as plain values in the order of COLUMNS: the unit and staff joined, photos counted."""
     photos = (select(func.count(ReportPhoto.id)).where(ReportPhoto.report_id == ActivityReport.id)
               .correlate(ActivityReport).scalar_subquery())
     report = ActivityReport
     return (ordered(filters).with_only_columns(
-        report.receipt_no, Unit.name.label("unit_name"), report.category, report.activity_type, report.title,
-        report.activity_date, report.place, report.participants, report.content, Staff.name.label("staff_name"),
-        photos.label("photos"), report.status, report.review_reason, report.reviewed_by, report.reviewed_at,
-        report.submitted_at, maintain_column_froms=False)
+        report.receipt_no, Unit.name, report.category, report.activity_type, report.title, report.activity_date,
+        report.place, report.participants, report.content, Staff.name, photos, report.status, report.review_reason,
+        report.reviewed_by, report.reviewed_at, report.submitted_at, maintain_column_froms=False)
         .join(Unit, Unit.id == report.unit_id).join(Staff, Staff.id == report.staff_id))
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+def _safe(value: str) -> str:
+    return "'" + value if value[:1] in FORMULA_STARTS else value
+
+
+def _local(value: Optional[datetime]) -> Optional[datetime]:
+    """A stored instant as the local wall-clock time a spreadsheet shows (it has no time zones), to the minute."""
+    return local(value).replace(tzinfo=None, second=0, microsecond=0) if value else None
+
+
+def _local_text(value: Optional[datetime]) -> str:
+    return _local(value).isoformat(" ", "minutes") if value else ""  # type: ignore[union-attr]
+
+
+def _same(value: Any) -> Any:
     return value
 
 
-def _rows(session: Session, filters: ReportFilter) -> Iterator[list[Any]]:
-    for row in session.execute(_statement(filters).execution_options(yield_per=BATCH)):
-        yield [_safe(column.value(row)) for column in COLUMNS]
+# Per format, how each kind of value is written: CSV has only text; xlsx keeps dates, times and numbers typed, and
+# leaves an empty text cell out (openpyxl writes nothing for None).
+WRITE_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "csv": {"text": _safe, "category": texts.category_label, "date": date.isoformat, "time": _local_text,
+            "number": _same},
+    "xlsx": {"text": lambda v: _safe(v) or None, "category": texts.category_label, "date": _same, "time": _local,
+             "number": _same},
+}
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return "" if value is None else value
+def _rows(session: Session, filters: ReportFilter, fmt: str) -> Iterator[list[Any]]:
+    """The rows as `fmt` writes them, fetched BATCH at a time (a server-side cursor on PostgreSQL)."""
+    write = [WRITE_AS[fmt][column.kind] for column in COLUMNS]
+    result = session.connection().execution_options(yield_per=BATCH).execute(_statement(filters))
+    for row in result:
+        yield [convert(value) for convert, value in zip(write, row)]
 
 
 def _drain(buffer: io.StringIO) -> bytes:
@@ -118,32 +114,25 @@ def csv_chunks(session: Session, filters: ReportFilter) -> Iterator[bytes]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADERS)
     yield codecs.BOM_UTF8 + _drain(buffer)
-    for number, row in enumerate(_rows(session, filters), start=1):
-        writer.writerow([_text(value) for value in row])
+    for number, row in enumerate(_rows(session, filters, "csv"), start=1):
+        writer.writerow(row)
         if number % BATCH == 0:
             yield _drain(buffer)
     yield _drain(buffer)
 
 
 def write_xlsx(session: Session, filters: ReportFilter, target: IO[bytes]) -> None:
-    """The workbook into `target`, row by row (openpyxl's write-only mode keeps no rows in memory)."""
+    """The workbook into `target`, row by row (openpyxl's write-only mode keeps no rows in memory). Dates and
+    times become date cells (openpyxl gives them a date format)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(texts.SHEET_TITLE)
     sheet.freeze_panes = "A2"
     for index, column in enumerate(COLUMNS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
     sheet.append(HEADERS)
-    formats = [column.number_format for column in COLUMNS]
-    for row in _rows(session, filters):
-        sheet.append([_cell(sheet, value, fmt) if fmt and value is not None else value
-                      for value, fmt in zip(row, formats)])
+    for row in _rows(session, filters, "xlsx"):
+        sheet.append(row)
     workbook.save(target)
-
-
-def _cell(sheet: Any, value: Any, number_format: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value)
-    cell.number_format = number_format
-    return cell
 
 
 def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
