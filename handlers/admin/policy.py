@@ -10,6 +10,7 @@ from service.app import db
 from service.console import audit, texts
 from service.core import clock
 from service.core.errors import InvalidInput
+from service.core.paging import requested_page
 from service.notices import announcements
 from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.policy.answers import preview_answer
@@ -158,4 +159,5 @@ def delete_faq(faq_id: int):
 @bp.get("/policy/unanswered")
 @admin_required
 def unanswered():
-    return render("unanswered.html", rows=policy_faq.list_unanswered(db(), limit=200))
+    page = policy_faq.unanswered_page(db(), *requested_page(request.args))
+    return render("unanswered.html", page=page, rows=page.items)
