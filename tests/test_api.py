@@ -334,6 +334,7 @@ def test_export_the_months_reports(api, data):
     parsed = list(csv.reader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
     assert csv_file.data.startswith(b"\xef\xbb\xbf") and len(parsed) == 6
     assert csv_file.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not "…; charset=utf-8" twice
+    assert "Content-Length" not in csv_file.headers  # streamed: sent as it is read, its length unknown up front
     assert api().get("/exports/reports.pdf").status_code == 422
 
 

@@ -24,7 +24,7 @@ def upgrade() -> None:
         return
     for statement in SEARCH_FUNCTIONS_SQL:
         op.execute(statement)
-    op.execute("CREATE INDEX ix_activity_report_search ON activity_report "
+    op.execute("CREATE INDEX IF NOT EXISTS ix_activity_report_search ON activity_report "
                "USING gin (qj_report_grams(receipt_no, title, place, content))")
     op.execute("ANALYZE activity_report")  # the planner's estimates for the new expression
 
