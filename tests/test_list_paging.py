@@ -111,8 +111,9 @@ def test_audit_and_unanswered_pages_are_paged(app, admin_console, session):
     assert "问题20？" in second and "问题19？" not in second
 
 
-def test_a_bad_page_number_is_refused_naming_it(admin_console):
-    response = admin_console.get("/admin/units?page=0")
+@pytest.mark.parametrize("page", ["0", "-1", "二", "²", "9" * 12])
+def test_a_bad_page_number_is_refused_naming_it(admin_console, page):
+    response = admin_console.get(f"/admin/units?page={page}")
     assert response.status_code == 422 and "页码必须是正整数" in response.get_data(as_text=True)
 
 

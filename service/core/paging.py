@@ -46,7 +46,7 @@ def _whole(value: Any, message: str, name: str, maximum: int = MAX_ROW_ID) -> Op
     if value in (None, ""):
         return None
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= maximum:
         raise InvalidInput(message, name)
     return int(text)
 

@@ -193,5 +193,4 @@ def list_reports(session: Session, filters: ReportFilter, page: int = 1,
     """One page, newest activity first, with each report's unit, staff and photos loaded in the same few queries."""
     check_page(page, per_page)
     total = session.scalar(filters.apply(select(func.count()).select_from(ActivityReport))) or 0
-    return paginate(session, ordered(filters).options(*PAGE_LOADS), page, per_page,
-                    total=total)
+    return paginate(session, ordered(filters).options(*PAGE_LOADS), page, per_page, total=total)
