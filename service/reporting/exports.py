@@ -29,7 +29,7 @@ from models.unit import Unit
 from service.core.clock import local
 from service.core.errors import InvalidInput
 from service.reporting import texts
-from service.reporting.query import ReportFilter, ordered
+from service.reporting.query import ReportFilter, count_reports, ordered
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000  # rows fetched from the database at a time
@@ -183,7 +183,7 @@ def export_reports(session: Session, filters: ReportFilter, fmt: str) -> ExportF
     if fmt not in WRITERS:
         raise InvalidInput(texts.BAD_FORMAT, "format")
     writer, mimetype = WRITERS[fmt]
-    count = session.scalar(filters.apply(select(func.count()).select_from(ActivityReport))) or 0
+    count = count_reports(session, filters)
     period = texts.export_period(filters.date_from, filters.date_to)
     return ExportFile(writer(session, filters), f"{texts.EXPORT_NAME}_{period.label}.{fmt}",
                       f"qijin-reports_{period.ascii}.{fmt}", mimetype, count)

@@ -192,5 +192,9 @@ def list_reports(session: Session, filters: ReportFilter, page: int = 1,
                  per_page: int = DEFAULT_PER_PAGE) -> Page[ActivityReport]:
     """One page, newest activity first, with each report's unit, staff and photos loaded in the same few queries."""
     check_page(page, per_page)
-    total = session.scalar(filters.apply(select(func.count()).select_from(ActivityReport))) or 0
-    return paginate(session, ordered(filters).options(*PAGE_LOADS), page, per_page, total=total)
+    return paginate(session, ordered(filters).options(*PAGE_LOADS), page, per_page,
+                    total=count_reports(session, filters))
+
+
+def count_reports(session: Session, filters: ReportFilter) -> int:
+    return session.scalar(filters.apply(select(func.count()).select_from(ActivityReport))) or 0
