@@ -96,7 +96,7 @@ WRITE_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
 def _rows(session: Session, filters: ReportFilter, fmt: str) -> Iterator[list[Any]]:
     """The rows as `fmt` writes them, fetched BATCH at a time (a server-side cursor on PostgreSQL)."""
     write = [WRITE_AS[fmt][column.kind] for column in COLUMNS]
-    result = session.connection().execution_options(yield_per=BATCH).execute(_statement(filters))
+    result = session.connection().execute(_statement(filters), execution_options={"yield_per": BATCH})
     for row in result:
         yield [convert(value) for convert, value in zip(write, row)]
 
