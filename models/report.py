@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import DDL, JSON, ForeignKey, Index, String, Text, event, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -58,6 +58,30 @@ class ActivityReport(Base):
     photos: Mapped[list["ReportPhoto"]] = relationship(back_populates="report", order_by="ReportPhoto.id")
     revisions: Mapped[list["ReportRevision"]] = relationship(back_populates="report",
                                                               order_by="ReportRevision.number")
+
+
+# Text search over a report's receipt number, title, place and content. PostgreSQL keeps a GIN index of the
+# character bigrams of those four (lower-cased), maintained by the database itself so every writer (the API, the
+# chat, COPY) is covered. Bigrams rather than trigrams because Chinese queries are often two characters, which a
+# trigram index cannot use; plain functions rather than pg_trgm, so no extension (and no superuser) is needed.
+# SQLite has no such index and searches with LIKE alone.
+SEARCH_FUNCTIONS_SQL = (
+    # Two non-overlapping passes of "..", from the first and from the second character, give every bigram.
+    """CREATE OR REPLACE FUNCTION qj_text_bigrams(doc text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+      SELECT coalesce(array_agg(m[1]), '{}') FROM (SELECT lower(doc) AS d) x,
+        LATERAL (SELECT regexp_matches(x.d, '(..)', 'g') UNION ALL
+                 SELECT regexp_matches(substr(x.d, 2), '(..)', 'g')) r(m)
+    $$""",
+    # The columns joined by a newline: a query (one line) never matches across two of them.
+    """CREATE OR REPLACE FUNCTION qj_report_grams(receipt_no text, title text, place text, content text)
+    RETURNS text[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+      SELECT qj_text_bigrams(concat_ws(E'\\n', receipt_no, title, place, content))
+    $$""",
+)
+DROP_SEARCH_FUNCTIONS_SQL = ("DROP FUNCTION IF EXISTS qj_report_grams(text, text, text, text)",
+                             "DROP FUNCTION IF EXISTS qj_text_bigrams(text)")
+SEARCH_COLUMNS = ("receipt_no", "title", "place", "content")
 
 
 class ReportRevision(Base):
@@ -121,3 +145,14 @@ class ReportResultNotice(Base):
     status: Mapped[str] = mapped_column(String(8), default="pending", index=True)  # pending / sent / failed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[Optional[datetime]]
+
+
+def search_grams(table=None):
+    """The indexed expression: the bigrams of a report's searchable text (PostgreSQL only)."""
+    table = ActivityReport.__table__ if table is None else table
+    return func.qj_report_grams(*(table.c[name] for name in SEARCH_COLUMNS))
+
+
+Index("ix_activity_report_search", search_grams(), postgresql_using="gin").ddl_if(dialect="postgresql")
+for _statement in SEARCH_FUNCTIONS_SQL:
+    event.listen(ActivityReport.__table__, "before_create", DDL(_statement).execute_if(dialect="postgresql"))

@@ -283,6 +283,9 @@ def test_export_is_an_xlsx_of_the_filtered_list(reviewer_console, session_factor
     sheet = load_workbook(io.BytesIO(response.data)).active
     assert any("导出的活动" in str(cell.value) for row in sheet.iter_rows() for cell in row)
     assert session.scalar(select(AuditLog).where(AuditLog.action == "report.export")).detail["count"] == 1
+    csv_file = reviewer_console.get("/admin/reports/export.csv?status=")
+    assert csv_file.status_code == 200 and "导出的活动" in csv_file.data.decode("utf-8-sig")
+    assert "filename*=UTF-8''" in csv_file.headers["Content-Disposition"]
 
 
 def test_unknown_report_is_404(reviewer_console):

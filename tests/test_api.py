@@ -15,8 +15,8 @@ from models.admin import ROLE_ADMIN, ROLE_REVIEWER, AdminUser
 from models.report import STATUS_PENDING, ActivityReport, ReportPhoto, ReportResultNotice
 from models.staff import BindingCode
 from models.unit import Unit
-from service.core import clock
 from service.console.accounts import create_api_token
+from service.core import clock
 from service.core.clock import TZ
 from tests.factories import make_reviewed_report, make_staff, make_unit
 
@@ -326,13 +326,15 @@ def test_export_the_months_reports(api, data):
     xlsx = api("reviewer").get("/exports/reports.xlsx?month=2026-03")
     assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
     disposition = xlsx.headers["Content-Disposition"]
-    assert disposition.startswith("attachment;") and "七进活动上报_20260301-20260331.xlsx" in unquote(disposition)
+    assert disposition.startswith('attachment; filename="qijin-reports_2026-03.xlsx";')
+    assert "七进活动上报_2026年3月.xlsx" in unquote(disposition)
     rows = list(load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
     assert len(rows) == 3 and {r[4] for r in rows[1:]} == {"专题学习会", "邻里运动会"}
     csv_file = api().get("/exports/reports.csv?month=2026-02&status=已通过")
     parsed = list(csv.reader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
     assert csv_file.data.startswith(b"\xef\xbb\xbf") and len(parsed) == 6
     assert csv_file.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not "…; charset=utf-8" twice
+    assert "Content-Length" not in csv_file.headers  # streamed: sent as it is read, its length unknown up front
     assert api().get("/exports/reports.pdf").status_code == 422
 
 

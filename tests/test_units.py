@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from models.report import ActivityReport, ReportResultNotice
 from models.staff import BindingAttempt, BindingCode
-from service.reporting.query import ReportFilter, all_reports
 from service.core import clock
-from service.reporting import reports, units
 from service.core.db import session_scope
+from service.reporting import reports, units
+from service.reporting.query import ReportFilter, list_reports
 from tests.factories import make_report, make_staff, make_unit
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=clock.TZ)
@@ -247,12 +247,12 @@ def test_list_reports_filters(session):
     a = make_report(session, staff)
     b = make_report(session, school, category="学校", activity_type="宣传教育", date="2026-01-05")
     reports.review(session, a.id, True, "admin", NOW)
-    assert all_reports(session, ReportFilter(status="已通过")) == [a]
-    assert all_reports(session, ReportFilter(category="学校")) == [b]
-    assert all_reports(session, ReportFilter(unit_id=school.unit_id)) == [b]
-    assert all_reports(session, ReportFilter(activity_type="宣传教育")) == [b]
-    assert all_reports(session, ReportFilter(date_to=b.activity_date)) == [b]
-    assert set(all_reports(session, ReportFilter())) == {a, b}
+    assert list_reports(session, ReportFilter(status="已通过")).items == [a]
+    assert list_reports(session, ReportFilter(category="学校")).items == [b]
+    assert list_reports(session, ReportFilter(unit_id=school.unit_id)).items == [b]
+    assert list_reports(session, ReportFilter(activity_type="宣传教育")).items == [b]
+    assert list_reports(session, ReportFilter(date_to=b.activity_date)).items == [b]
+    assert set(list_reports(session, ReportFilter()).items) == {a, b}
 
 
 def test_an_incomplete_report_names_the_missing_fields_in_chinese(session):

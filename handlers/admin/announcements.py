@@ -15,6 +15,7 @@ from service.app import db, runtime
 from service.console import audit as audit_log, people, texts
 from service.core import clock
 from service.core.errors import DomainError
+from service.core.paging import requested_page
 from service.notices import announcements, delivery
 from service.reporting import units
 
@@ -89,9 +90,11 @@ def _field(exc: DomainError) -> dict[str, str]:
 @admin_required
 def announcements_list():
     status = request.args.get("status", "")
-    items = announcements.listing(db(), status if status in STATUSES else None, limit=100)
-    return render("announcements.html", items=items, statuses=STATUSES, chosen=status,
-                  counts={a.id: announcements.delivery_counts(db(), a.id) for a in items})
+    status = status if status in STATUSES else ""
+    page = announcements.listing_page(db(), status or None, *requested_page(request.args))
+    return render("announcements.html", page=page, items=page.items, statuses=STATUSES, chosen=status,
+                  counts=announcements.delivery_counts_of(db(), (a.id for a in page.items)),
+                  query={"status": status} if status else {})
 
 
 @bp.get("/announcements/new")
@@ -127,14 +130,18 @@ def create_announcement():
     )
 
 
+PER_PAGE = 50  # deliveries on an announcement's page
+
+
 @bp.get("/announcements/<int:announcement_id>")
 @admin_required
 def announcement_detail(announcement_id: int):
     ann = announcements.get(db(), announcement_id)
     status = request.args.get("status", "")
-    rows = announcements.deliveries(db(), ann.id, status or None, limit=500)
+    page = announcements.deliveries_page(db(), ann.id, status or None, *requested_page(request.args, PER_PAGE))
     return render("announcement_detail.html", ann=ann, counts=announcements.delivery_counts(db(), ann.id),
-                  deliveries=rows, people=people.people(db(), (d.openid for d in rows)), chosen=status,
+                  page=page, deliveries=page.items, people=people.people(db(), (d.openid for d in page.items)),
+                  chosen=status, query={"status": status} if status else {},
                   cancellable=ann.status in announcements.CANCELLABLE, editable=editable_here(ann), topics=TOPICS,
                   resend_warning=texts.RESEND_UNKNOWN_WARNING)
 

@@ -9,6 +9,7 @@ from flask import request
 from handlers.admin import admin_required, bp, render
 from service.app import db
 from service.console import audit, texts
+from service.core.paging import requested_page
 
 
 def _date(value: str) -> Optional[date]:
@@ -25,7 +26,7 @@ def audit_log():
     flt = audit.AuditFilter(actor=args.get("actor", ""), action=args.get("action", ""),
                             target_type=args.get("target_type", ""),
                             date_from=_date(args.get("date_from", "")), date_to=_date(args.get("date_to", "")))
-    page = audit.list_entries(db(), flt, page=args.get("page", 1, type=int))
+    page = audit.list_entries(db(), flt, *requested_page(args, audit.PER_PAGE))
     return render("audit.html", page=page, flt=flt, actors=audit.actors(db()), actions=texts.ACTIONS,
                   targets=texts.TARGETS, readable_detail=audit.readable_detail,
                   query={k: v for k, v in args.items() if k != "page"})

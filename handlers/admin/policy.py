@@ -11,6 +11,7 @@ from service.app import db, runtime
 from service.console import audit, texts, unanswered as unanswered_service
 from service.core import clock
 from service.core.errors import InvalidInput
+from service.core.paging import requested_page
 from service.notices import announcements
 from service.policy import documents as policy_docs, faq as policy_faq, importer as policy_import
 from service.policy.answers import preview_answer
@@ -168,5 +169,6 @@ def delete_faq(faq_id: int):
 @bp.get("/policy/unanswered")
 @admin_required
 def unanswered():
-    rows = policy_faq.list_unanswered(db(), limit=200)
-    return render("unanswered.html", rows=rows, askers=unanswered_service.asker_counts(db(), [r.id for r in rows]))
+    page = policy_faq.unanswered_page(db(), *requested_page(request.args))
+    return render("unanswered.html", page=page, rows=page.items,
+                  askers=unanswered_service.asker_counts(db(), [r.id for r in page.items]))

@@ -2,19 +2,20 @@
 reject with a reason, export of the filtered list to .xlsx. Same service functions as /api/v1/reports."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from flask import abort, flash, redirect, request, send_file, url_for
 from werkzeug.security import safe_join
 
 from handlers.admin import bp, current_admin, field_errors, render, reports_required
+from handlers.downloads import export_response
 from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUS_REJECTED, STATUSES, ReportPhoto
 from models.unit import CATEGORIES
 from service.app import db, runtime
 from service.console import audit, backoffice, texts
 from service.core import clock
 from service.core.errors import DomainError
+from service.core.paging import requested_page
 from service.reporting import exports, query as report_query, reports as report_service, units
 
 FILTER_KEYS = ("status", "category", "unit_id", "activity_type", "date_from", "date_to", "q")
@@ -40,26 +41,26 @@ def _filters(args: dict[str, str]) -> tuple[report_query.ReportFilter, dict[str,
 def reports():
     args = _filter_args()
     filters, errors = _filters(args)
-    page = report_query.list_reports(db(), filters, page=max(request.args.get("page", 1, type=int), 1))
+    page = report_query.list_reports(db(), filters, *requested_page(request.args))
     return render("reports.html", 422 if errors else 200, page=page, args=args, errors=errors,
                   statuses=STATUSES, categories=CATEGORIES, activity_types=ACTIVITY_TYPES,
                   units=units.list_units(db(), include_inactive=True),
                   query={k: v for k, v in args.items() if v or k == "status"})
 
 
-@bp.get("/reports/export.xlsx")
+@bp.get("/reports/export.<any(xlsx, csv):fmt>")
 @reports_required
-def export_reports():
+def export_reports(fmt: str):
     args = _filter_args()
     filters, errors = _filters(args)
     if errors:
         flash(next(iter(errors.values())), "error")
         return redirect(url_for("admin.reports", **args))
-    result = exports.export_reports(db(), filters, "xlsx")
-    audit.record(db(), current_admin(), "report.export", None, {"filters": filters.to_dict(), "count": result.count})
+    file = exports.export_reports(db(), filters, fmt)
+    audit.record(db(), current_admin(), "report.export", None,
+                 {"filters": filters.to_dict(), "count": file.count, "format": fmt})
     db().commit()
-    return send_file(io.BytesIO(result.content), mimetype=result.mimetype, as_attachment=True,
-                     download_name=result.filename)
+    return export_response(file)
 
 
 @bp.route("/reports/<int:report_id>", methods=["GET", "POST"])

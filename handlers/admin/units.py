@@ -12,6 +12,7 @@ from service.app import db
 from service.console import audit, backoffice, texts
 from service.core import clock
 from service.core.errors import DomainError
+from service.core.paging import requested_page
 from service.reporting import units
 
 UNIT_TEXT = ["name", "category", "contact", "phone"]
@@ -34,16 +35,15 @@ def _staff_anchor(unit_id: int) -> str:
 
 
 def _units_page(values=None, errors=None, status=200):
-    return render("units.html", status, units=units.list_units(db(), include_inactive=True),
-                  staff_counts=_staff_counts(), categories=CATEGORIES, values=values or {}, errors=errors or {})
-
-
-def _staff_counts() -> dict[int, tuple[int, int]]:
-    counts: dict[int, tuple[int, int]] = {}
-    for person in backoffice.list_staff(db()):
-        total, bound = counts.get(person.unit_id, (0, 0))
-        counts[person.unit_id] = (total + 1, bound + (1 if person.openid else 0))
-    return counts
+    """A page of units (all states) filtered by category and part of the name, each with its staff counts."""
+    args = request.args
+    shown = {"category": args.get("category", "") if args.get("category") in CATEGORIES else "",
+             "q": args.get("q", "").strip()[:100]}
+    page = units.units_page(db(), *requested_page(args), include_inactive=True, category=shown["category"] or None,
+                            name=shown["q"])
+    return render("units.html", status, page=page, staff_counts=units.staff_counts(db(), (u.id for u in page.items)),
+                  categories=CATEGORIES, values=values or {}, errors=errors or {}, shown=shown,
+                  query={key: value for key, value in shown.items() if value})
 
 
 @bp.get("/units")

@@ -18,6 +18,7 @@ from service.console import audit
 from service.console.accounts import user_for_token
 from service.core import clock
 from service.core.errors import DomainError, Forbidden, InvalidInput, refuse_nul
+from service.core.paging import Page
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -60,6 +61,11 @@ def saved(payload: Any, status: int, action: str, target: audit.Target, detail: 
     audit.record(db(), g.api_user, action, target, {**(detail or {}), "via": "api"})
     db().commit()
     return jsonify(payload), status
+
+
+def paged(items: list[Any], page: Page) -> dict[str, Any]:
+    """A page of any list in the one shape every list answers with."""
+    return {"items": items, "total": page.total, "page": page.page, "per_page": page.per_page, "pages": page.pages}
 
 
 def json_body() -> dict[str, Any]:

@@ -6,22 +6,19 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from handlers.api import admin_only, bp, json_body, saved
+from handlers.api import admin_only, bp, json_body, paged, saved
 from service.app import db
 from service.console import backoffice
 from service.core import clock
+from service.core.paging import requested_page
 from service.reporting import query as report_query, reports
 
 
 @bp.get("/reports")
 def list_reports():
-    args = request.args
-    page = report_query.list_reports(
-        db(), report_query.parse_filters(db(), args),
-        page=report_query.parse_int(args.get("page"), "page") or 1,
-        per_page=report_query.parse_int(args.get("per_page"), "per_page") or report_query.DEFAULT_PER_PAGE)
-    return jsonify(items=[reports.report_dict(r) for r in page.items], total=page.total, page=page.page,
-                   per_page=page.per_page, pages=page.pages, filters=page.filters.to_dict())
+    filters = report_query.parse_filters(db(), request.args)
+    page = report_query.list_reports(db(), filters, *requested_page(request.args))
+    return jsonify(**paged([reports.report_dict(r) for r in page.items], page), filters=filters.to_dict())
 
 
 @bp.get("/reports/<int:report_id>")

@@ -1,11 +1,10 @@
 """/api/v1/statistics, /api/v1/compliance and /api/v1/exports/reports (file downloads)."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Response, jsonify, request
+from flask import jsonify, request
 
 from handlers.api import admin_only, bp
+from handlers.downloads import export_response
 from models.unit import CATEGORIES
 from service.app import db, runtime
 from service.core import clock
@@ -44,9 +43,4 @@ def get_compliance():
 def export_reports(fmt: str):
     """The filtered reports as an .xlsx or .csv attachment (same filters as /reports, e.g. ?month=2026-03)."""
     file = exports.export_reports(db(), report_query.parse_filters(db(), request.args), fmt)
-    response = Response(file.content, content_type=file.mimetype)
-    ascii_name = f"reports.{fmt}"
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file.filename)}")
-    response.headers["X-Report-Count"] = str(file.count)
-    return response
+    return export_response(file)

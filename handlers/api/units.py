@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from handlers.api import admin_only, bp, json_body, saved, serialize as out
+from handlers.api import admin_only, bp, json_body, paged, saved, serialize as out
+from models.unit import CATEGORIES
 from service.app import db
 from service.console import backoffice
 from service.core import clock
+from service.core.paging import requested_page
 from service.reporting import query as report_query, units
 
 
@@ -17,7 +19,11 @@ def _include_inactive() -> bool:
 @bp.get("/units")
 @admin_only
 def list_units():
-    return jsonify(items=[out.unit(u) for u in units.list_units(db(), include_inactive=_include_inactive())])
+    args = request.args
+    page = units.units_page(db(), *requested_page(args), include_inactive=_include_inactive(),
+                            category=report_query.choice(args.get("category"), CATEGORIES, "category"),
+                            name=str(args.get("q") or "").strip()[:100])
+    return jsonify(paged([out.unit(u) for u in page.items], page))
 
 
 @bp.post("/units")
@@ -53,7 +59,9 @@ def deactivate_unit(unit_id: int):
 @admin_only
 def list_staff():
     unit_id = report_query.parse_int(request.args.get("unit_id"), "unit_id")
-    return jsonify(items=[out.staff(s) for s in backoffice.list_staff(db(), unit_id, _include_inactive())])
+    page = backoffice.staff_page(db(), *requested_page(request.args), unit_id=unit_id,
+                                 include_inactive=_include_inactive())
+    return jsonify(paged([out.staff(s) for s in page.items], page))
 
 
 @bp.post("/staff")

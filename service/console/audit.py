@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.announcement import AnnouncementStatus
@@ -14,8 +14,9 @@ from models.audit import AuditLog
 from service.console import texts
 from service.core import clock
 from service.core.audit import Target, record  # the console's views record through this module too
+from service.core.paging import Page, paginate
 
-__all__ = ["Target", "record", "readable_detail", "announcement_created", "announcement_detail", "AuditFilter", "AuditPage",
+__all__ = ["Target", "record", "readable_detail", "announcement_created", "announcement_detail", "AuditFilter",
            "list_entries", "actors"]
 
 
@@ -53,23 +54,15 @@ class AuditFilter:
     date_to: Optional[date] = None  # inclusive, in Asia/Shanghai
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    entries: list[AuditLog]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+PER_PAGE = 50
 
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=clock.TZ)
 
 
-def list_entries(session: Session, flt: AuditFilter = AuditFilter(), page: int = 1, per_page: int = 50) -> AuditPage:
+def list_entries(session: Session, flt: AuditFilter = AuditFilter(), page: int = 1,
+                 per_page: int = PER_PAGE) -> Page[AuditLog]:
     """Newest first, filtered; `page` counts from 1."""
     conditions = []
     if flt.actor:
@@ -84,11 +77,8 @@ def list_entries(session: Session, flt: AuditFilter = AuditFilter(), page: int =
         conditions.append(AuditLog.at >= _day_start(flt.date_from))
     if flt.date_to:
         conditions.append(AuditLog.at < _day_start(flt.date_to + timedelta(days=1)))
-    page = max(1, page)
-    total = session.scalar(select(func.count()).select_from(AuditLog).where(*conditions)) or 0
-    rows = session.scalars(select(AuditLog).where(*conditions).order_by(AuditLog.at.desc(), AuditLog.id.desc())
-                           .limit(per_page).offset((page - 1) * per_page)).all()
-    return AuditPage(list(rows), total, page, per_page)
+    return paginate(session, select(AuditLog).where(*conditions).order_by(AuditLog.at.desc(), AuditLog.id.desc()),
+                    page, per_page)
 
 
 def actors(session: Session) -> list[str]:

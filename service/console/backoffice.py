@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from models.report import ACTIVITY_TYPES, ActivityReport
@@ -20,6 +20,7 @@ from models.unit import CATEGORIES, Unit
 from service.core.clock import local
 from service.core.db import is_row_id
 from service.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.core.paging import DEFAULT_PER_PAGE, Page, paginate
 from service.reporting import reports, texts, units
 from service.reporting.query import parse_date
 
@@ -147,13 +148,23 @@ def deactivate_unit(session: Session, unit_id: int) -> Unit:
     return units.deactivate_unit(session, unit_id)
 
 
-def list_staff(session: Session, unit_id: Optional[int] = None, include_inactive: bool = False) -> list[Staff]:
+def _staff(session: Session, unit_id: Optional[int], include_inactive: bool) -> Select:
     stmt = select(Staff).order_by(Staff.unit_id, Staff.id)
     if unit_id is not None:
         stmt = stmt.where(Staff.unit_id == get_unit(session, unit_id).id)
     if not include_inactive:
         stmt = stmt.where(Staff.active.is_(True))
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def list_staff(session: Session, unit_id: int, include_inactive: bool = False) -> list[Staff]:
+    """One unit's staff (a handful); all staff are listed a page at a time with `staff_page`."""
+    return list(session.scalars(_staff(session, unit_id, include_inactive)))
+
+
+def staff_page(session: Session, page: int = 1, per_page: int = DEFAULT_PER_PAGE, *, unit_id: Optional[int] = None,
+               include_inactive: bool = False) -> Page[Staff]:
+    return paginate(session, _staff(session, unit_id, include_inactive), page, per_page)
 
 
 # ---- staff ---------------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ DETAIL_LABELS = {
     "file": "文件", "filters": "筛选条件", "prefix": "令牌前缀", "codes": "绑定码数", "user": "账号",
     "from_unanswered": "来自未答问题", "created": "新建", "updated": "更新", "unchanged": "未变",
     "type": "类型", "topic": "主题", "unit_ids": "单位", "categories": "类别", "openids": "用户", "staff": "人员",
-    "openid": "微信用户", "expires": "到期", "action": "操作", "active": "启用",
+    "openid": "微信用户", "expires": "到期", "action": "操作", "active": "启用", "format": "格式",
     "receipt": "留言编号", "assigned_to": "处理人", "entry_id": "记录号", "answered_askers": "回复提问人数",
 }
 FLAG_VALUES = {True: "是", False: "否", None: "无"}

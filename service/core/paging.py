@@ -3,17 +3,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Generic, Optional, Sequence, TypeVar
+from typing import Any, Generic, Mapping, Optional, Sequence, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from service.core.db import MAX_ROW_ID
 from service.core.errors import InvalidInput
 
 T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+BAD_PAGE = "页码必须是正整数"
+
+
+def bad_per_page(limit: int) -> str:
+    return f"每页条数必须在 1 到 {limit} 之间"
 
 
 @dataclass(frozen=True)
@@ -31,9 +37,27 @@ class Page(Generic[T]):
 def check_page(page: int, per_page: int, max_per_page: int = MAX_PER_PAGE) -> None:
     """Refuse a page below 1 or a page size out of range, naming the field (422 in the API, a message in the console)."""
     if page < 1:
-        raise InvalidInput("页码必须是正整数", "page")
+        raise InvalidInput(BAD_PAGE, "page")
     if not 1 <= per_page <= max_per_page:
-        raise InvalidInput(f"每页条数必须在 1 到 {max_per_page} 之间", "per_page")
+        raise InvalidInput(bad_per_page(max_per_page), "per_page")
+
+
+def _whole(value: Any, message: str, name: str, maximum: int = MAX_ROW_ID) -> Optional[int]:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= maximum:
+        raise InvalidInput(message, name)
+    return int(text)
+
+
+def requested_page(args: Mapping[str, Any], per_page: int = DEFAULT_PER_PAGE,
+                   max_per_page: int = MAX_PER_PAGE) -> tuple[int, int]:
+    """(page, per_page) from query arguments; absent ones take the defaults, anything else out of range is refused
+    naming its field (a page beyond the last is simply empty)."""
+    page = _whole(args.get("page"), BAD_PAGE, "page")
+    size = _whole(args.get("per_page"), bad_per_page(max_per_page), "per_page", max_per_page)
+    return page or 1, size or per_page
 
 
 def paginate(session: Session, stmt: Select, page: int = 1, per_page: int = DEFAULT_PER_PAGE, *,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from models.announcement import Announcement, AnnouncementStatus, Delivery, DeliveryStatus
@@ -16,6 +16,7 @@ from models.subscription import TOPICS, Subscription
 from models.unit import CATEGORIES, Unit
 from service.core.db import is_row_id
 from service.core.errors import Conflict, InvalidInput, NotFound
+from service.core.paging import DEFAULT_PER_PAGE, Page, paginate
 from service.core.textfit import unix_newlines, utf8_len
 from service.notices import recurrence, texts
 
@@ -260,31 +261,59 @@ def resend_unknown(session: Session, announcement_id: int, now: datetime) -> tup
     return ann, count
 
 
-def listing(session: Session, status: Optional[str] = None, limit: int = 50, offset: int = 0) -> list[Announcement]:
+def _listing(status: Optional[str]) -> Select:
     query = select(Announcement).where(Announcement.kind == "announcement")
     if status:
         query = query.where(Announcement.status == status)
-    return list(session.scalars(query.order_by(Announcement.id.desc()).limit(limit).offset(offset)))
+    return query.order_by(Announcement.id.desc())
+
+
+def listing(session: Session, status: Optional[str] = None, limit: int = 50, offset: int = 0) -> list[Announcement]:
+    return list(session.scalars(_listing(status).limit(limit).offset(offset)))
+
+
+def listing_page(session: Session, status: Optional[str] = None, page: int = 1,
+                 per_page: int = DEFAULT_PER_PAGE) -> Page[Announcement]:
+    """Newest first, optionally of one status."""
+    return paginate(session, _listing(status), page, per_page)
 
 
 def delivery_counts(session: Session, announcement_id: int) -> dict[str, Any]:
-    rows = session.execute(select(Delivery.status, Delivery.channel, func.count()).where(
-        Delivery.announcement_id == announcement_id).group_by(Delivery.status, Delivery.channel)).all()
-    by_status: Counter[str] = Counter()
-    by_channel: Counter[str] = Counter()
-    for status, channel, count in rows:
-        by_status[status] += count
-        by_channel[channel or "none"] += count
-    return {"total": sum(by_status.values()), "by_status": dict(by_status), "by_channel": dict(by_channel)}
+    return delivery_counts_of(session, [announcement_id])[announcement_id]
 
 
-def deliveries(session: Session, announcement_id: int, status: Optional[str] = None, limit: int = 100,
-               offset: int = 0) -> list[Delivery]:
+def delivery_counts_of(session: Session, announcement_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Deliveries per status and per channel of each announcement (a page of them), in one query."""
+    ids = list(announcement_ids)
+    by_status: dict[int, Counter[str]] = {ann_id: Counter() for ann_id in ids}
+    by_channel: dict[int, Counter[str]] = {ann_id: Counter() for ann_id in ids}
+    rows = session.execute(select(Delivery.announcement_id, Delivery.status, Delivery.channel, func.count())
+                           .where(Delivery.announcement_id.in_(ids))
+                           .group_by(Delivery.announcement_id, Delivery.status, Delivery.channel))
+    for ann_id, status, channel, count in rows:
+        by_status[ann_id][status] += count
+        by_channel[ann_id][channel or "none"] += count
+    return {ann_id: {"total": sum(by_status[ann_id].values()), "by_status": dict(by_status[ann_id]),
+                     "by_channel": dict(by_channel[ann_id])} for ann_id in ids}
+
+
+def _deliveries(session: Session, announcement_id: int, status: Optional[str]) -> Select:
     get(session, announcement_id)
     query = select(Delivery).where(Delivery.announcement_id == announcement_id)
     if status:
         query = query.where(Delivery.status == status)
-    return list(session.scalars(query.order_by(Delivery.occurrence, Delivery.id).limit(limit).offset(offset)))
+    return query.order_by(Delivery.occurrence, Delivery.id)
+
+
+def deliveries(session: Session, announcement_id: int, status: Optional[str] = None, limit: int = 100,
+               offset: int = 0) -> list[Delivery]:
+    return list(session.scalars(_deliveries(session, announcement_id, status).limit(limit).offset(offset)))
+
+
+def deliveries_page(session: Session, announcement_id: int, status: Optional[str] = None, page: int = 1,
+                    per_page: int = DEFAULT_PER_PAGE) -> Page[Delivery]:
+    """One page of an announcement's deliveries (it may have 100,000 recipients), in sending order."""
+    return paginate(session, _deliveries(session, announcement_id, status), page, per_page)
 
 
 def to_dict(session: Session, ann: Announcement) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from models.policy import FaqEntry, UnansweredQuestion
+from service.core.paging import DEFAULT_PER_PAGE, Page, paginate
 from service.core.textfit import REPLY_LIMIT, utf8_len
 from service.policy.search import compact
 
@@ -89,14 +90,23 @@ def delete_faq(session: Session, faq_id: int) -> None:
     session.flush()
 
 
-def list_unanswered(session: Session, limit: int = 100,
-                    since: datetime | None = None) -> list[UnansweredQuestion]:
-    """Most asked first, then most recent; `since` keeps only questions asked again at or after that moment."""
+def _unanswered(since: datetime | None) -> Select:
     stmt = select(UnansweredQuestion)
     if since is not None:
         stmt = stmt.where(UnansweredQuestion.last_asked_at >= since)
-    return list(session.scalars(stmt.order_by(UnansweredQuestion.count.desc(),
-                                              UnansweredQuestion.last_asked_at.desc()).limit(limit)))
+    return stmt.order_by(UnansweredQuestion.count.desc(), UnansweredQuestion.last_asked_at.desc(),
+                         UnansweredQuestion.id)
+
+
+def list_unanswered(session: Session, limit: int = 100,
+                    since: datetime | None = None) -> list[UnansweredQuestion]:
+    """Most asked first, then most recent; `since` keeps only questions asked again at or after that moment."""
+    return list(session.scalars(_unanswered(since).limit(limit)))
+
+
+def unanswered_page(session: Session, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> Page[UnansweredQuestion]:
+    """The console's list, most asked first, a page at a time."""
+    return paginate(session, _unanswered(None), page, per_page)
 
 
 def make_faq_from_unanswered(session: Session, unanswered_id: int, answer: str,

@@ -2,7 +2,8 @@
 exports, and the validation messages of the report and unit APIs (they name the field as well)."""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Optional
 
 from service.core import params
@@ -178,11 +179,38 @@ REVIEW_REASON = "审核意见"
 SUBMITTED_AT = "提交时间"
 
 
-def filename(date_from: Optional[date], date_to: Optional[date], fmt: str) -> str:
-    """e.g. 七进活动上报_20260301-20260331.xlsx; open ends read 起 / 止."""
-    start = date_from.strftime("%Y%m%d") if date_from else "起"
-    end = date_to.strftime("%Y%m%d") if date_to else "止"
-    return f"七进活动上报_{start}-{end}.{fmt}"
+REVIEWER = "审核人"
+REVIEWED_AT = "审核时间"
+EXPORT_NAME = "七进活动上报"
+
+
+def category_label(category: str) -> str:
+    """A 七进 category as the console and the chat show it: 社区 → 进社区."""
+    return f"进{category}"
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str  # in the file name people see
+    ascii: str  # in the plain filename= for clients without RFC 5987
+
+
+def export_period(date_from: Optional[date], date_to: Optional[date]) -> Period:
+    """The period an export covers, for its file name: 2026年3月, 2026年, 2026-03-01至2026-03-20, 2026-03-01起,
+    截至2026-03-20, or 全部 without dates."""
+    if date_from and date_to:
+        if (date_from.day, date_from.month, date_to.month, date_to.day) == (1, 1, 12, 31) \
+                and date_from.year == date_to.year:
+            return Period(f"{date_from.year}年", f"{date_from.year}")
+        if date_from.day == 1 and (date_to + timedelta(days=1)).day == 1 \
+                and (date_from.year, date_from.month) == (date_to.year, date_to.month):
+            return Period(f"{date_from.year}年{date_from.month}月", f"{date_from:%Y-%m}")
+        return Period(f"{date_from.isoformat()}至{date_to.isoformat()}", f"{date_from.isoformat()}_{date_to.isoformat()}")
+    if date_from:
+        return Period(f"{date_from.isoformat()}起", f"from-{date_from.isoformat()}")
+    if date_to:
+        return Period(f"截至{date_to.isoformat()}", f"to-{date_to.isoformat()}")
+    return Period("全部", "all")
 
 
 # ---- api: messages of the JSON API and the console forms (validation errors name the field in Chinese; the JSON
@@ -238,10 +266,6 @@ def bad_range(name: str, low: int, high: int, labels: dict[str, str] = FIELD_LAB
 
 def bad_choice(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:
     return params.bad_choice(name, options, labels)
-
-
-def bad_per_page(limit: int) -> str:
-    return f"每页条数必须在 1 到 {limit} 之间"
 
 
 def choose(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_LABELS) -> str:

@@ -11,9 +11,9 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional, TypeVar
+from typing import Any, Iterable, Optional, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from models.staff import BindingAttempt, BindingCode, Staff
@@ -21,6 +21,7 @@ from models.unit import CATEGORIES, Unit
 from service.core import audit
 from service.core.clock import local
 from service.core.errors import InvalidInput, NotFound
+from service.core.paging import DEFAULT_PER_PAGE, Page, paginate
 from service.core.phone import parse_phone
 from service.reporting import texts
 
@@ -113,11 +114,34 @@ def deactivate_unit(session: Session, unit_id: int) -> Unit:
     return update_unit(session, unit_id, active=False)
 
 
-def list_units(session: Session, include_inactive: bool = False) -> list[Unit]:
-    stmt = select(Unit).order_by(Unit.category, Unit.name)
+def _units(include_inactive: bool, category: Optional[str] = None, name: str = "") -> Select:
+    stmt = select(Unit).order_by(Unit.category, Unit.name, Unit.id)
     if not include_inactive:
         stmt = stmt.where(Unit.active.is_(True))
-    return list(session.scalars(stmt))
+    if category:
+        stmt = stmt.where(Unit.category == category)
+    if name:
+        stmt = stmt.where(Unit.name.contains(name, autoescape=True))
+    return stmt
+
+
+def list_units(session: Session, include_inactive: bool = False) -> list[Unit]:
+    """Every unit, for choosing one (forms, filters); pages list them with `units_page`."""
+    return list(session.scalars(_units(include_inactive)))
+
+
+def units_page(session: Session, page: int = 1, per_page: int = DEFAULT_PER_PAGE, *, include_inactive: bool = False,
+               category: Optional[str] = None, name: str = "") -> Page[Unit]:
+    """One page of units by category and name; `name` is a part of the name."""
+    return paginate(session, _units(include_inactive, category, name), page, per_page)
+
+
+def staff_counts(session: Session, unit_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """Active staff per unit and how many of them are bound to a WeChat account, in one query."""
+    rows = session.execute(select(Staff.unit_id, func.count(), func.count(Staff.openid))
+                           .where(Staff.unit_id.in_(list(unit_ids)), Staff.active.is_(True))
+                           .group_by(Staff.unit_id))
+    return {unit_id: (total, bound) for unit_id, total, bound in rows}
 
 
 # --- staff ---------------------------------------------------------------------------------------------------
