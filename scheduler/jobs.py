@@ -211,9 +211,7 @@ def purge_conversation_drafts() -> int:
 
 
 def trim_message_log() -> int:
-    """Delete inbound-message log rows older than MESSAGE_RETENTION_DAYS (default 180)."""
+    """Delete inbound-message log rows older than MESSAGE_RETENTION_DAYS (default 180), in short batches."""
     rt = runtime()
-    with rt.session_factory() as session:
-        n = inbox.trim(session, clock.now() - timedelta(days=rt.settings.message_retention_days))
-        session.commit()
-    return n
+    before = clock.now() - timedelta(days=rt.settings.message_retention_days)
+    return sum(n for n, _ in inbox.trim_batches(rt.session_factory, before))

@@ -10,14 +10,16 @@ answered, in one write (`record_if_idle`); a retry finds its key taken and repla
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Iterator
 
 from sqlalchemy import bindparam, delete, exists, func, literal, literal_column, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from models.conversation import ConversationDraft
 from models.follower import Follower
@@ -26,6 +28,7 @@ from service.chat import conversation
 from service.chat.contract import Inbound
 from service.chat.conversation import Draft
 from service.core import fastsql
+from service.core.db import serialized_writes
 from service.wechat.protocol import dedupe_key
 
 # Events that say nothing about the user being active (platform callbacks, auto location reports).
@@ -257,7 +260,28 @@ def touch_follower(session: Session, inbound: Inbound, now: datetime) -> None:
     session.connection().execute(stmt, values)
 
 
-def trim(session: Session, before: datetime) -> int:
-    """Delete message-log rows older than the retention window (they outlive WeChat's retry window by far)."""
-    result = session.execute(delete(InboundMessage).where(InboundMessage.received_at < before))
-    return result.rowcount or 0
+TRIM_BATCH = 5_000  # rows per purge transaction: a few tens of milliseconds, so no writer waits long behind it
+
+
+def trim_batches(session_factory: sessionmaker[Session], before: datetime,
+                 batch: int = TRIM_BATCH) -> Iterator[tuple[int, float]]:
+    """Delete message-log rows older than the retention window (they outlive WeChat's retry window by far).
+
+    One short transaction per id range of at most `batch` expired rows, walking the ids upwards, so the purge never
+    holds many rows (or SQLite's one write lock) for long while messages keep arriving. Yields (rows deleted, seconds
+    the transaction took) per batch.
+    """
+    last = 0
+    while True:
+        started = time.perf_counter()
+        with session_factory() as session, serialized_writes(session.get_bind()):
+            upper = session.scalar(select(func.max(literal_column("id"))).select_from(
+                select(InboundMessage.id).where(InboundMessage.received_at < before, InboundMessage.id > last)
+                .order_by(InboundMessage.id).limit(batch).subquery()))
+            if upper is None:
+                return
+            deleted = session.execute(delete(InboundMessage).where(
+                InboundMessage.id > last, InboundMessage.id <= upper, InboundMessage.received_at < before))
+            session.commit()
+        yield deleted.rowcount or 0, time.perf_counter() - started
+        last = upper
