@@ -267,21 +267,20 @@ def trim_batches(session_factory: sessionmaker[Session], before: datetime,
                  batch: int = TRIM_BATCH) -> Iterator[tuple[int, float]]:
     """Delete message-log rows older than the retention window (they outlive WeChat's retry window by far).
 
-    One short transaction per id range of at most `batch` expired rows, walking the ids upwards, so the purge never
-    holds many rows (or SQLite's one write lock) for long while messages keep arriving. Yields (rows deleted, seconds
-    the transaction took) per batch.
+    The ids of the expired rows are bounded first (read only, through the `received_at` index); then each range of
+    `batch` ids is deleted in its own short transaction, so the purge never holds many rows (or SQLite's one write
+    lock) for long while messages keep arriving. Ids grow with time, so a range holds at most `batch` expired rows
+    and usually exactly that. Yields (rows deleted, seconds the transaction took) per range.
     """
-    last = 0
-    while True:
+    with session_factory() as session:
+        low, high = session.execute(select(func.min(InboundMessage.id), func.max(InboundMessage.id))
+                                    .where(InboundMessage.received_at < before)).one()
+    if low is None:
+        return
+    for start in range(low, high + 1, batch):
         started = time.perf_counter()
         with session_factory() as session, serialized_writes(session.get_bind()):
-            upper = session.scalar(select(func.max(literal_column("id"))).select_from(
-                select(InboundMessage.id).where(InboundMessage.received_at < before, InboundMessage.id > last)
-                .order_by(InboundMessage.id).limit(batch).subquery()))
-            if upper is None:
-                return
             deleted = session.execute(delete(InboundMessage).where(
-                InboundMessage.id > last, InboundMessage.id <= upper, InboundMessage.received_at < before))
+                InboundMessage.id >= start, InboundMessage.id < start + batch, InboundMessage.received_at < before))
             session.commit()
         yield deleted.rowcount or 0, time.perf_counter() - started
-        last = upper
