@@ -24,8 +24,8 @@ stays as seeded.
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import os
 import random
 import re
 import sys
@@ -57,7 +57,7 @@ from models.subscription import TOPICS, Subscription  # noqa: E402
 from models.unit import CATEGORIES, Unit  # noqa: E402
 from service.core import clock, schema  # noqa: E402
 from service.core.config import Settings  # noqa: E402
-from service.core.db import make_engine, make_session_factory  # noqa: E402
+from service.core.db import insert_rows, make_engine, make_session_factory  # noqa: E402
 
 RANDOM_SEED = 20261202
 BENCH_ADMIN = "bench-admin"
@@ -69,6 +69,11 @@ UTC = timezone.utc
 
 def say(line: str) -> None:
     print(line, flush=True)
+
+
+def load() -> str:
+    """The machine's load when a figure was taken: the same code measures slower on a busy machine."""
+    return "load average {:.1f} {:.1f} {:.1f}, {} cores".format(*os.getloadavg(), os.cpu_count())
 
 
 @dataclass(frozen=True)
@@ -137,70 +142,21 @@ def _at(day: date, rng: random.Random, earliest_hour: int = 8, latest_hour: int 
 # ---- writing rows fast through the real tables ----------------------------------------------------------------------
 
 class RowWriter:
-    """Bulk insert of plain dict rows: PostgreSQL COPY (psycopg), SQLite executemany in chunks. Both go through the
-    tables as migrated, so every index, constraint and trigger they carry is filled and checked."""
-
-    CHUNK = 5_000
+    """Bulk insert of plain dict rows through the tables as migrated (the project's `insert_rows`: COPY on
+    PostgreSQL, executemany on SQLite), so every index, constraint and trigger they carry is filled and checked."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.postgres = engine.dialect.name == "postgresql"
         self.counts: dict[str, int] = {}
 
     def write(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:
-        n = self._copy(table, rows) if self.postgres else self._executemany(table, rows)
+        with self.engine.begin() as conn:
+            n = insert_rows(conn, table, rows)
+            if conn.dialect.name == "postgresql" and "id" in table.c and table.c.id.primary_key:
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                  f"(SELECT COALESCE(MAX(id), 1) FROM {table.name}))"))
         self.counts[table.name] = self.counts.get(table.name, 0) + n
         return n
-
-    def _executemany(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:
-        n = 0
-        with self.engine.begin() as conn:
-            for part in _chunks(rows, self.CHUNK):
-                conn.execute(table.insert(), part)
-                n += len(part)
-        return n
-
-    def _copy(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:
-        iterator = iter(rows)
-        first = next(iterator, None)
-        if first is None:
-            return 0
-        columns = list(first)
-        raw = self.engine.raw_connection()
-        n = 0
-        try:
-            with raw.cursor() as cur:
-                with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in _prepend(first, iterator):
-                        copy.write_row([_copy_value(row[c]) for c in columns])
-                        n += 1
-                if "id" in table.c and table.c.id.autoincrement is not False and table.c.id.primary_key:
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                f"(SELECT COALESCE(MAX(id), 1) FROM {table.name}))")
-            raw.commit()
-        finally:
-            raw.close()
-        return n
-
-
-def _copy_value(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
-
-
-def _prepend(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
-
-
-def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    part: list[Any] = []
-    for row in rows:
-        part.append(row)
-        if len(part) == size:
-            yield part
-            part = []
-    if part:
-        yield part
 
 
 # ---- the seed -----------------------------------------------------------------------------------------------------
@@ -510,7 +466,7 @@ def seed(url: str, reports: int = 300_000, scale: float = 1.0, out=say) -> dict[
     lists: list[tuple[int, int]] = []
     step("announcements", Announcement.__table__, announcement_rows(volumes, rng, world, lists))
     step("deliveries", Delivery.__table__, delivery_rows(rng, world, lists))
-    if writer.postgres:
+    if engine.dialect.name == "postgresql":
         t0 = time.perf_counter()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
@@ -762,7 +718,7 @@ def print_table(url: str, results: list[Timing], rounds: int) -> None:
     engine.dispose()
     print()
     print(f"{engine.dialect.name}, {reports:,} reports, schema {revision}, {rounds} rounds; in-process (Flask test "
-          f"client, one thread), queries = statements on the app's engine per request")
+          f"client, one thread), queries = statements on the app's engine per request; {load()}")
     print(HEADER)
     for t in results:
         print(format_row(t))
@@ -770,19 +726,69 @@ def print_table(url: str, results: list[Timing], rounds: int) -> None:
 
 # ---- scheduler jobs -------------------------------------------------------------------------------------------------
 
-def _timed(label: str, fn: Callable[[], Any], out=say) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    value = fn()
-    seconds = time.perf_counter() - t0
-    out(f"  {label:<44} {seconds:8.2f} s")
-    return seconds, value
+@dataclass
+class JobBench:
+    """What the job steps share: the configured scheduler, and the announcements they created (removed at the end)."""
+
+    url: str
+    engine: Engine
+    factory: Any
+    settings: Settings
+    expired: int
+    created: list[int] = field(default_factory=list)
+    purge: dict[str, float] = field(default_factory=dict)
+
+    def keep(self, value: Any) -> str:
+        ids = value if isinstance(value, list) else [value] if value else []
+        self.created.extend(ids)
+        return f"{len(ids)} system messages queued"
 
 
-def time_jobs(url: str, expired: int = 300_000, out=say) -> dict[str, float]:
+def _lagging(b: JobBench) -> str:
+    from service.reporting import compliance
+
+    today = clock.today()
+    with b.factory() as s:
+        lagging = compliance.lagging_units(s, *compliance.year_to_date(today), today,
+                                           compliance.rules(b.settings.compliance_quarter_min))
+    return f"{len(lagging)} lagging units (the evaluation the reminders and the digest run)"
+
+
+def _plan_to_all(b: JobBench) -> str:
+    from service.notices import announcements, delivery as notify
+
+    with b.factory() as s:
+        ann = announcements.create(s, {"title": "压测通知", "body": "压测：发给全体关注者。", "audience": "all"}, clock.now())
+        s.commit()
+        b.created.append(ann.id)
+    notify.materialize_due(b.factory, b.settings, clock.now())
+    with b.factory() as s:
+        planned = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.announcement_id == ann.id))
+    return f"{planned:,} deliveries planned"
+
+
+def _job(name: str) -> Callable[[JobBench], str]:
+    def run(b: JobBench) -> str:
+        from scheduler import jobs
+
+        return b.keep(getattr(jobs, name)())
+    return run
+
+
+# name, what it runs; each prints its time and what it did
+JOB_STEPS: tuple[tuple[str, Callable[[JobBench], str]], ...] = (
+    ("compliance evaluation (year to date)", _lagging),
+    ("monthly_compliance_reminders", _job("monthly_compliance_reminders")),
+    ("quarter_end_warning", _job("quarter_end_warning")),
+    ("weekly_digest", _job("weekly_digest")),
+    ("plan announcement to all followers", _plan_to_all),
+    ("trim_message_log (batched purge)", lambda b: time_purge(b)),
+)
+
+
+def time_jobs(url: str, expired: int = 300_000, only: str = "", out=say) -> dict[str, float]:
     """Run the scheduler's periodic jobs on the seeded data, timed; what they create is removed afterwards."""
     from scheduler import jobs
-    from service.notices import announcements, delivery as notify
-    from service.wechat import inbox
 
     engine = make_engine(url)
     schema.upgrade(engine)
@@ -790,73 +796,58 @@ def time_jobs(url: str, expired: int = 300_000, out=say) -> dict[str, float]:
     settings = Settings(database_url=url, wechat_template_id="bench-template",
                         admin_openids=(follower_openid(1), follower_openid(2)))
     jobs.configure(settings, factory)
+    bench = JobBench(url, engine, factory, settings, expired)
     figures: dict[str, float] = {}
-    created: list[int] = []
-
-    def collect(value: Any) -> Any:
-        created.extend(value if isinstance(value, list) else [value] if value else [])
-        return value
-
-    out(f"scheduler jobs on {engine.dialect.name}")
+    pattern = re.compile(only) if only else None
+    out(f"scheduler jobs on {engine.dialect.name} (in-process, the scheduler's own functions; {load()})")
     try:
-        figures["monthly reminders"], reminded = _timed(
-            "monthly_compliance_reminders", lambda: collect(jobs.monthly_compliance_reminders()), out)
-        out(f"    {len(reminded)} units reminded")
-        figures["quarter-end warning"], _ = _timed(
-            "quarter_end_warning", lambda: collect(jobs.quarter_end_warning()), out)
-        figures["weekly digest"], _ = _timed("weekly_digest", lambda: collect(jobs.weekly_digest()), out)
-        now = clock.now()
-        with factory() as s:
-            ann = announcements.create(s, {"title": "压测通知", "body": "压测：发给全体关注者。", "audience": "all"}, now)
-            s.commit()
-            created.append(ann.id)
-        figures["plan announcement to all"], _ = _timed(
-            "plan announcement to all followers", lambda: notify.materialize_due(factory, settings, clock.now()), out)
-        with factory() as s:
-            planned = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.announcement_id == ann.id))
-        out(f"    {planned:,} deliveries planned")
+        for name, step in JOB_STEPS:
+            if pattern and not pattern.search(name):
+                continue
+            t0 = time.perf_counter()
+            did = step(bench)
+            figures[name] = time.perf_counter() - t0
+            out(f"  {name:<40} {figures[name]:8.2f} s  {did}")
     finally:
         with factory() as s:
-            if created:
-                s.execute(delete(Delivery).where(Delivery.announcement_id.in_(created)))
-                s.execute(delete(Announcement).where(Announcement.id.in_(created)))
+            if bench.created:
+                s.execute(delete(Delivery).where(Delivery.announcement_id.in_(bench.created)))
+                s.execute(delete(Announcement).where(Announcement.id.in_(bench.created)))
             s.commit()
-    figures.update(time_purge(engine, factory, settings, expired, inbox, out))
-    engine.dispose()
+        engine.dispose()
+    figures.update(bench.purge)
     return figures
 
 
-def time_purge(engine: Engine, factory, settings: Settings, expired: int, inbox, out=say) -> dict[str, float]:
-    """Add `expired` log rows older than the retention window, then time the purge job; threads must survive it."""
+def time_purge(b: JobBench) -> str:
+    """Add expired log rows (older than the retention window), then run the purge job's batches, timing each
+    transaction; the log within the window and the resident threads must be untouched."""
+    from service.wechat import inbox
+
     rng = random.Random(RANDOM_SEED + 1)
-    with factory() as s:
+    retention = b.settings.message_retention_days
+    with b.factory() as s:
         openids = list(s.scalars(select(Follower.openid).limit(1000))) or [follower_openid(1)]
         first_id = (s.scalar(select(func.max(InboundMessage.id))) or 0) + 1
-        threads_before = s.scalar(select(func.count()).select_from(ResidentThread))
-        entries_before = s.scalar(select(func.count()).select_from(ThreadEntry))
-        kept = s.scalar(select(func.count()).select_from(InboundMessage))
+        before = [s.scalar(select(func.count()).select_from(t)) for t in (InboundMessage, ResidentThread, ThreadEntry)]
     world = World(today=clock.today(), now=clock.now().astimezone(UTC), openids=openids)
-    t0 = time.perf_counter()
-    RowWriter(engine).write(InboundMessage.__table__, inbound_rows(
-        replace(Volumes(), messages=expired), rng, world, settings.message_retention_days, first_id, older=True))
-    out(f"  {'(added expired log rows)':<44} {time.perf_counter() - t0:8.2f} s  {expired:,} rows")
+    RowWriter(b.engine).write(InboundMessage.__table__, inbound_rows(
+        replace(Volumes(), messages=b.expired), rng, world, retention, first_id, older=True))
     batches: list[float] = []
-    before = clock.now() - timedelta(days=settings.message_retention_days)
-    t0 = time.perf_counter()
     removed = 0
-    for n, seconds in inbox.trim_batches(factory, before):
+    started = time.perf_counter()
+    for n, seconds in inbox.trim_batches(b.factory, clock.now() - timedelta(days=retention)):
         removed += n
         batches.append(seconds)
-    total = time.perf_counter() - t0
+    with b.factory() as s:
+        after = [s.scalar(select(func.count()).select_from(t)) for t in (InboundMessage, ResidentThread, ThreadEntry)]
+    assert after == before, f"the purge removed more than the expired rows: {before} → {after}"
+    purge_seconds = time.perf_counter() - started
     longest = max(batches, default=0.0)
-    out(f"  {'trim_message_log (batched purge)':<44} {total:8.2f} s  {removed:,} rows in {len(batches)} batches, "
-        f"longest transaction {longest * 1000:.0f} ms")
-    with factory() as s:
-        assert s.scalar(select(func.count()).select_from(InboundMessage)) == kept, "purge removed kept rows"
-        assert s.scalar(select(func.count()).select_from(ResidentThread)) == threads_before
-        assert s.scalar(select(func.count()).select_from(ThreadEntry)) == entries_before
-    out(f"    kept {kept:,} log rows within the window; resident threads and entries untouched")
-    return {"purge": total, "purge longest batch": longest, "purged": float(removed)}
+    b.purge = {"purged": float(removed), "purge longest batch": longest, "purge": purge_seconds}
+    return (f"(adding them included) purge {purge_seconds:.1f} s: {removed:,} expired rows in {len(batches)} "
+            f"transactions, longest {longest * 1000:.0f} ms; "
+            f"{before[0]:,} log rows within the window, threads and entries untouched")
 
 
 # ---- command line -------------------------------------------------------------------------------------------------
@@ -877,9 +868,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     p_jobs = sub.add_parser("jobs", help="time the scheduler's periodic jobs")
     p_jobs.add_argument("url")
     p_jobs.add_argument("--expired", type=int, default=300_000, help="expired log rows the purge removes")
+    p_jobs.add_argument("--only", default="", help="regular expression on the job names")
     p_seed.set_defaults(run=lambda a: seed(a.url, a.reports, a.scale))
     p_time.set_defaults(run=lambda a: print_table(a.url, time_reads(a.url, a.rounds, a.timeout, a.only), a.rounds))
-    p_jobs.set_defaults(run=lambda a: time_jobs(a.url, a.expired))
+    p_jobs.set_defaults(run=lambda a: time_jobs(a.url, a.expired, a.only))
     args = parser.parse_args(argv)
     args.run(args)
 
