@@ -1,5 +1,5 @@
-"""service/core/db.insert_rows: COPY on PostgreSQL, executemany on SQLite; what goes in comes back the same, text that
-COPY treats specially (tabs, newlines, backslashes, `\\N`) included. Run on both databases (TEST_DATABASE_URL)."""
+"""service/core/db.insert_rows: COPY on PostgreSQL, executemany on SQLite; what goes in comes back the same, text with
+tabs, newlines and backslashes, JSON and shared values included. Run on both databases (TEST_DATABASE_URL)."""
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
