@@ -737,6 +737,7 @@ class JobBench:
     expired: int
     created: list[int] = field(default_factory=list)
     purge: dict[str, float] = field(default_factory=dict)
+    lagging: Optional[list[Any]] = None
 
     def keep(self, value: Any) -> str:
         ids = value if isinstance(value, list) else [value] if value else []
@@ -749,9 +750,20 @@ def _lagging(b: JobBench) -> str:
 
     today = clock.today()
     with b.factory() as s:
-        lagging = compliance.lagging_units(s, *compliance.year_to_date(today), today,
-                                           compliance.rules(b.settings.compliance_quarter_min))
-    return f"{len(lagging)} lagging units (the evaluation the reminders and the digest run)"
+        b.lagging = compliance.lagging_units(s, *compliance.year_to_date(today), today,
+                                             compliance.rules(b.settings.compliance_quarter_min))
+    return f"{len(b.lagging)} lagging units (the evaluation the reminders and the digest run)"
+
+
+def _queue_reminders(b: JobBench) -> str:
+    """The reminders' own work once compliance is known: one message per lagging unit, in one transaction."""
+    from scheduler import jobs
+    from service.notices import texts
+
+    if b.lagging is None:
+        _lagging(b)
+    return b.keep(jobs._remind("bench-reminder", texts.REMINDER_TITLE, texts.REMINDER_BODY,
+                               [(u, u.missed) for u in b.lagging], {}))
 
 
 def _plan_to_all(b: JobBench) -> str:
@@ -778,6 +790,7 @@ def _job(name: str) -> Callable[[JobBench], str]:
 # name, what it runs; each prints its time and what it did
 JOB_STEPS: tuple[tuple[str, Callable[[JobBench], str]], ...] = (
     ("compliance evaluation (year to date)", _lagging),
+    ("queue reminders of the lagging units", _queue_reminders),
     ("monthly_compliance_reminders", _job("monthly_compliance_reminders")),
     ("quarter_end_warning", _job("quarter_end_warning")),
     ("weekly_digest", _job("weekly_digest")),
