@@ -789,12 +789,12 @@ def _job(name: str) -> Callable[[JobBench], str]:
 
 # name, what it runs; each prints its time and what it did
 JOB_STEPS: tuple[tuple[str, Callable[[JobBench], str]], ...] = (
+    ("plan announcement to all followers", _plan_to_all),  # first: the jobs below leave their messages due
     ("compliance evaluation (year to date)", _lagging),
     ("queue reminders of the lagging units", _queue_reminders),
     ("monthly_compliance_reminders", _job("monthly_compliance_reminders")),
     ("quarter_end_warning", _job("quarter_end_warning")),
     ("weekly_digest", _job("weekly_digest")),
-    ("plan announcement to all followers", _plan_to_all),
     ("trim_message_log (batched purge)", lambda b: time_purge(b)),
 )
 
