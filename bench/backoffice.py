@@ -525,8 +525,8 @@ READS: tuple[Read, ...] = (
     Read("API message thread", "/api/v1/messages/{thread_id}", "api"),
     Read("export csv month", "/api/v1/exports/reports.csv?month={month}", "api", True),
     Read("export xlsx month", "/api/v1/exports/reports.xlsx?month={month}", "api", True),
-    Read("export csv 100k rows", "/api/v1/exports/reports.csv?date_from={big_from}", "api", True),
-    Read("export xlsx 100k rows", "/api/v1/exports/reports.xlsx?date_from={big_from}", "api", True),
+    Read("export csv big (≤100k rows)", "/api/v1/exports/reports.csv?date_from={big_from}", "api", True),
+    Read("export xlsx big (≤100k rows)", "/api/v1/exports/reports.xlsx?date_from={big_from}", "api", True),
 )
 
 
@@ -601,7 +601,7 @@ def bench_context(session) -> dict[str, Any]:
     return dict(
         month=f"{last_month_end:%Y-%m}", month_start=last_month_end.replace(day=1).isoformat(),
         month_end=last_month_end.isoformat(),
-        search=SEARCH_WORD, big_from=big_from.isoformat(),
+        search=SEARCH_WORD, big_from=big_from.isoformat(), big_rows=min(100_000, total),
         report_id=session.scalar(select(func.max(ActivityReport.id)).where(ActivityReport.status == STATUS_PENDING))
         or session.scalar(select(func.max(ActivityReport.id))),
         unit_id=busiest[0] if busiest else 1,
@@ -674,6 +674,9 @@ def time_reads(url: str, rounds: int = 3, timeout: float = 10.0, only: str = "",
         ctx = bench_context(s)
     pattern = re.compile(only) if only else None
     results = []
+    out(f"month {ctx['month']}; big exports: activity date ≥ {ctx['big_from']} (about {ctx['big_rows']:,} reports); "
+        f"search {ctx['search']!r}; report {ctx['report_id']}, unit {ctx['unit_id']}, announcement "
+        f"{ctx['announcement_id']}")
     out(HEADER)
     for read in READS:
         if pattern and not pattern.search(read.name):
