@@ -73,10 +73,13 @@ def queue_system_messages(session_factory: sessionmaker[Session], messages: Sequ
             for part in batches([m.key for m in messages], 500):
                 taken.update(session.scalars(select(Announcement.dedupe_key).where(Announcement.dedupe_key.in_(part))))
             try:
-                ids = [announcements.create(session, {"title": m.title, "body": fit_utf8(m.body, 1900),
-                                                      "audience": m.audience}, now, kind="system",
-                                            dedupe_key=m.key).id
-                       for m in messages if m.key not in taken]
+                with session.no_autoflush:  # one flush inserts them all (batched), not one insert per message
+                    created = [announcements.create(session, {"title": m.title, "body": fit_utf8(m.body, 1900),
+                                                              "audience": m.audience}, now, kind="system",
+                                                    dedupe_key=m.key, flush=False)
+                               for m in messages if m.key not in taken]
+                session.flush()
+                ids = [ann.id for ann in created]
                 session.commit()
                 return ids
             except IntegrityError:

@@ -145,8 +145,9 @@ def _clean_recurrence(value: Any) -> Optional[str]:
 # ---- create / edit / cancel -------------------------------------------------------------------------------------
 
 def create(session: Session, data: dict[str, Any], now: datetime, created_by: Optional[int] = None,
-           kind: str = "announcement", dedupe_key: Optional[str] = None) -> Announcement:
-    """Validate everything first, then add the row (status 草稿 with `draft: true`, else 已排期)."""
+           kind: str = "announcement", dedupe_key: Optional[str] = None, flush: bool = True) -> Announcement:
+    """Validate everything first, then add the row (status 草稿 with `draft: true`, else 已排期). `flush=False`
+    leaves the insert to the caller's one flush of many (its id is known after that flush)."""
     title = _clean_title(data.get("title"))
     body = _clean_body(data.get("body"), title)
     audience = clean_audience(session, data.get("audience"))
@@ -156,7 +157,8 @@ def create(session: Session, data: dict[str, Any], now: datetime, created_by: Op
     ann = Announcement(kind=kind, dedupe_key=dedupe_key, created_by=created_by,
                        **_scheduled(title, body, audience, rule, send_at, run_at, bool(data.get("draft"))))
     session.add(ann)
-    session.flush()
+    if flush:
+        session.flush()
     return ann
 
 
