@@ -861,8 +861,11 @@ def time_purge(b: JobBench) -> str:
     purge_seconds = time.perf_counter() - started
     longest = max(batches, default=0.0)
     b.purge = {"purged": float(removed), "purge longest batch": longest, "purge": purge_seconds}
+    median = sorted(batches)[len(batches) // 2] if batches else 0.0
+    over = sum(1 for t in batches if t > 0.5)
     return (f"(adding them included) purge {purge_seconds:.1f} s: {removed:,} expired rows in {len(batches)} "
-            f"transactions, longest {longest * 1000:.0f} ms; "
+            f"transactions, median {median * 1000:.0f} ms, longest {longest * 1000:.0f} ms (no. "
+            f"{batches.index(longest) + 1 if batches else 0}), {over} over 500 ms; "
             f"{before[0]:,} log rows within the window, threads and entries untouched")
 
 
