@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from models.report import ReportPhoto, ReportResultNotice
 from service.chat import conversation
 from service.core import clock
 from service.core.config import Settings
+from service.core.db import batches
 from service.core.textfit import fit_utf8
 from service.messages import replies, sla, staff as message_staff
 from service.notices import announcements, delivery as notify, texts
@@ -55,19 +56,45 @@ def runtime() -> Runtime:
 
 # ---- system messages ---------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SystemMessage:
+    key: str  # unique per period and recipient: a re-run or a second scheduler creates the message once
+    title: str
+    body: str
+    audience: dict[str, Any]
+
+
+def queue_system_messages(session_factory: sessionmaker[Session], messages: Sequence[SystemMessage],
+                          now: datetime) -> list[int]:
+    """Create the system announcements whose key is not stored yet, all in one transaction (a reminder to 1,500
+    units is one commit, not 1,500). Returns the ids created. A second scheduler storing one of the same keys at
+    the same moment makes the commit fail on the unique key: it is then tried again, skipping what that one made."""
+    for _ in range(3):
+        with session_factory() as session:
+            taken: set[Optional[str]] = set()
+            for part in batches([m.key for m in messages], 500):
+                taken.update(session.scalars(select(Announcement.dedupe_key).where(Announcement.dedupe_key.in_(part))))
+            try:
+                with session.no_autoflush:  # one flush inserts them all (batched), not one insert per message
+                    created = [announcements.create(session, {"title": m.title, "body": fit_utf8(m.body, 1900),
+                                                              "audience": m.audience}, now, kind="system",
+                                                    dedupe_key=m.key, flush=False)
+                               for m in messages if m.key not in taken]
+                session.flush()
+                ids = [ann.id for ann in created]
+                session.commit()
+                return ids
+            except IntegrityError:
+                session.rollback()
+    return []
+
+
 def queue_system_message(session_factory: sessionmaker[Session], key: str, title: str, body: str,
                          audience: dict[str, Any], now: datetime) -> Optional[int]:
-    """Create a one-off system announcement unless one with `key` exists (unique: safe against a second
-    scheduler or a re-run). Commits. Returns its id, or None when it already existed."""
-    with session_factory() as session:
-        try:
-            ann = announcements.create(session, {"title": title, "body": fit_utf8(body, 1900), "audience": audience},
-                                       now, kind="system", dedupe_key=key)
-            session.commit()
-            return ann.id
-        except IntegrityError:
-            session.rollback()
-            return None
+    """One system message unless one with `key` exists (unique: safe against a second scheduler or a re-run).
+    Commits. Returns its id, or None when it already existed."""
+    ids = queue_system_messages(session_factory, [SystemMessage(key, title, body, audience)], now)
+    return ids[0] if ids else None
 
 
 # ---- jobs --------------------------------------------------------------------------------------------------------
@@ -132,17 +159,14 @@ def record_report_results() -> None:
 
 def _remind(key_prefix: str, title: str, template: str, units: list, extra: dict[str, str]) -> list[int]:
     """One system message per unit (to its bound staff) listing what it missed; unique per period and unit."""
-    rt = runtime()
-    created = []
-    now = clock.now()
+    messages = []
     for unit, missed in units:
         listed = "；".join(f"{r.rule.description}（{r.period.label}：{r.count}/{r.rule.min_count}）"
                           for r in missed) or "—"
-        ann_id = queue_system_message(rt.session_factory, f"{key_prefix}:unit{unit.unit_id}", title,
+        messages.append(SystemMessage(f"{key_prefix}:unit{unit.unit_id}", title,
                                       template.format(unit=unit.name, missed=listed, **extra),
-                                      {"type": "units", "unit_ids": [unit.unit_id]}, now)
-        if ann_id:
-            created.append(ann_id)
+                                      {"type": "units", "unit_ids": [unit.unit_id]}))
+    created = queue_system_messages(runtime().session_factory, messages, clock.now())
     log.info("%s: %s units reminded", key_prefix, len(created))
     return created
 
@@ -229,9 +253,7 @@ def purge_conversation_drafts() -> int:
 
 
 def trim_message_log() -> int:
-    """Delete inbound-message log rows older than MESSAGE_RETENTION_DAYS (default 180)."""
+    """Delete inbound-message log rows older than MESSAGE_RETENTION_DAYS (default 180), in short batches."""
     rt = runtime()
-    with rt.session_factory() as session:
-        n = inbox.trim(session, clock.now() - timedelta(days=rt.settings.message_retention_days))
-        session.commit()
-    return n
+    before = clock.now() - timedelta(days=rt.settings.message_retention_days)
+    return sum(n for n, _ in inbox.trim_batches(rt.session_factory, before))

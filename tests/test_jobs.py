@@ -15,8 +15,8 @@ from models.staff import Staff
 from models.unit import Unit
 from scheduler import jobs
 from service.core import clock
-from service.reporting import reports
 from service.core.clock import TZ
+from service.reporting import reports
 from tests.factories import REGISTERED
 from tests.notice_helpers import add_followers, record_outcomes, successful_calls
 
@@ -175,3 +175,17 @@ def test_simulator_photos_are_stored_from_the_simulator_not_fetched_from_wechat(
     assert photo.download_status == "done", photo.last_error
     assert (Path(rt.settings.media_dir) / photo.local_path).read_bytes() == b"\xff\xd8\xff\xe0jpeg"
     assert fake_wechat.calls_to("media/get") == []
+
+
+def test_a_reminder_round_skips_the_units_already_reminded_and_commits_the_rest_at_once(rt, session):
+    """Reminders of 1,500 units are one transaction; a unit reminded already (a re-run, or a second scheduler that
+    got there first) is skipped, the others are created."""
+    units = [staffed_unit(session, f"第{i}社区", "社区", f"o-staff-{i}")[0] for i in range(3)]
+    session.commit()
+    first = jobs.queue_system_message(rt.session_factory, f"reminder:2025-12:unit{units[0].id}", "提醒", "正文",
+                                      {"type": "units", "unit_ids": [units[0].id]}, NOW)
+    created = jobs.monthly_compliance_reminders()
+    assert len(created) == 2 and first not in created
+    keys = set(session.scalars(select(Announcement.dedupe_key).where(Announcement.kind == "system")))
+    assert keys == {f"reminder:2025-12:unit{u.id}" for u in units}
+    assert jobs.monthly_compliance_reminders() == []

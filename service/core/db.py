@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
+import json
 import os
 import threading
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar
 
-from sqlalchemy import create_engine, event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, Table, create_engine, event, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
@@ -102,3 +104,46 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most `size` items: bounded IN lists and insert batches."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def insert_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]],
+                shared: Optional[Mapping[str, Any]] = None, chunk: int = 5000) -> int:
+    """Insert many rows in the connection's transaction: COPY on PostgreSQL (100,000 rows in a second or two, where
+    executemany takes ten), executemany in chunks elsewhere. Every row carries the same columns; `shared` holds the
+    values all rows have in common. Model defaults are not applied on PostgreSQL, so rows and `shared` name every
+    column the insert sets. Returns the number of rows."""
+    shared = dict(shared or {})
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return 0
+    n = 0
+    if connection.dialect.name != "postgresql":
+        for part in _chunked(itertools.chain([first], iterator), chunk):
+            connection.execute(table.insert(), [{**shared, **row} for row in part])
+            n += len(part)
+        return n
+    columns = list(first)
+    as_json = [isinstance(table.c[name].type, JSON) for name in columns]
+    tail = [json.dumps(v, ensure_ascii=False) if isinstance(table.c[k].type, JSON) else v for k, v in shared.items()]
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns + list(shared))}) FROM STDIN") as copy:
+            for row in itertools.chain([first], iterator):
+                values = [row[c] for c in columns]
+                for i, is_json in enumerate(as_json):
+                    if is_json:
+                        values[i] = json.dumps(values[i], ensure_ascii=False)
+                copy.write_row(values + tail)
+                n += 1
+    return n
+
+
+def _chunked(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    part: list[T] = []
+    for row in rows:
+        part.append(row)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part

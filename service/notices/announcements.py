@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
@@ -146,8 +146,9 @@ def _clean_recurrence(value: Any) -> Optional[str]:
 # ---- create / edit / cancel -------------------------------------------------------------------------------------
 
 def create(session: Session, data: dict[str, Any], now: datetime, created_by: Optional[int] = None,
-           kind: str = "announcement", dedupe_key: Optional[str] = None) -> Announcement:
-    """Validate everything first, then add the row (status 草稿 with `draft: true`, else 已排期)."""
+           kind: str = "announcement", dedupe_key: Optional[str] = None, flush: bool = True) -> Announcement:
+    """Validate everything first, then add the row (status 草稿 with `draft: true`, else 已排期). `flush=False`
+    leaves the insert to the caller's one flush of many (its id is known after that flush)."""
     title = _clean_title(data.get("title"))
     body = _clean_body(data.get("body"), title)
     audience = clean_audience(session, data.get("audience"))
@@ -157,7 +158,8 @@ def create(session: Session, data: dict[str, Any], now: datetime, created_by: Op
     ann = Announcement(kind=kind, dedupe_key=dedupe_key, created_by=created_by,
                        **_scheduled(title, body, audience, rule, send_at, run_at, bool(data.get("draft"))))
     session.add(ann)
-    session.flush()
+    if flush:
+        session.flush()
     return ann
 
 
@@ -340,20 +342,30 @@ def delivery_dict(d: Delivery) -> dict[str, Any]:
 
 # ---- audience -----------------------------------------------------------------------------------------------------
 
+def _staff_openids() -> Select:
+    return select(Staff.openid.label("openid")).where(Staff.active.is_(True), Staff.openid.is_not(None))
+
+
+# A stored audience type → the SELECT of its openids (one column, `openid`); an explicit openid list has none.
+_AUDIENCE_QUERIES: dict[str, Callable[[dict[str, Any]], Select]] = {
+    "all": lambda a: select(Follower.openid.label("openid")).where(Follower.subscribed.is_(True)),
+    "topic": lambda a: select(Subscription.openid.label("openid")).where(Subscription.topic == a["topic"]),
+    "units": lambda a: _staff_openids().where(Staff.unit_id.in_(a["unit_ids"])),
+    "categories": lambda a: _staff_openids().join(Unit, Unit.id == Staff.unit_id).where(
+        Unit.category.in_(a["categories"]), Unit.active.is_(True)),
+}
+
+
+def audience_query(audience: dict[str, Any]) -> Optional[Select]:
+    """The audience as one SELECT of openids (maybe repeated), so planning can join it in SQL instead of passing
+    100,000 openids back and forth; None for an explicit openid list."""
+    build = _AUDIENCE_QUERIES.get(audience.get("type"))
+    return build(audience) if build else None
+
+
 def resolve_audience(session: Session, audience: dict[str, Any]) -> list[str]:
     """The openids an audience names (before exclusions), each once, in a stable order."""
-    kind = audience.get("type")
-    if kind == "all":
-        query = select(Follower.openid).where(Follower.subscribed.is_(True)).order_by(Follower.openid)
-    elif kind == "topic":
-        query = select(Subscription.openid).where(Subscription.topic == audience["topic"]).order_by(Subscription.openid)
-    elif kind == "units":
-        query = (select(Staff.openid).where(Staff.unit_id.in_(audience["unit_ids"]), Staff.active.is_(True),
-                                            Staff.openid.is_not(None)).order_by(Staff.openid))
-    elif kind == "categories":
-        query = (select(Staff.openid).join(Unit, Unit.id == Staff.unit_id)
-                 .where(Unit.category.in_(audience["categories"]), Unit.active.is_(True), Staff.active.is_(True),
-                        Staff.openid.is_not(None)).order_by(Staff.openid))
-    else:
+    query = audience_query(audience)
+    if query is None:
         return list(dict.fromkeys(audience.get("openids") or []))
-    return list(dict.fromkeys(session.scalars(query)))
+    return list(dict.fromkeys(session.scalars(query.order_by(query.selected_columns.openid))))

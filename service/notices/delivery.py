@@ -36,9 +36,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, false, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,11 +49,11 @@ from models.follower import Follower
 from models.subscription import NoticeOptOut
 from service.core import clock
 from service.core.config import Settings
-from service.core.db import batches
+from service.core.db import batches, insert_rows
 from service.core.errors import WeChatAPIError, WeChatError, WeChatOutcomeUnknown
 from service.core.redact import describe, redact
 from service.notices import recurrence, texts
-from service.notices.announcements import message_text, resolve_audience
+from service.notices.announcements import audience_query, message_text
 from service.wechat_api.client import make_client
 from service.wechat_api.token_store import MemoTokenStore, make_token_store
 
@@ -96,14 +96,44 @@ def _dialect(session: Session) -> str:
 
 # ---- planning: announcement due → one Delivery row per recipient ----------------------------------------------------
 
-def _mass_counts(session: Session, openids: list[str], since: datetime) -> dict[str, int]:
-    counts: dict[str, int] = {}
+# One recipient as planning sees it: openid, subscribed, last message, service window (start, used), opted out,
+# mass messages sent to them this month.
+Recipient = tuple[str, bool, Optional[datetime], Optional[datetime], int, bool, int]
+
+
+def _recipients(session: Session, audience: dict[str, Any], mass_since: Optional[datetime]) -> Iterator[Recipient]:
+    """Every recipient of the audience, once each in openid order, with what the channel choice needs: one query
+    joining the audience to followers, service windows, opt-outs (and this month's mass sends when `mass_since`),
+    so 100,000 recipients cost one round of rows rather than IN lists of their openids. An explicit openid list
+    keeps its own order and is looked up in bounded IN lists; an openid without a follower row is unsubscribed."""
+    source = audience_query(audience)
+    if source is not None:
+        distinct = source.distinct().subquery()
+        yield from session.execute(_joined(distinct, mass_since).order_by(distinct.c.openid))
+        return
+    openids = list(dict.fromkeys(audience.get("openids") or []))
+    found: dict[str, Recipient] = {}
     for part in batches(openids, IN_CHUNK):
-        rows = session.execute(select(Delivery.openid, func.count()).where(
-            Delivery.openid.in_(part), Delivery.channel == MASS, Delivery.status == DeliveryStatus.SENT,
-            Delivery.sent_at >= since).group_by(Delivery.openid))
-        counts.update({openid: n for openid, n in rows})
-    return counts
+        known = select(Follower.openid.label("openid")).where(Follower.openid.in_(part)).subquery()
+        found.update((row[0], row) for row in session.execute(_joined(known, mass_since)))
+    for openid in openids:
+        yield found.get(openid, (openid, False, None, None, 0, False, 0))
+
+
+def _joined(source: Any, mass_since: Optional[datetime]) -> Select:
+    openid = source.c.openid
+    columns: list[Any] = [openid, func.coalesce(Follower.subscribed, false()), Follower.last_message_at,
+                          ServiceWindow.window_start, func.coalesce(ServiceWindow.used, 0),
+                          NoticeOptOut.openid.is_not(None)]
+    stmt = (select().select_from(source).outerjoin(Follower, Follower.openid == openid)
+            .outerjoin(ServiceWindow, ServiceWindow.openid == openid)
+            .outerjoin(NoticeOptOut, NoticeOptOut.openid == openid))
+    if mass_since is None:
+        return stmt.add_columns(*columns, literal(0))
+    mass = (select(Delivery.openid, func.count().label("sent")).where(
+        Delivery.channel == MASS, Delivery.status == DeliveryStatus.SENT, Delivery.sent_at >= mass_since)
+        .group_by(Delivery.openid).subquery())
+    return stmt.outerjoin(mass, mass.c.openid == openid).add_columns(*columns, func.coalesce(mass.c.sent, 0))
 
 
 @dataclass
@@ -184,22 +214,10 @@ class Decisions:
 
 def decide(session: Session, settings: Settings, audience: dict[str, Any], now: datetime) -> Decisions:
     """Choose each recipient's channel as of `now`. Reads only: planning writes the result, the preview counts it."""
-    openids = resolve_audience(session, audience)
-    followers: dict[str, tuple[bool, Optional[datetime]]] = {}
-    windows: dict[str, Window] = {}
-    for part in batches(openids, IN_CHUNK):
-        for openid, subscribed, last in session.execute(
-            select(Follower.openid, Follower.subscribed, Follower.last_message_at).where(Follower.openid.in_(part))
-        ):
-            followers[openid] = (subscribed, clock.local(last) if last else None)
-        for openid, start, used in session.execute(select(ServiceWindow.openid, ServiceWindow.window_start,
-                                                          ServiceWindow.used).where(ServiceWindow.openid.in_(part))):
-            windows[openid] = Window(clock.local(start), used)
-    opted_out = set(session.scalars(select(NoticeOptOut.openid)))
     use_mass = audience.get("type") == "all" and settings.wechat_mass_send_all
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    mass_counts = _mass_counts(session, openids, month_start) if use_mass else {}
-
+    windows: dict[str, Window] = {}
+    last_messages: dict[str, Optional[datetime]] = {}
     rows: list[Decision] = []
     mass_rows: list[Decision] = []
     changed: dict[str, Window] = {}
@@ -212,22 +230,26 @@ def decide(session: Session, settings: Settings, audience: dict[str, Any], now: 
         if window is not None:
             windows[row.openid] = changed[row.openid] = window
 
-    for openid in openids:
+    for openid, subscribed, last, window_start, used, opted_out, mass_sent in _recipients(
+            session, audience, month_start if use_mass else None):
+        if window_start is not None:
+            windows[openid] = Window(clock.local(window_start), used)
+        last = clock.local(last) if last else None
         row = Decision(openid, DeliveryStatus.PENDING)
-        subscribed, last = followers.get(openid, (False, None))
         if not subscribed:
             row.status, row.reason = DeliveryStatus.SKIPPED, texts.REASON_UNFOLLOWED
-        elif openid in opted_out:
+        elif opted_out:
             row.status, row.reason = DeliveryStatus.SKIPPED, texts.REASON_OPTED_OUT
-        elif use_mass and mass_counts.get(openid, 0) < settings.wechat_mass_monthly_limit:
+        elif use_mass and mass_sent < settings.wechat_mass_monthly_limit:
             row.channel = MASS
             mass_rows.append(row)
+            last_messages[openid] = last
         else:
             per_user(row, last)
         rows.append(row)
     if len(mass_rows) == 1:  # a mass send needs at least two openids
         only = mass_rows.pop()
-        per_user(only, followers[only.openid][1])
+        per_user(only, last_messages[only.openid])
     if mass_rows:  # balanced chunks, each one mass call
         total = len(mass_rows)
         n_chunks = math.ceil(total / MASS_CHUNK)
@@ -240,17 +262,15 @@ def decide(session: Session, settings: Settings, audience: dict[str, Any], now: 
 def plan(session: Session, settings: Settings, ann: Announcement, occurrence: int, now: datetime) -> int:
     """Insert the Delivery rows of one occurrence (channel chosen per recipient by `decide`); returns how many."""
     decided = decide(session, settings, ann.audience, now)
-    base = dict(announcement_id=ann.id, occurrence=occurrence, attempts=0, errcode=None,
-                next_attempt_at=now, created_at=now, updated_at=now, claimed_by="", lease_until=None,
-                sent_at=None)
-    rows = [dict(base, openid=d.openid, status=d.status, channel=d.channel, reason=d.reason,
+    shared = dict(announcement_id=ann.id, occurrence=occurrence, attempts=0, errcode=None, next_attempt_at=now,
+                  created_at=now, updated_at=now, claimed_by="", lease_until=None, sent_at=None)
+    rows = (dict(openid=d.openid, status=d.status, channel=d.channel, reason=d.reason,
                  # the clientmsgid of its mass chunk is the batch key
                  batch=None if d.batch is None else f"qijin-a{ann.id}-o{occurrence}-c{d.batch}")
-            for d in decided.rows]
-    for part in batches(rows, 5000):
-        session.execute(Delivery.__table__.insert(), part)
+            for d in decided.rows)
+    count = insert_rows(session.connection(), Delivery.__table__, rows, shared)
     _save_windows(session, decided.windows)
-    return len(rows)
+    return count
 
 
 def reach(session: Session, settings: Settings, audience: dict[str, Any], at: datetime) -> dict[str, Any]:
