@@ -76,7 +76,8 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcement.id", ondelete="CASCADE"), index=True)
+    # no index of its own: the unique key (announcement_id, openid, occurrence) starts with it
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcement.id", ondelete="CASCADE"))
     occurrence: Mapped[int] = mapped_column(Integer, default=1)
     openid: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(8), default=DeliveryStatus.PENDING.value)
