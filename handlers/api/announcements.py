@@ -35,7 +35,7 @@ def list_announcements():
     session = db()
     items = announcements.listing(session, request.args.get("status"), _int_arg("limit", 50, 200),
                                   _int_arg("offset", 0, 10**9))
-    return jsonify(items=[announcements.to_dict(session, a) for a in items])
+    return jsonify(items=announcements.to_dicts(session, items))
 
 
 @bp.get("/announcements/<int:announcement_id>")

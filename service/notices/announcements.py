@@ -318,7 +318,8 @@ def deliveries_page(session: Session, announcement_id: int, status: Optional[str
     return paginate(session, _deliveries(session, announcement_id, status), page, per_page)
 
 
-def to_dict(session: Session, ann: Announcement) -> dict[str, Any]:
+def to_dict(session: Session, ann: Announcement, counts: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The API's view of one announcement; `counts` when the caller fetched a page's delivery counts at once."""
     def iso(dt: Optional[datetime]) -> Optional[str]:
         from service.core.clock import local
 
@@ -328,7 +329,13 @@ def to_dict(session: Session, ann: Announcement) -> dict[str, Any]:
             "send_at": iso(ann.send_at), "recurrence": ann.recurrence, "next_run_at": iso(ann.next_run_at),
             "occurrence": ann.occurrence, "last_sent_at": iso(ann.last_sent_at),
             "cancelled_at": iso(ann.cancelled_at), "created_at": iso(ann.created_at),
-            "deliveries": delivery_counts(session, ann.id)}
+            "deliveries": counts if counts is not None else delivery_counts(session, ann.id)}
+
+
+def to_dicts(session: Session, anns: list[Announcement]) -> list[dict[str, Any]]:
+    """A page of announcements with their delivery counts in one query, not one per announcement."""
+    counts = delivery_counts_of(session, [a.id for a in anns])
+    return [to_dict(session, a, counts[a.id]) for a in anns]
 
 
 def delivery_dict(d: Delivery) -> dict[str, Any]:
