@@ -31,6 +31,17 @@ def fetch(app, client, path: str) -> tuple[int, str]:
     return counter.count, response.get_data(as_text=True)
 
 
+def add_sent_announcements(session, start: int, stop: int, deliveries: int) -> None:
+    """Sent announcements 通知<start>… each with `deliveries` sent customer-service deliveries."""
+    for i in range(start, stop):
+        ann = Announcement(title=f"通知{i}", body="正文", audience={"type": "all"}, status=AnnouncementStatus.SENT.value)
+        session.add(ann)
+        session.flush()
+        session.add_all([Delivery(announcement_id=ann.id, openid=f"o-{i}-{n}", status="sent", channel="cs",
+                                  created_at=NOW) for n in range(deliveries)])
+    session.commit()
+
+
 def same_queries_for_more_rows(app, client, path: str, add_rows, sizes=(10, 40)) -> list[str]:
     """Add rows up to each size in turn and check the page's query count stays the same; the pages' texts."""
     counts, pages, made = [], [], 0
@@ -65,14 +76,7 @@ def test_units_page_is_paged_with_staff_counts_from_one_query(app, admin_console
 
 def test_announcement_list_and_its_deliveries_are_paged(app, admin_console, session):
     def add_announcements(start, stop):
-        for i in range(start, stop):
-            ann = Announcement(title=f"通知{i}", body="正文", audience={"type": "all"},
-                               status=AnnouncementStatus.SENT.value)
-            session.add(ann)
-            session.flush()
-            session.add_all([Delivery(announcement_id=ann.id, openid=f"o-{i}-{n}", status="sent", channel="cs",
-                                      created_at=NOW) for n in range(3)])
-        session.commit()
+        add_sent_announcements(session, start, stop, deliveries=3)
 
     _, page = same_queries_for_more_rows(app, admin_console, "/admin/announcements?per_page=100", add_announcements)
     assert page.count("3 / 0 / 0") == 40
@@ -144,14 +148,7 @@ def test_api_announcement_list_counts_deliveries_in_one_query(app, client, sessi
     session.commit()
 
     def add_announcements(start, stop):
-        for i in range(start, stop):
-            ann = Announcement(title=f"通知{i}", body="正文", audience={"type": "all"},
-                               status=AnnouncementStatus.SENT.value)
-            session.add(ann)
-            session.flush()
-            session.add_all([Delivery(announcement_id=ann.id, openid=f"o-{i}-{n}", status="sent", channel="cs",
-                                      created_at=NOW) for n in range(2)])
-        session.commit()
+        add_sent_announcements(session, start, stop, deliveries=2)
 
     counts = []
     for start, stop in ((0, 5), (5, 30)):
