@@ -121,7 +121,8 @@ def test_reception_uses_the_inbox_and_nothing_else(reception_console, session_fa
 
 # What a 接待员 may open: the inbox and threads, and their own account's pages. Every other console view refuses them,
 # including views other branches add later with `login_required` by mistake (this walks the app's routes).
-RECEPTION_PAGES = {"admin.home", "admin.messages", "admin.message_thread", "admin.reply_message", "admin.note_message",
+RECEPTION_PAGES = {"admin.home", "admin.messages", "admin.message_thread", "admin.message_photo", "admin.reply_message",
+                   "admin.note_message",
                    "admin.assign_message", "admin.close_message", "admin.password", "admin.logout", "admin.login"}
 
 
@@ -291,3 +292,31 @@ def test_unanswered_question_is_answered_to_its_askers_and_becomes_faq(admin_con
         assert s.get(UnansweredQuestion, question_id) is None
     sent = fake_wechat.calls_to("message/custom/send")
     assert [c.json["touser"] for c in sent] == ["o-a"]  # o-b's window is closed: waits for their next message
+
+
+def test_a_residents_photo_is_shown_on_the_thread_to_those_who_may_open_it(app, admin_console, reception_console,
+                                                                           session_factory):
+    from pathlib import Path
+
+    from models.message import ThreadPhoto
+
+    with session_factory() as s:
+        thread = threads.open_thread(s, openid="o-pic", text="门口的告示写着不租给外地少数民族",
+                                     category="complaint", photos=[{"media_id": "m-1"}, {"media_id": "m-2"}])
+        s.commit()
+        stored, pending = thread.entries[0].photo_files
+        thread_id, stored_id, pending_id = thread.id, stored.id, pending.id
+        stored.local_path, stored.download_status = "messages/o-pic-1.jpg", "done"
+        s.commit()
+    media_dir = Path(app.extensions["qijin"].settings.media_dir)
+    (media_dir / "messages").mkdir(parents=True, exist_ok=True)
+    (media_dir / "messages" / "o-pic-1.jpg").write_bytes(b"\xff\xd8jpeg-bytes")
+    other = make_thread(session_factory, openid="o-else", text="别的留言")
+
+    page = text(admin_console.get(f"/admin/messages/{thread_id}"))
+    assert f"/admin/messages/{thread_id}/photos/{stored_id}" in page and "正在从微信下载" in page
+    photo = admin_console.get(f"/admin/messages/{thread_id}/photos/{stored_id}")
+    assert photo.status_code == 200 and photo.data == b"\xff\xd8jpeg-bytes"
+    assert admin_console.get(f"/admin/messages/{thread_id}/photos/{pending_id}").status_code == 404  # not yet stored
+    assert admin_console.get(f"/admin/messages/{other}/photos/{stored_id}").status_code == 404  # another thread's
+    assert reception_console.get(f"/admin/messages/{thread_id}/photos/{stored_id}").status_code == 403  # not theirs

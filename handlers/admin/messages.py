@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from flask import flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 
 from handlers.admin import bp, current_admin, field_errors, login_required, render
+from handlers.downloads import stored_photo
 from models.admin import ROLE_ADMIN
-from models.message import EntryKind, ThreadEntry
+from models.message import EntryKind, ThreadEntry, ThreadPhoto
 from service.app import db, runtime
 from service.core import clock
 from service.core.errors import DomainError
@@ -67,6 +68,18 @@ def messages():
 @login_required
 def message_thread(thread_id: int):
     return _thread_page(thread_id)
+
+
+@bp.get("/messages/<int:thread_id>/photos/<int:photo_id>")
+@login_required
+def message_photo(thread_id: int, photo_id: int):
+    """A resident's photo, to whoever may open its thread."""
+    thread = staff.get_thread(db(), current_admin(), thread_id)
+    photo = db().get(ThreadPhoto, photo_id)
+    entry = db().get(ThreadEntry, photo.entry_id) if photo is not None else None
+    if entry is None or entry.thread_id != thread.id:
+        abort(404)
+    return stored_photo(runtime().settings.media_dir, photo.local_path)
 
 
 def _thread_page(thread_id: int, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,

@@ -2,13 +2,10 @@
 reject with a reason, export of the filtered list to .xlsx. Same service functions as /api/v1/reports."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import abort, flash, redirect, request, send_file, url_for
-from werkzeug.security import safe_join
+from flask import abort, flash, redirect, request, url_for
 
 from handlers.admin import bp, current_admin, field_errors, render, reports_required
-from handlers.downloads import export_response
+from handlers.downloads import export_response, stored_photo
 from models.report import ACTIVITY_TYPES, STATUS_PENDING, STATUS_REJECTED, STATUSES, ReportPhoto
 from models.unit import CATEGORIES
 from service.app import db, runtime
@@ -121,9 +118,6 @@ def resubmit_report(report_id: int):
 @reports_required
 def report_photo(report_id: int, photo_id: int):
     photo = db().get(ReportPhoto, photo_id)
-    if photo is None or photo.report_id != report_id or not photo.local_path:
+    if photo is None or photo.report_id != report_id:
         abort(404)
-    path = safe_join(runtime().settings.media_dir, photo.local_path)
-    if path is None or not Path(path).is_file():
-        abort(404)
-    return send_file(path, max_age=3600)
+    return stored_photo(runtime().settings.media_dir, photo.local_path)

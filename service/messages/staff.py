@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping, Optional, Sequence
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models.admin import ROLE_ADMIN, AdminUser
 from models.inbound import InboundMessage
@@ -165,7 +165,8 @@ def timeline(session: Session, thread: ResidentThread) -> Timeline:
         .order_by(ResidentThread.created_at.desc()).limit(TIMELINE_THREADS)))
     messages = list(session.scalars(select(InboundMessage).where(InboundMessage.openid == thread.openid)
                                     .order_by(InboundMessage.id.desc()).limit(TIMELINE_MESSAGES)))
-    entries = list(thread.entries)
+    entries = list(session.scalars(select(ThreadEntry).where(ThreadEntry.thread_id == thread.id)
+                                   .options(selectinload(ThreadEntry.photo_files)).order_by(ThreadEntry.id)))
     names = user_names(session, [e.author_id for e in entries] + [thread.assigned_to, thread.closed_by])
     return Timeline(thread, entries, others, messages, names)
 
