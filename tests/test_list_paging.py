@@ -10,6 +10,7 @@ import pytest
 from models.announcement import Announcement, AnnouncementStatus, Delivery
 from models.audit import AuditLog
 from models.policy import UnansweredQuestion
+from models.report import ActivityReport as Report
 from service.console.accounts import create_api_token
 from service.core import clock
 from tests.factories import make_staff, make_unit
@@ -158,3 +159,24 @@ def test_api_announcement_list_counts_deliveries_in_one_query(app, client, sessi
         counts.append(counter.count)
         assert len(items) == stop and all(item["deliveries"]["by_status"] == {"sent": 2} for item in items)
     assert counts[1] <= counts[0], counts  # the first request also records the token's use
+
+
+def test_api_report_list_loads_units_staff_photos_and_revisions_per_page_not_per_report(app, client, session):
+    from models.admin import ROLE_ADMIN, AdminUser
+    from tests.factories import make_report
+
+    session.add(AdminUser(username="admin", password_hash="!", role=ROLE_ADMIN))
+    headers = {"Authorization": f"Bearer {create_api_token(session, 'admin')}"}
+    staff = make_staff(session, make_unit(session, "单位甲", "社区"))
+    session.commit()
+    counts = []
+    for stop in (3, 30):
+        while session.query(Report).count() < stop:
+            make_report(session, staff)
+        session.commit()
+        client.get("/api/v1/reports", headers=headers)  # the token's first use is recorded once
+        with counting(app_engine(app)) as counter:
+            body = client.get("/api/v1/reports?per_page=100", headers=headers).json
+        counts.append(counter.count)
+        assert body["total"] == stop and all(item["revisions"] == [] for item in body["items"])
+    assert counts[0] == counts[1], counts

@@ -146,7 +146,8 @@ def ordered(filters: ReportFilter) -> Select:
 
 # The page's rows are read first and their units, staff and photos by id afterwards (a query each), so a search
 # matching many reports never joins them all to units and staff before the page is cut.
-PAGE_LOADS = (selectinload(ActivityReport.unit), selectinload(ActivityReport.staff), selectinload(ActivityReport.photos))
+PAGE_LOADS = (selectinload(ActivityReport.unit), selectinload(ActivityReport.staff), selectinload(ActivityReport.photos),
+              selectinload(ActivityReport.revisions))  # the API shows each report's revisions
 
 
 def list_reports(session: Session, filters: ReportFilter, page: int = 1,
