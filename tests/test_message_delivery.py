@@ -320,8 +320,7 @@ def test_the_rating_is_asked_once(session_factory, settings, fake_wechat, wechat
 
 def test_the_message_log_purge_keeps_threads(session_factory, pinned):
     thread_id, _ = new_thread(session_factory)
-    with session_scope(session_factory) as s:
-        inbox.trim(s, NOW + timedelta(days=400))
+    list(inbox.trim_batches(session_factory, NOW + timedelta(days=400)))
     with session_scope(session_factory) as s:
         assert s.get(ResidentThread, thread_id) is not None
         assert s.scalar(select(func.count()).select_from(ThreadEntry)) == 1

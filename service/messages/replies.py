@@ -218,7 +218,8 @@ def _record(session: Session, settings: Settings, entry_id: int, channel: str, a
         _set(session, entry_id, delivery=ReplyDelivery.UNKNOWN.value, next_attempt_at=None,
              delivery_error=f"{notice_texts.REASON_NO_ANSWER}（{outcome.reason}）"[:255])
     elif outcome.retryable and attempts < settings.notify_max_attempts:
-        _set(session, entry_id, delivery=ReplyDelivery.PENDING.value, delivery_error=outcome.reason,
+        _set(session, entry_id, delivery=ReplyDelivery.PENDING.value,
+             delivery_error=f"{notice_texts.REASON_WILL_RETRY}（{outcome.reason}）"[:255],
              next_attempt_at=now + retry_delay(settings, attempts))
     elif outcome.retryable:
         _set(session, entry_id, delivery=ReplyDelivery.FAILED.value, next_attempt_at=None,

@@ -27,6 +27,7 @@ REASON_NO_CHANNEL = "不在48小时客服窗口内，且未配置模板消息"
 REASON_CANCELLED = "通知已取消"
 REASON_UNKNOWN = "发送时进程中断，无法确认是否送达；为避免重复，不自动重发"
 REASON_RETRIES = "多次重试仍失败"
+REASON_WILL_RETRY = "这次没有发出去，稍后自动重试"
 REASON_NO_ANSWER = "请求已发出但微信未答复（超时），可能已送达；为避免重复，不自动重发"
 NO_TEMPLATE_WARNING = ("未配置模板消息（WECHAT_TEMPLATE_ID）：{count} 位收件人不在48小时客服窗口内（或窗口内的5条客服消息已用完），"
                        "将收不到这条通知。请配置模板消息，或改为发给近期与公众号互动过的人。")
