@@ -105,6 +105,8 @@ class ThreadEntry(Base):
     channel: Mapped[Optional[str]] = mapped_column(String(16))  # cs | passive | template
     delivered_at: Mapped[Optional[datetime]]
     delivery_error: Mapped[str] = mapped_column(String(255), default="")
+    # a template reply's msgid, matched by WeChat's TEMPLATESENDJOBFINISH event (refused later = failed)
+    platform_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     # when the scheduler looks at it next: the retry time while pending, the end of the sender's lease while sending
     next_attempt_at: Mapped[Optional[datetime]]

@@ -364,3 +364,35 @@ def test_the_weekly_digest_counts_unanswered_and_overdue_messages(session_factor
     jobs.deliver_announcements()
     [digest] = [c for c in custom_sends(fake_wechat, "o-admin")]
     assert "居民留言未答复 2 条，其中超时 1 条" in digest.json["text"]["content"]
+
+
+def test_wechats_later_word_on_a_template_reply_lands_on_the_thread(
+        session_factory, settings, fake_wechat, wechat_client, wechat, pinned):
+    """A template WeChat accepted may still not arrive (the resident blocked it): TEMPLATESENDJOBFINISH, sent to
+    /wechat, turns that reply to failed with the reason; a success only notes it; another resident's event or an
+    unknown msgid changes nothing."""
+    cfg = settings.with_(message_reply_template_id="tpl-reply")
+    thread_id, _ = new_thread(session_factory, messaged_ago=timedelta(days=3))
+    blocked, received = reply(session_factory, thread_id), reply(session_factory, thread_id, "第二条回复")
+    for entry_id in (blocked, received):
+        assert deliver(session_factory, cfg, wechat_client, entry_id) == ReplyDelivery.SENT
+    msgids = {entry_id: entry(session_factory, entry_id).platform_id for entry_id in (blocked, received)}
+    assert all(msgids.values()) and len(set(msgids.values())) == 2
+    clock.set_now(None)
+
+    sent_at = iter(range(int(datetime.now().timestamp()) - 60, 10**10))  # events are told apart by CreateTime
+
+    def finished(msgid: str, status: str, user=wechat) -> None:
+        assert user.post(user.fields("event", Event="TEMPLATESENDJOBFINISH", MsgID=msgid, Status=status,
+                                     CreateTime=next(sent_at))).status_code == 200
+
+    from tests.wechat_xml import WeChatUser
+
+    finished(msgids[blocked], "failed:user block", WeChatUser(wechat.client, wechat.settings, openid="o-someone"))
+    finished("123456789", "failed:user block")
+    assert entry(session_factory, blocked).delivery == ReplyDelivery.SENT  # neither was about this reply
+    finished(msgids[blocked], "failed:user block")
+    finished(msgids[received], "success")
+    gone, arrived = entry(session_factory, blocked), entry(session_factory, received)
+    assert gone.delivery == ReplyDelivery.FAILED and "拒收" in gone.delivery_error
+    assert arrived.delivery == ReplyDelivery.SENT and "已收到" in arrived.delivery_error

@@ -34,7 +34,8 @@ from service.core.textfit import utf8_len
 from service.messages import texts
 from service.notices import texts as notice_texts
 from service.notices.delivery import (NOT_FOLLOWING, WINDOW_CLOSED, Outcome, Sender, attempt, close_window,
-                                      reserve_cs_slot, retry_delay, template_data)
+                                      reserve_cs_slot, retry_delay, template_data, template_outcome,
+                                      template_receipt)
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,21 @@ def _status(session: Session, entry_id: int) -> str:
     return session.scalar(select(ThreadEntry.delivery).where(ThreadEntry.id == entry_id)) or ""
 
 
+@template_receipt
+def template_job_finished(session: Session, openid: str, msgid: str, status: str, now: datetime) -> bool:
+    """WeChat's later word on a template reply: a refusal or a failure turns the accepted reply to failed, with the
+    reason on the thread, so staff see that it did not arrive. False when no reply of ours carries that msgid."""
+    entry = session.scalar(select(ThreadEntry).join(ResidentThread)
+                           .where(ThreadEntry.platform_id == msgid, ResidentThread.openid == openid))
+    if entry is None:
+        return False
+    reached, note = template_outcome(status)
+    if not reached:
+        entry.delivery = ReplyDelivery.FAILED.value
+    entry.delivery_error = note[:255]
+    return True
+
+
 def deliver_reply(entry_id: int, *, session_factory: sessionmaker[Session], settings: Settings, sender: Sender,
                   now: Optional[datetime] = None) -> str:
     """Send one pending outgoing entry now (after the transaction that created it committed); returns its delivery
@@ -212,7 +228,7 @@ def _record(session: Session, settings: Settings, entry_id: int, channel: str, a
     thread = entry.thread
     if outcome.ok:
         if _set(session, entry_id, delivery=ReplyDelivery.SENT.value, delivered_at=now, delivery_error="",
-                next_attempt_at=None):
+                next_attempt_at=None, platform_id=outcome.platform_id if channel == TEMPLATE else None):
             _delivered(session, thread, entry, now)
     elif outcome.unknown:
         _set(session, entry_id, delivery=ReplyDelivery.UNKNOWN.value, next_attempt_at=None,

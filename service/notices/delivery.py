@@ -481,6 +481,24 @@ def _claim_mass_chunk(session: Session, now: datetime, lease: float, me: str) ->
                max(r.attempts for r in rows), batch)
 
 
+TemplateReceipt = Callable[[Session, str, str, str, datetime], bool]
+# Other features that send template messages (residents' message replies) register here to hear of theirs.
+TEMPLATE_RECEIPTS: list[TemplateReceipt] = []
+
+
+def template_receipt(handler: TemplateReceipt) -> TemplateReceipt:
+    """Register a feature's own TEMPLATESENDJOBFINISH handler (True when the msgid was one of its sends)."""
+    TEMPLATE_RECEIPTS.append(handler)
+    return handler
+
+
+def template_outcome(status: str) -> tuple[bool, str]:
+    """(reached the user, the note to keep) of a TEMPLATESENDJOBFINISH status."""
+    if status == "success":
+        return True, texts.TEMPLATE_RECEIVED
+    return False, texts.TEMPLATE_REFUSED if "block" in status else texts.template_failed(status[:64])
+
+
 def template_job_finished(session: Session, openid: str, msgid: str, status: str, now: datetime) -> bool:
     """WeChat's TEMPLATESENDJOBFINISH event: whether a template message reached the user (a refusal or a failure
     turns its delivery row to failed, with the reason). False when no row of ours carries that msgid."""
@@ -490,11 +508,9 @@ def template_job_finished(session: Session, openid: str, msgid: str, status: str
                                                 Delivery.channel == TEMPLATE))
     if row is None:
         return False
-    if status == "success":
-        note = texts.TEMPLATE_RECEIVED
-    else:
+    reached, note = template_outcome(status)
+    if not reached:
         row.status = DeliveryStatus.FAILED
-        note = texts.TEMPLATE_REFUSED if "block" in status else texts.template_failed(status[:64])
     row.reason = "；".join(part for part in (row.reason, note) if part)[:255]
     row.updated_at = now
     return True
