@@ -34,8 +34,7 @@ from service.core.textfit import utf8_len
 from service.messages import texts
 from service.notices import texts as notice_texts
 from service.notices.delivery import (NOT_FOLLOWING, WINDOW_CLOSED, Outcome, Sender, attempt, close_window,
-                                      reserve_cs_slot, retry_delay, template_data, template_outcome,
-                                      template_receipt)
+                                      reserve_cs_slot, retry_delay, template_data, template_outcome, template_receipt)
 
 log = logging.getLogger(__name__)
 
