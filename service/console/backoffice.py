@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from models.report import ACTIVITY_TYPES, ActivityReport
 from models.staff import Staff
 from models.unit import CATEGORIES, Unit
+from service.core import params
 from service.core.clock import local
 from service.core.db import is_row_id
 from service.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -36,16 +37,7 @@ Labels = dict[str, str]
 
 def text_field(data: Mapping[str, Any], name: str, limit: int, required: bool = False,
                labels: Labels = texts.FIELD_LABELS) -> Optional[str]:
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(texts.bad_type(name, "文本", labels), name)
-    if value is None or (required and not value.strip()):
-        if required:
-            raise InvalidInput(texts.required(name, labels), name)
-        return None
-    if len(value.strip()) > limit:
-        raise InvalidInput(texts.too_long(name, limit, labels), name)
-    return value.strip()
+    return params.parse_text(data.get(name), name, limit, required, labels)
 
 
 def bool_field(data: Mapping[str, Any], name: str, labels: Labels = texts.FIELD_LABELS) -> Optional[bool]:

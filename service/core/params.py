@@ -48,6 +48,33 @@ def bad_choice(name: str, options: tuple[str, ...], labels: Mapping[str, str] = 
     return f"{label(name, labels)}只能是：{'、'.join(options)}"
 
 
+def required(name: str, labels: Mapping[str, str] = NO_LABELS) -> str:
+    return f"请填写{label(name, labels)}"
+
+
+def too_long(name: str, limit: int, labels: Mapping[str, str] = NO_LABELS) -> str:
+    return f"{label(name, labels)}不能超过 {limit} 个字"
+
+
+def bad_type(name: str, kind: str, labels: Mapping[str, str] = NO_LABELS) -> str:
+    return f"{label(name, labels)}必须是{kind}"
+
+
+def parse_text(value: Any, name: str, limit: int, required_: bool = False,
+               labels: Mapping[str, str] = NO_LABELS) -> Optional[str]:
+    """A text field of a form or JSON body, stripped: not text, missing when required, or longer than `limit` is
+    refused naming the field; an absent optional one is None."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(bad_type(name, "文本", labels), name)
+    if value is None or (required_ and not value.strip()):
+        if required_:
+            raise InvalidInput(required(name, labels), name)
+        return None
+    if len(value.strip()) > limit:
+        raise InvalidInput(too_long(name, limit, labels), name)
+    return value.strip()
+
+
 def parse_date(value: Any, name: str, labels: Mapping[str, str] = NO_LABELS) -> Optional[date]:
     if value in (None, ""):
         return None

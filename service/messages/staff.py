@@ -172,14 +172,7 @@ def timeline(session: Session, thread: ResidentThread) -> Timeline:
 
 
 def _text(value: Any, name: str, limit: int) -> str:
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(texts.not_text(name), name)
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(texts.required(name), name)
-    if len(text) > limit:
-        raise InvalidInput(texts.too_long(name, limit), name)
-    return text
+    return params.parse_text(value, name, limit, True, texts.FIELD_LABELS) or ""
 
 
 def _open(thread: ResidentThread) -> None:
@@ -267,7 +260,7 @@ def reply(session: Session, thread: ResidentThread, text: Any, by: AdminUser, no
     `replies.deliver_reply`."""
     _open(thread)
     if text is not None and not isinstance(text, str):
-        raise InvalidInput(texts.not_text("text"), "text")
+        raise InvalidInput(params.bad_type("text", "文本", texts.FIELD_LABELS), "text")
     entry = replies.post_reply(session, thread, author_id=by.id, text=text or "", now=now)
     _audit(session, by, "message.reply", thread, via, entry_id=entry.id)
     return entry

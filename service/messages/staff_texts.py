@@ -2,6 +2,8 @@
 event lines and the weekly digest's overdue section. Shown in the console and in the API's `message`."""
 from __future__ import annotations
 
+from service.core import params
+
 FIELD_LABELS = {
     "status": "状态",
     "category": "类别",
@@ -28,15 +30,7 @@ OVERDUE_FLAG = "超期只能是 1（只看超期）或留空"
 
 
 def required(name: str) -> str:
-    return f"请填写{FIELD_LABELS.get(name, name)}"
-
-
-def too_long(name: str, limit: int) -> str:
-    return f"{FIELD_LABELS.get(name, name)}不能超过 {limit} 个字"
-
-
-def not_text(name: str) -> str:
-    return f"{FIELD_LABELS.get(name, name)}必须是文本"
+    return params.required(name, FIELD_LABELS)
 
 
 # Timeline events (EntryKind.EVENT bodies)

@@ -274,11 +274,11 @@ def choose(name: str, options: tuple[str, ...], labels: dict[str, str] = FIELD_L
 
 
 def required(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
-    return f"请填写{label(name, labels)}"
+    return params.required(name, labels)
 
 
 def too_long(name: str, limit: int, labels: dict[str, str] = FIELD_LABELS) -> str:
-    return f"{label(name, labels)}不能超过 {limit} 个字"
+    return params.too_long(name, limit, labels)
 
 
 def bad_phone(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
@@ -287,4 +287,4 @@ def bad_phone(name: str, labels: dict[str, str] = FIELD_LABELS) -> str:
 
 
 def bad_type(name: str, kind: str, labels: dict[str, str] = FIELD_LABELS) -> str:
-    return f"{label(name, labels)}必须是{kind}"
+    return params.bad_type(name, kind, labels)
