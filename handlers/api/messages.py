@@ -9,12 +9,12 @@ from typing import Any
 from flask import g, jsonify, request
 
 from handlers.admin.messages import deliver_now
-from handlers.api import admin_only, bp, json_body, reception_allowed
+from handlers.api import admin_only, bp, json_body, paged, reception_allowed
 from models.message import ThreadEntry
 from service.app import db, runtime
-from service.core import clock, params
-from service.core.paging import DEFAULT_PER_PAGE
-from service.messages import staff, staff_texts
+from service.core import clock
+from service.core.paging import requested_page
+from service.messages import staff
 
 VIA = "api"
 
@@ -24,18 +24,13 @@ def _thread_json(thread_id: int, status: int = 200):
     return jsonify(staff.timeline_dict(staff.timeline(db(), thread), clock.now())), status
 
 
-def _page_arg(name: str, default: int) -> int:
-    return params.parse_int(request.args.get(name), name, labels=staff_texts.FIELD_LABELS) or default
-
-
 @bp.get("/messages")
 @reception_allowed
 def list_messages():
     now, filters = clock.now(), staff.parse_filters(request.args)
-    page = staff.inbox(db(), g.api_user, filters, now, _page_arg("page", 1), _page_arg("per_page", DEFAULT_PER_PAGE))
+    page = staff.inbox(db(), g.api_user, filters, now, *requested_page(request.args))
     names = staff.user_names(db(), [t.assigned_to for t in page.items])
-    return jsonify(items=[staff.thread_dict(t, now, names) for t in page.items], total=page.total, page=page.page,
-                   per_page=page.per_page, pages=page.pages, filters=filters.to_dict(),
+    return jsonify(**paged([staff.thread_dict(t, now, names) for t in page.items], page), filters=filters.to_dict(),
                    counts=staff.status_counts(db(), g.api_user, now))
 
 
